@@ -1,0 +1,1 @@
+"""Analyzers: pure functions of a loaded trace, one module per question."""

@@ -1,0 +1,50 @@
+"""One error hierarchy for everything skiprof refuses to do.
+
+Each error carries the exit code the CLI returns, so the CLI catches
+``SkiprofError`` once, in ``main``, prints the message on one line and exits.
+"""
+from __future__ import annotations
+
+__all__ = [
+    "SkiprofError",
+    "UsageError",
+    "BadTraceError",
+    "OutputExistsError",
+    "ScriptNotFoundError",
+    "TraceFolderError",
+]
+
+
+class SkiprofError(Exception):
+    """Base class: a problem the user can fix, reported without a traceback."""
+
+    exit_code: int = 2
+
+
+class UsageError(SkiprofError):
+    """Options that do not make sense together or a bad option value."""
+
+
+class BadTraceError(SkiprofError):
+    """A trace file that is missing, empty, truncated, corrupt or of the wrong shape."""
+
+    def __init__(self, path: object, problem: str) -> None:
+        super().__init__(f"{path}: {problem}")
+        self.path = path
+        self.problem = problem
+
+
+class OutputExistsError(SkiprofError):
+    """The output folder exists and ``--force`` was not given."""
+
+    def __init__(self, path: object) -> None:
+        super().__init__(f"{path}: output already exists; pass -f/--force to overwrite it")
+        self.path = path
+
+
+class ScriptNotFoundError(SkiprofError):
+    """The script or module to profile cannot be found."""
+
+
+class TraceFolderError(SkiprofError):
+    """A trace folder that cannot be loaded: missing files, wrong schema version."""

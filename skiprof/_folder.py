@@ -1,0 +1,163 @@
+"""The trace folder: write it atomically, open it again.
+
+Layout (docs/trace-format.md): ``meta.json`` plus one Parquet file per table.
+A single-rank trace keeps ``TABLE.parquet`` at the top; several ranks use
+hive partitions ``rank=N/TABLE.parquet``. Writes go to a hidden sibling
+folder that is renamed into place only when complete, so a crash or Ctrl-C
+never leaves a half-written trace behind.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ._errors import OutputExistsError, TraceFolderError
+from ._schema import SCHEMA_VERSION, TABLES, arrow_schema
+
+__all__ = ["Trace", "load", "write_folder", "staging_folder", "commit_folder", "check_output"]
+
+META = "meta.json"
+
+
+def check_output(out: Path, force: bool) -> None:
+    """Refuse early when ``out`` exists and ``force`` is off."""
+    if (out.exists() or out.is_symlink()) and not force:
+        raise OutputExistsError(out)
+
+
+def staging_folder(out: Path) -> Path:
+    """A fresh hidden folder beside ``out`` to build the result in."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+
+
+def commit_folder(staging: Path, out: Path, force: bool) -> None:
+    """Move a finished staging folder to ``out``; the old ``out`` goes only once the new one is in place."""
+    if out.exists() or out.is_symlink():
+        if not force:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise OutputExistsError(out)
+        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
+        os.rename(out, old / "x")
+        os.rename(staging, out)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.rename(staging, out)
+
+
+def write_tables(folder: Path, ranks: list[Any]) -> None:
+    """Write each rank's tables: top-level files for one rank, ``rank=N/`` partitions for several."""
+    multi = len(ranks) > 1
+    for rt in ranks:
+        target = folder / f"rank={rt.rank}" if multi else folder
+        target.mkdir(parents=True, exist_ok=True)
+        for name, tbl in rt.tables.items():
+            pq.write_table(tbl, target / f"{name}.parquet", compression="zstd")
+
+
+def write_folder(out: Path, ranks: list[Any], meta: dict[str, Any], *, force: bool,
+                 extra_files: dict[str, Path] | None = None) -> None:
+    """Write a complete trace folder to ``out`` atomically."""
+    check_output(out, force)
+    staging = staging_folder(out)
+    try:
+        write_tables(staging, ranks)
+        for name, src in (extra_files or {}).items():
+            shutil.copyfile(src, staging / name)
+        meta = {"schema_version": SCHEMA_VERSION, **meta}
+        (staging / META).write_text(json.dumps(meta, indent=2, default=str) + "\n")
+        commit_folder(staging, out, force)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+@dataclass
+class Trace:
+    """A loaded trace folder: one pandas DataFrame per table, plus ``meta``.
+
+    Tables are read lazily on first access, so opening a folder to look at
+    one table does not pay for the others.
+    """
+
+    path: Path
+    meta: dict[str, Any]
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def table(self, name: str) -> pa.Table:
+        """One table as Arrow, all ranks together."""
+        if name not in TABLES:
+            raise TraceFolderError(f"{self.path}: no table named {name!r} (have {', '.join(TABLES)})")
+        key = f"arrow:{name}"
+        if key not in self._cache:
+            self._cache[key] = _read_table(self.path, name)
+        return self._cache[key]
+
+    def frame(self, name: str) -> Any:
+        """One table as a pandas DataFrame, all ranks together."""
+        key = f"pandas:{name}"
+        if key not in self._cache:
+            self._cache[key] = self.table(name).to_pandas()
+        return self._cache[key]
+
+    @property
+    def ops(self) -> Any:
+        return self.frame("ops")
+
+    @property
+    def launches(self) -> Any:
+        return self.frame("launches")
+
+    @property
+    def kernels(self) -> Any:
+        return self.frame("kernels")
+
+    @property
+    def regions(self) -> Any:
+        return self.frame("regions")
+
+    @property
+    def counters(self) -> Any:
+        return self.frame("counters")
+
+    @property
+    def ranks(self) -> list[int]:
+        return list(self.meta.get("ranks", [0]))
+
+
+def _read_table(folder: Path, name: str) -> pa.Table:
+    single = folder / f"{name}.parquet"
+    if single.exists():
+        return pq.read_table(single)
+    parts = sorted(folder.glob(f"rank=*/{name}.parquet"), key=lambda p: int(p.parent.name.split("=")[1]))
+    if not parts:
+        raise TraceFolderError(f"{folder}: table {name!r} is missing ({name}.parquet)")
+    return pa.concat_tables([pq.read_table(p) for p in parts]).cast(arrow_schema(name))
+
+
+def load(path: str | os.PathLike[str]) -> Trace:
+    """Open a trace folder written by ``skiprof trace`` or ``skiprof import``."""
+    folder = Path(path)
+    meta_path = folder / META
+    if not folder.is_dir():
+        raise TraceFolderError(f"{folder}: not a trace folder (no such directory)")
+    if not meta_path.exists():
+        raise TraceFolderError(f"{folder}: not a trace folder (no {META})")
+    try:
+        meta = json.loads(meta_path.read_text())
+    except (OSError, ValueError) as exc:
+        raise TraceFolderError(f"{meta_path}: unreadable ({exc})") from None
+    version = meta.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise TraceFolderError(
+            f"{folder}: schema version {version} is not supported by this skiprof (expects {SCHEMA_VERSION})"
+        )
+    return Trace(folder, meta)

@@ -1,0 +1,152 @@
+"""The trace folder's tables, declared once.
+
+Writers, the loader and docs/trace-format.md all read these declarations, so a
+column cannot exist in one place and be missing from another.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+__all__ = ["SCHEMA_VERSION", "Column", "Table", "TABLES", "table", "arrow_schema"]
+
+#: Bumped on any change a reader could notice (new/removed/renamed column, unit change).
+SCHEMA_VERSION = 1
+
+I64, I32, F64, STR, BOOL = pa.int64(), pa.int32(), pa.float64(), pa.string(), pa.bool_()
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column: its Arrow type, its unit (``ns``, ``bytes``, ``id`` or ``-``) and meaning."""
+
+    name: str
+    type: pa.DataType
+    unit: str
+    doc: str
+
+
+@dataclass(frozen=True)
+class Table:
+    """One Parquet table of the trace folder."""
+
+    name: str
+    doc: str
+    columns: tuple[Column, ...]
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+
+def _c(name: str, type_: pa.DataType, unit: str, doc: str) -> Column:
+    return Column(name, type_, unit, doc)
+
+
+_RANK = _c("rank", I32, "id", "Distributed rank of the process that wrote the trace (0 when unknown).")
+_PID = _c("pid", I64, "id", "Process id as written in the trace; non-numeric pids get negative ids (see meta.json `pid_labels`).")
+_TID = _c("tid", I64, "id", "Thread id (host) or stream lane (device), as written in the trace.")
+_TS = _c("ts", I64, "ns", "Start time, on the trace's clock (meta.json `clock`).")
+_DUR = _c("dur", I64, "ns", "Duration; 0 when the trace gave none.")
+
+OPS = Table(
+    "ops",
+    "Host events: aten ops (`cpu_op`), annotations (`user_annotation`), Python functions.",
+    (
+        _RANK, _PID, _TID,
+        _c("op_id", I64, "id", "Row id of this op within its rank; other tables point here."),
+        _c("name", STR, "-", "Operator, annotation or function name."),
+        _c("cat", STR, "-", "Kineto category: cpu_op, user_annotation, python_function, ..."),
+        _TS, _DUR,
+        _c("external_id", I64, "id", "Kineto `External id` (-1 when absent)."),
+        _c("parent", I64, "id", "op_id of the enclosing host event on the same thread (-1 at top level)."),
+        _c("depth", I32, "-", "Nesting depth on its thread; 0 at top level."),
+        _c("cpu_parent", I64, "id", "op_id of the enclosing `cpu_op` only (-1 when none); the chain used for op linking."),
+        _c("input_dims", STR, "-", "JSON text of the op's `Input Dims` when shapes were recorded, else null."),
+    ),
+)
+
+LAUNCHES = Table(
+    "launches",
+    "Runtime and driver API calls (CUDA and HIP): launches, memcpy, memset, synchronization, graph launches, and the rest.",
+    (
+        _RANK, _PID, _TID,
+        _c("launch_id", I64, "id", "Row id of this call within its rank."),
+        _c("name", STR, "-", "API name, e.g. cudaLaunchKernel, cuLaunchKernel, hipGraphLaunch."),
+        _c("kind", STR, "-", "launch | graph | memcpy | memset | sync | other."),
+        _TS, _DUR,
+        _c("correlation", I64, "id", "Correlation id shared with the device activities it caused (-1 when absent)."),
+        _c("external_id", I64, "id", "Kineto `External id` (-1 when absent)."),
+        _c("op_id", I64, "id", "Innermost enclosing cpu_op; where no cpu_op encloses the call, the innermost host event of any kind (-1 when none)."),
+        _c("top_op_id", I64, "id", "Outermost ancestor of op_id along the same chain (-1 when none)."),
+    ),
+)
+
+KERNELS = Table(
+    "kernels",
+    "Every device activity: kernels, memcpy and memset, each linked to its launch call and CPU ops.",
+    (
+        _RANK,
+        _c("pid", I64, "id", "Device pid as written in the trace (usually the device index)."),
+        _c("tid", I64, "id", "Device lane as written in the trace (usually the stream)."),
+        _c("kernel_id", I64, "id", "Row id of this activity within its rank."),
+        _c("name", STR, "-", "Kernel name, or the memcpy/memset description."),
+        _c("kind", STR, "-", "kernel | memcpy | memset."),
+        _c("device", I64, "id", "Device index (-1 when absent)."),
+        _c("stream", I64, "id", "Stream id (-1 when absent)."),
+        _TS, _DUR,
+        _c("correlation", I64, "id", "Correlation id (-1 when absent)."),
+        _c("bytes", I64, "bytes", "Bytes moved by memcpy/memset (-1 when absent)."),
+        _c("copy_kind", STR, "-", "memcpy direction: HtoD, DtoH, DtoD, PtoP, HtoH; null otherwise."),
+        _c("host_mem", STR, "-", "Host side of a memcpy: pageable or pinned when the trace says; null otherwise."),
+        _c("launch_id", I64, "id", "launches.launch_id of the call that caused it; -1 for an orphan."),
+        _c("orphan_reason", STR, "-", "Null when linked; else before_window (its call predates the trace), no_correlation or no_launch_record."),
+        _c("launch_name", STR, "-", "Name of that call."),
+        _c("launch_ts", I64, "ns", "Start of that call (-1 for an orphan)."),
+        _c("launch_dur", I64, "ns", "Duration of that call (-1 for an orphan)."),
+        _c("host_pid", I64, "id", "pid of the host thread that made the call (-1 for an orphan)."),
+        _c("host_tid", I64, "id", "tid of the host thread that made the call (-1 for an orphan)."),
+        _c("op_id", I64, "id", "Innermost cpu_op that launched it (-1 when none)."),
+        _c("op_name", STR, "-", "Its name."),
+        _c("top_op_id", I64, "id", "Top-level cpu_op that launched it (-1 when none)."),
+        _c("top_op_name", STR, "-", "Its name."),
+    ),
+)
+
+REGIONS = Table(
+    "regions",
+    "Named ranges: ProfilerStep, skiprof.region, record_function and NVTX annotations, DataLoader, device-side annotations.",
+    (
+        _RANK, _PID, _TID,
+        _c("name", STR, "-", "Region name; for skiprof regions without the `skiprof:` prefix."),
+        _c("kind", STR, "-", "step | skiprof | dataloader | annotation | gpu_annotation."),
+        _TS, _DUR,
+        _c("op_id", I64, "id", "The ops row of the same host event (-1 for device-side annotations)."),
+        _c("step", I64, "-", "Step number for kind=step (ProfilerStep#N or skiprof.step), else -1."),
+    ),
+)
+
+COUNTERS = Table(
+    "counters",
+    "Sampled counters: NVML samples taken during capture, and Kineto counter events.",
+    (
+        _RANK,
+        _TS,
+        _c("device", I64, "id", "Device index (-1 when not device-specific)."),
+        _c("name", STR, "-", "Counter name, e.g. gpu_util_pct, mem_used_bytes, sm_clock_mhz, power_w, pcie_tx_bytes_s."),
+        _c("value", F64, "-", "Sampled value; the unit is part of the name."),
+    ),
+)
+
+TABLES: dict[str, Table] = {t.name: t for t in (OPS, LAUNCHES, KERNELS, REGIONS, COUNTERS)}
+
+
+def table(name: str) -> Table:
+    """Look a table declaration up by name."""
+    return TABLES[name]
+
+
+def arrow_schema(name: str) -> pa.Schema:
+    """The Arrow schema a table is written with."""
+    return pa.schema([pa.field(c.name, c.type) for c in TABLES[name].columns])

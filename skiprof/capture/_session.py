@@ -1,0 +1,176 @@
+"""A profiling session: torch.profiler configured the skiprof way, plus NVML sampling.
+
+The session always runs torch.profiler with a schedule, because only then does
+``step()`` write ``ProfilerStep#N`` ranges into the trace. ``--delay`` and
+``--duration`` start and stop it from a SIGALRM handler, which Python runs on
+the main thread: torch.profiler must be started from the thread whose ops it
+records.
+"""
+from __future__ import annotations
+
+import json
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ._nvml import NvmlSampler, counter_events
+
+__all__ = ["CaptureOptions", "Session", "active_session"]
+
+TRACE_FILE = "trace.json.gz"
+NVML_FILE = "nvml.json"
+
+_active: Session | None = None
+
+
+def active_session() -> Session | None:
+    """The session recording now, if any."""
+    return _active
+
+
+@dataclass(frozen=True)
+class CaptureOptions:
+    """What to record and when."""
+
+    delay: float = 0.0
+    duration: float | None = None
+    steps: int | None = None
+    skip_first: int = 0
+    record_shapes: bool = True
+    with_stack: bool = False
+
+
+class Session:
+    """Owns the torch profiler for one capture and writes its trace into ``folder``."""
+
+    def __init__(self, folder: Path, options: CaptureOptions) -> None:
+        import torch
+        from torch.profiler import ProfilerActivity, profile
+
+        self.folder = folder
+        self.options = options
+        self.trace_path = folder / TRACE_FILE
+        self.exported = False
+        self.export_error: str | None = None
+        self.recording = False
+        self.finished = False
+        activities = [ProfilerActivity.CPU]
+        # ROCm builds report through the same CUDA activity kind.
+        if torch.cuda.is_available():
+            activities.append(ProfilerActivity.CUDA)
+        self.devices = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] if torch.cuda.is_available() else []
+        self._prof = profile(
+            activities=activities,
+            schedule=self._schedule,
+            on_trace_ready=self._export,
+            record_shapes=options.record_shapes,
+            with_stack=options.with_stack,
+        )
+        self._nvml = NvmlSampler()
+        self._old_alarm: Any = None
+        self.started_at_ns = 0
+
+    # --- schedule -------------------------------------------------------------------------
+    def _schedule(self, step: int) -> Any:
+        from torch.profiler import ProfilerAction
+
+        o = self.options
+        if o.steps is None:
+            return ProfilerAction.RECORD
+        if step < o.skip_first:
+            return ProfilerAction.NONE
+        last = o.skip_first + o.steps - 1
+        if step < last:
+            return ProfilerAction.RECORD
+        if step == last:
+            return ProfilerAction.RECORD_AND_SAVE
+        return ProfilerAction.NONE
+
+    def _export(self, prof: Any) -> None:
+        if self.exported:
+            return
+        try:
+            prof.export_chrome_trace(str(self.trace_path))
+            self.exported = True
+        except UnicodeDecodeError as exc:  # torch 2.13 with_stack: stack frames with bad bytes
+            self.export_error = f"the profiler could not export stack frames (UnicodeDecodeError: {exc.reason}); rerun without --with-stack"
+
+    # --- lifecycle --------------------------------------------------------------------------
+    def start(self) -> None:
+        """Begin recording now, or arm the --delay timer."""
+        global _active
+        _active = self
+        self._nvml.start()
+        if self.options.delay > 0 or self.options.duration is not None:
+            if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGALRM"):
+                raise RuntimeError("--delay/--duration need the main thread of a POSIX process")
+            self._old_alarm = signal.signal(signal.SIGALRM, self._on_alarm)
+        if self.options.delay > 0:
+            signal.setitimer(signal.ITIMER_REAL, self.options.delay)
+        else:
+            self._begin()
+
+    def _begin(self) -> None:
+        self.started_at_ns = time.time_ns()
+        self._prof.start()
+        self.recording = True
+        if self.options.duration is not None:
+            signal.setitimer(signal.ITIMER_REAL, self.options.duration)
+
+    def _on_alarm(self, signum: int, frame: Any) -> None:
+        if not self.recording and not self.finished:
+            self._begin()
+        elif self.recording:
+            self._end()
+
+    def _end(self) -> None:
+        self.recording = False
+        self.finished = True
+        try:
+            self._prof.stop()
+        except UnicodeDecodeError as exc:
+            self.export_error = f"the profiler failed on stack frames (UnicodeDecodeError: {exc.reason}); rerun without --with-stack"
+
+    def step(self) -> None:
+        """Advance the profiler's step counter (skiprof.step())."""
+        if self.recording:
+            self._prof.step()
+            if self.options.steps is not None and self.exported:
+                self._end()  # the requested steps are saved; stop paying for the profiler
+
+    def stop(self) -> None:
+        """Stop recording (if still on), stop sampling, and write the NVML samples file."""
+        global _active
+        if self._old_alarm is not None:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, self._old_alarm)
+            self._old_alarm = None
+        if self.recording:
+            self._end()
+        self._nvml.stop()
+        _active = None
+        if self._nvml.samples and self.exported:
+            base = _base_time_ns(self.trace_path)
+            events = counter_events(self._nvml.samples, base)
+            (self.folder / NVML_FILE).write_text(json.dumps({"traceEvents": events}))
+
+    @property
+    def nvml_available(self) -> bool:
+        return self._nvml.available
+
+
+def _base_time_ns(trace: Path) -> int:
+    """Kineto's ``baseTimeNanoseconds`` (trace ts + base = Unix time), read from the file's last bytes."""
+    import gzip
+    import re
+
+    with gzip.open(trace, "rb") as fh:
+        tail = b""
+        while chunk := fh.read(1 << 20):
+            tail = (tail + chunk)[-4096:]
+    m = re.search(rb'"baseTimeNanoseconds"\s*:\s*(\d+)', tail)
+    return int(m.group(1)) if m else 0
+

@@ -1,0 +1,136 @@
+"""The ``skiprof`` command line: a thin layer over ``skiprof.commands``.
+
+``main(argv) -> int`` is the single place where errors become exit codes, so
+tests can drive the CLI in-process.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from ._errors import SkiprofError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="skiprof",
+    add_completion=False,
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    help=(
+        "Trace profiler and analyzer for PyTorch: why is the GPU not busy?\n\n"
+        "skiprof trace runs a script under torch.profiler and writes a trace folder "
+        "(Parquet tables + meta.json); skiprof import does the same for any Kineto trace."
+    ),
+)
+
+Output = Annotated[Optional[str], typer.Option("-o", "--output", help="Output trace folder. Default: skiprof-<name>-<timestamp>. %p expands to the pid, %q{ENV} to an environment variable, %h to the host name.", show_default=False)]
+Force = Annotated[bool, typer.Option("-f", "--force", help="Overwrite the output folder if it exists.")]
+NoReport = Annotated[bool, typer.Option("--no-report", help="Do not print the summary.")]
+
+
+def _console(stderr: bool = False):  # noqa: ANN202 - rich is imported lazily
+    from rich.console import Console
+
+    return Console(stderr=stderr, no_color="NO_COLOR" in os.environ, highlight=False)
+
+
+@app.command(
+    "trace",
+    context_settings={"allow_interspersed_args": False, "ignore_unknown_options": True},
+    help="Run SCRIPT (or -m MODULE) under the profiler and write a trace folder. Everything after the script belongs to the script; skiprof exits with the script's exit code.",
+)
+def trace_cmd(
+    script: Annotated[Optional[str], typer.Argument(help="Python script to run as __main__.", show_default=False)] = None,
+    args: Annotated[Optional[list[str]], typer.Argument(help="Arguments passed to the script untouched.", show_default=False)] = None,
+    module: Annotated[Optional[str], typer.Option("-m", "--module", help="Run a module as with python -m.", show_default=False)] = None,
+    output: Output = None,
+    force: Force = False,
+    delay: Annotated[float, typer.Option("--delay", help="Seconds to wait before recording.", min=0)] = 0.0,
+    duration: Annotated[Optional[float], typer.Option("--duration", help="Seconds to record, then stop.", min=0, show_default=False)] = None,
+    steps: Annotated[Optional[int], typer.Option("--steps", help="Record N steps marked by skiprof.step().", min=1, show_default=False)] = None,
+    skip_first: Annotated[int, typer.Option("--skip-first", help="With --steps: steps to skip before recording.", min=0)] = 0,
+    record_shapes: Annotated[bool, typer.Option("--record-shapes/--no-record-shapes", help="Record operator input shapes.")] = True,
+    with_stack: Annotated[bool, typer.Option("--with-stack", help="Record Python stacks (slower; torch 2.13 may fail on odd bytes).")] = False,
+    no_report: NoReport = False,
+) -> None:
+    from .capture import CaptureOptions, resolve_target
+    from .commands.trace import run_trace
+
+    if skip_first and steps is None:
+        raise typer.BadParameter("--skip-first needs --steps")
+    target = resolve_target(script, module, list(args or []))
+    options = CaptureOptions(delay=delay, duration=duration, steps=steps, skip_first=skip_first,
+                             record_shapes=record_shapes, with_stack=with_stack)
+    code, summary = run_trace(target, output, force=force, options=options)
+    if not no_report:
+        from .render.summary import render_summary
+
+        render_summary(summary, _console(stderr=True))
+    raise typer.Exit(code)
+
+
+@app.command("import", help="Ingest Kineto traces (.json or .json.gz, CUDA, ROCm or CPU-only) into a trace folder. Several files, or a folder of per-rank files, become one dataset with rank=N/ partitions.")
+def import_cmd(
+    traces: Annotated[list[Path], typer.Argument(help="Trace files, or folders holding them.", show_default=False)],
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Output trace folder. Default: skiprof-<trace name>.", show_default=False)] = None,
+    force: Force = False,
+    no_report: NoReport = False,
+) -> None:
+    from .commands.import_ import run_import
+
+    progress = _progress_bar() if sys.stderr.isatty() else None
+    try:
+        summary = run_import(traces, output, force=force, progress=progress)
+    finally:
+        if progress is not None:
+            progress.close()  # type: ignore[attr-defined]
+    if not no_report:
+        from .render.summary import render_summary
+
+        render_summary(summary, _console(stderr=False))
+
+
+def _progress_bar():  # noqa: ANN202
+    """A rich progress bar on stderr, fed with (file, bytes decoded, total bytes)."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
+                   console=_console(stderr=True), transient=True)
+    tasks: dict[str, int] = {}
+
+    def update(label: str, done: int, total: int) -> None:
+        if not tasks:
+            bar.start()
+        if label not in tasks:
+            tasks[label] = bar.add_task(f"reading {label}", total=total or None)
+        bar.update(tasks[label], completed=min(done, total) if total else done)
+
+    update.close = bar.stop  # type: ignore[attr-defined]
+    return update
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit code instead of exiting."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        app(args=argv, prog_name="skiprof", standalone_mode=True)
+    except SystemExit as exc:
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
+    except SkiprofError as exc:
+        print(f"skiprof: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("skiprof: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+def main_entry() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

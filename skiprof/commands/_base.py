@@ -1,0 +1,107 @@
+"""The flow every producing command shares: ingest trace files, write the folder, summarize."""
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import socket
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .._version import __version__
+from .._errors import UsageError
+from .._folder import write_tables
+from ..ingest import RankTables, ingest_file
+
+__all__ = ["ingest_files", "build_meta", "Progress"]
+
+Progress = Callable[[str, int, int], None]  # (label, done, total)
+
+_KEEP_FIELDS = (
+    "schemaVersion", "displayTimeUnit", "baseTimeNanoseconds", "traceName", "distributedInfo",
+    "cupti_version", "cuda_runtime_version", "cuda_driver_version", "hip_runtime_version",
+    "hip_driver_version", "roctracer_version", "record_shapes", "with_stack", "profile_memory", "host_name",
+)
+
+
+def _gzip_size(path: Path) -> int:
+    """Uncompressed size from the gzip trailer (mod 4 GiB), or the file size for plain JSON."""
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        if fh.read(2) != b"\x1f\x8b" or size < 18:
+            return size
+        fh.seek(-4, os.SEEK_END)
+        return int.from_bytes(fh.read(4), "little") or size
+
+
+def ingest_files(
+    files: list[Path], folder: Path, *, progress: Progress | None = None,
+    extra_events: Path | None = None,
+) -> tuple[list[RankTables], list[dict[str, Any]]]:
+    """Ingest each file as one rank and write its tables into ``folder``."""
+    ranks: list[RankTables] = []
+    fields: list[dict[str, Any]] = []
+    for i, path in enumerate(files):
+        total = _gzip_size(path) if path.exists() else 0
+        cb = (lambda done, p=path, t=total: progress(p.name, done, t)) if progress else None
+        rt, f = ingest_file(path, default_rank=i if len(files) > 1 and _no_rank_hint(path) else 0, progress=cb)
+        if extra_events is not None and extra_events.exists():
+            _merge_counters(rt, extra_events)
+        ranks.append(rt)
+        fields.append(f)
+    seen: dict[int, Path] = {}
+    for rt, path in zip(ranks, files):
+        if rt.rank in seen:
+            raise UsageError(f"{path}: rank {rt.rank} is also the rank of {seen[rt.rank]}; import them separately")
+        seen[rt.rank] = path
+    write_tables(folder, ranks)
+    return ranks, fields
+
+
+def _no_rank_hint(path: Path) -> bool:
+    return "rank" not in path.name.lower()
+
+
+def _merge_counters(rt: RankTables, events: Path) -> None:
+    """Add counter samples from a side file (NVML during capture) to a rank's counters table."""
+    import numpy as np
+    import pyarrow as pa
+
+    from .._arrow import to_arrow
+
+    extra, _ = ingest_file(events, default_rank=rt.rank)
+    counters = extra.tables["counters"]
+    if counters.num_rows:
+        counters = counters.set_column(0, "rank", to_arrow(np.full(counters.num_rows, rt.rank, np.int32)))
+        rt.tables["counters"] = pa.concat_tables([rt.tables["counters"], counters])
+
+
+def build_meta(
+    ranks: list[RankTables], fields: list[dict[str, Any]], files: list[Path], **extra: Any
+) -> dict[str, Any]:
+    """meta.json content describing where the data came from and what ingestion found."""
+    first = fields[0] if fields else {}
+    base = first.get("baseTimeNanoseconds")
+    devices = first.get("deviceProperties") or []
+    return {
+        "skiprof_version": __version__,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "command": extra.pop("command", sys.argv),
+        "host": extra.pop("host", first.get("host_name") or None),
+        "importing_host": socket.gethostname(),
+        "sources": [str(p) for p in files],
+        "ranks": sorted(rt.rank for rt in ranks),
+        "layout": "partitioned" if len(ranks) > 1 else "single",
+        "clock": {
+            "unit": "ns",
+            "origin_unix_ns": base if isinstance(base, int) else None,
+            "note": "ts + origin_unix_ns = Unix time in ns, when the origin is known",
+        },
+        "devices": [{"id": d.get("id"), "name": d.get("name"), "sms": d.get("numSms"),
+                     "memory_bytes": d.get("totalGlobalMem")} for d in devices if isinstance(d, dict)],
+        "trace_fields": {k: f.get(k) for f in fields[:1] for k in _KEEP_FIELDS if k in f},
+        "stats": {str(rt.rank): rt.stats for rt in ranks},
+        "process_names": {str(rt.rank): rt.process_names for rt in ranks},
+        **extra,
+    }

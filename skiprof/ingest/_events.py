@@ -1,0 +1,382 @@
+"""Decode pieces of a ``traceEvents`` array into columns, grouped by event kind.
+
+Events are decoded into small typed structs (fast, and unknown fields cost
+nothing), sorted into groups by phase and category, and each group is turned
+into numpy/Arrow columns at once. ``args`` stay raw until their group is known,
+then each group decodes only the args keys it uses.
+"""
+from __future__ import annotations
+
+import math
+from collections import Counter
+from typing import Any, Union
+
+import msgspec
+import numpy as np
+import pyarrow as pa
+
+from .._arrow import str_array, to_arrow
+
+__all__ = ["Batch", "decode_piece", "HOST_CATS", "RUNTIME_CATS", "DEVICE_KINDS"]
+
+HOST_CATS = frozenset({"cpu_op", "user_annotation", "python_function"})
+RUNTIME_CATS = frozenset({"cuda_runtime", "cuda_driver", "runtime", "driver", "Runtime", "Driver"})
+DEVICE_KINDS = {
+    "kernel": "kernel", "Kernel": "kernel",
+    "gpu_memcpy": "memcpy", "Memcpy": "memcpy",
+    "gpu_memset": "memset", "Memset": "memset",
+}
+GPU_ANNOTATION_CATS = frozenset({"gpu_user_annotation"})
+FLOW_CATS = frozenset({"ac2g"})
+
+# Float µs timestamps at or above 2**43 µs are spaced more than 1 ns apart in a
+# float64, so their decimals cannot be recovered after a float parse.
+_EXACT_LIMIT = float(2**43)
+_EMPTY_ARGS = msgspec.Raw(b"{}")
+PidLike = Union[int, str]
+
+
+class _Event(msgspec.Struct, gc=False):
+    ph: str = ""
+    cat: str = ""
+    name: str = ""
+    pid: PidLike = 0
+    tid: PidLike = 0
+    ts: float = math.nan
+    dur: float = math.nan
+    id: Union[int, str, None] = None
+    args: msgspec.Raw = _EMPTY_ARGS
+
+
+class _ExactEvent(msgspec.Struct, gc=False):
+    """The same event with ts/dur kept as exact ns (see ``_exact_number``)."""
+
+    ph: str = ""
+    cat: str = ""
+    name: str = ""
+    pid: PidLike = 0
+    tid: PidLike = 0
+    ts: Any = None
+    dur: Any = None
+    id: Union[int, str, None] = None
+    args: msgspec.Raw = _EMPTY_ARGS
+
+
+class _HostArgs(msgspec.Struct, gc=False):
+    external_id: Union[int, None] = msgspec.field(default=None, name="External id")
+    input_dims: msgspec.Raw = msgspec.field(default=msgspec.Raw(b""), name="Input Dims")
+
+
+class _RuntimeArgs(msgspec.Struct, gc=False):
+    external_id: Union[int, None] = msgspec.field(default=None, name="External id")
+    correlation: Union[int, None] = None
+
+
+class _DeviceArgs(msgspec.Struct, gc=False):
+    external_id: Union[int, None] = msgspec.field(default=None, name="External id")
+    correlation: Union[int, None] = None
+    stream: Union[int, None] = None
+    device: Union[int, None] = None
+    nbytes: Union[int, None] = msgspec.field(default=None, name="bytes")
+
+
+class _MetaArgs(msgspec.Struct, gc=False):
+    name: Union[str, None] = None
+    labels: Union[str, None] = None
+
+
+class _ExactNs:
+    """A float µs literal converted exactly to integer ns."""
+
+    __slots__ = ("ns",)
+
+    def __init__(self, text: str) -> None:
+        whole, _, frac = text.partition(".")
+        if "e" in text or "E" in text:
+            self.ns = round(float(text) * 1000)
+            return
+        sign = -1 if whole.startswith("-") else 1
+        self.ns = int(whole) * 1000 + sign * int((frac + "000")[:3])
+
+
+_DECODER = msgspec.json.Decoder(list[_Event])
+_EXACT_DECODER = msgspec.json.Decoder(list[_ExactEvent], float_hook=_ExactNs)
+_ARGS_DECODERS = {
+    cls: msgspec.json.Decoder(list[cls]) for cls in (_HostArgs, _RuntimeArgs, _DeviceArgs, _MetaArgs)
+}
+_COUNTER_DECODER = msgspec.json.Decoder(list[dict[str, Any]])
+
+
+class Batch:
+    """Columns of one decoded piece, per group (host, runtime, device, gpu_ann, flow, meta, counter)."""
+
+    def __init__(self) -> None:
+        self.groups: dict[str, dict[str, Any]] = {}
+        self.ignored: Counter[str] = Counter()
+        self.no_ts = 0
+        self.no_dur = 0
+        self.pid_labels: dict[str, int] = {}
+        self.exact = False
+
+
+def decode_piece(text: bytes, pid_labels: dict[str, int]) -> Batch:
+    """Decode one JSON array of events into a Batch; raises msgspec.DecodeError on bad JSON."""
+    try:
+        events = _DECODER.decode(text)
+    except msgspec.ValidationError:
+        events = _lenient(text, _Event)
+    batch = Batch()
+    ts = np.array([e.ts for e in events], dtype=np.float64)
+    if np.any((np.abs(ts) >= _EXACT_LIMIT) & (ts != np.floor(ts))):
+        try:
+            events = _EXACT_DECODER.decode(text)
+        except msgspec.ValidationError:
+            events = _lenient(text, _ExactEvent)
+        batch.exact = True
+    _group(events, batch, pid_labels)
+    return batch
+
+
+def _lenient(text: bytes, cls: type) -> list[Any]:
+    """Decode events one by one with type coercion, skipping those that still do not fit."""
+    raw = msgspec.json.decode(text, float_hook=_ExactNs if cls is _ExactEvent else None)
+    out = []
+    for item in raw:
+        if not isinstance(item, dict):
+            continue
+        args = item.pop("args", None)
+        try:
+            ev = msgspec.convert(item, cls, strict=False)
+        except msgspec.ValidationError:
+            continue
+        if isinstance(args, dict):
+            ev.args = msgspec.Raw(msgspec.json.encode(args))
+        out.append(ev)
+    return out
+
+
+def _key(ph: str, cat: str) -> str:
+    if ph == "X":
+        if cat in HOST_CATS:
+            return "host"
+        if cat in RUNTIME_CATS:
+            return "runtime"
+        if cat in DEVICE_KINDS:
+            return "device"
+        if cat in GPU_ANNOTATION_CATS:
+            return "gpu_ann"
+    elif ph in ("s", "f", "t") and cat in FLOW_CATS:
+        return "flow"
+    elif ph == "M":
+        return "meta"
+    elif ph == "C":
+        return "counter"
+    return "ignored"
+
+
+class _Chunk:
+    """Whole-piece columns shared by every group; groups take rows from them."""
+
+    def __init__(self, events: list[Any], batch: Batch, labels: dict[str, int]) -> None:
+        self.events = events
+        self.name = str_array([e.name for e in events])
+        self.pid = _ids([e.pid for e in events], labels)
+        self.tid = _ids([e.tid for e in events], labels)
+        self.ts, self.ts_ok = _times(events, "ts", batch.exact)
+        self.dur, self.dur_ok = _times(events, "dur", batch.exact)
+
+
+def _group(events: list[Any], batch: Batch, pid_labels: dict[str, int]) -> None:
+    lut: dict[tuple[str, str], int] = {}
+    codes = np.array([lut.setdefault(k, len(lut)) for k in zip([e.ph for e in events], [e.cat for e in events])],
+                     dtype=np.int64)
+    pairs = list(lut)
+    counts = np.bincount(codes, minlength=len(pairs))
+    members: dict[str, list[int]] = {}
+    for code, (p, c) in enumerate(pairs):
+        g = _key(p, c)
+        if g == "ignored":
+            batch.ignored[f"{p}:{c}"] += int(counts[code])
+        else:
+            members.setdefault(g, []).append(code)
+    if not members:
+        return
+    chunk = _Chunk(events, batch, pid_labels)
+    for g, group_codes in members.items():
+        idx = np.flatnonzero(np.isin(codes, group_codes))
+        cats = [pairs[c][1] for c in codes[idx]] if g in ("host", "device") else None
+        batch.groups[g] = _COLUMNS[g](chunk, idx, batch, cats)
+
+
+def _ids(values: list[PidLike], labels: dict[str, int]) -> np.ndarray:
+    """pid/tid as int64; non-numeric strings get stable negative ids recorded in ``labels``."""
+    try:
+        return np.array(values, dtype=np.int64)
+    except (ValueError, TypeError):
+        pass
+    out = np.empty(len(values), np.int64)
+    for i, v in enumerate(values):
+        if isinstance(v, int):
+            out[i] = v
+        elif v.lstrip("-").isdigit():
+            out[i] = int(v)
+        else:
+            out[i] = labels.setdefault(v, -1 - len(labels))
+    return out
+
+
+def _times(sub: list[Any], field: str, exact: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(ns int64, valid mask) for ts or dur."""
+    vals = [e.ts for e in sub] if field == "ts" else [e.dur for e in sub]
+    if exact:
+        ns = np.zeros(len(vals), np.int64)
+        ok = np.ones(len(vals), bool)
+        for i, v in enumerate(vals):
+            if isinstance(v, _ExactNs):
+                ns[i] = v.ns
+            elif isinstance(v, (int, float)) and not (isinstance(v, float) and math.isnan(v)):
+                ns[i] = round(v * 1000)
+            else:
+                ok[i] = False
+        return ns, ok
+    a = np.array(vals, dtype=np.float64)
+    ok = ~np.isnan(a)
+    a = np.where(ok, a, 0.0)
+    whole = np.floor(a)
+    return whole.astype(np.int64) * 1000 + np.rint((a - whole) * 1000).astype(np.int64), ok
+
+
+def _args(chunk: _Chunk, idx: np.ndarray, cls: type) -> list[Any]:
+    events = chunk.events
+    text = b"[" + b",".join([events[i].args for i in idx]) + b"]"
+    try:
+        return _ARGS_DECODERS[cls].decode(text)
+    except msgspec.ValidationError:
+        out = []
+        for item in msgspec.json.decode(text):
+            try:
+                out.append(msgspec.convert(item if isinstance(item, dict) else {}, cls, strict=False))
+            except msgspec.ValidationError:
+                out.append(cls())
+        return out
+
+
+def _opt_int(values: list[Any]) -> np.ndarray:
+    return np.array([-1 if v is None else v for v in values], dtype=np.int64)
+
+
+def _base(chunk: _Chunk, idx: np.ndarray, batch: Batch) -> tuple[dict[str, Any], np.ndarray]:
+    """Columns every timed group shares; drops events without a timestamp (counted)."""
+    ok = chunk.ts_ok[idx]
+    batch.no_dur += int((~chunk.dur_ok[idx] & ok).sum())
+    if not ok.all():
+        batch.no_ts += int((~ok).sum())
+        idx = idx[ok]
+    cols = {
+        "name": chunk.name.take(to_arrow(idx)),
+        "pid": chunk.pid[idx],
+        "tid": chunk.tid[idx],
+        "ts": chunk.ts[idx],
+        "dur": np.maximum(chunk.dur[idx], 0),
+    }
+    return cols, idx
+
+
+def _host(chunk: _Chunk, idx: np.ndarray, batch: Batch, cat: Any) -> dict[str, Any]:
+    keep_all = chunk.ts_ok[idx].all()
+    cols, idx2 = _base(chunk, idx, batch)
+    args = _args(chunk, idx2, _HostArgs)
+    cols["cat"] = str_array(cat if keep_all else [c for c, ok in zip(cat, chunk.ts_ok[idx]) if ok])
+    cols["external_id"] = _opt_int([a.external_id for a in args])
+    cols["input_dims"] = str_array([bytes(a.input_dims).decode() if a.input_dims else None for a in args])
+    return cols
+
+
+def _runtime(chunk: _Chunk, idx: np.ndarray, batch: Batch, cat: Any) -> dict[str, Any]:
+    cols, idx = _base(chunk, idx, batch)
+    args = _args(chunk, idx, _RuntimeArgs)
+    cols["external_id"] = _opt_int([a.external_id for a in args])
+    cols["correlation"] = _opt_int([a.correlation for a in args])
+    return cols
+
+
+def _device(chunk: _Chunk, idx: np.ndarray, batch: Batch, cat: Any) -> dict[str, Any]:
+    keep_all = chunk.ts_ok[idx].all()
+    cols, idx2 = _base(chunk, idx, batch)
+    args = _args(chunk, idx2, _DeviceArgs)
+    cats = cat if keep_all else [c for c, ok in zip(cat, chunk.ts_ok[idx]) if ok]
+    cols["kind"] = str_array([DEVICE_KINDS[c] for c in cats])
+    cols["external_id"] = _opt_int([a.external_id for a in args])
+    cols["correlation"] = _opt_int([a.correlation for a in args])
+    cols["stream"] = _opt_int([a.stream for a in args])
+    cols["device"] = _opt_int([a.device for a in args])
+    cols["bytes"] = _opt_int([a.nbytes for a in args])
+    return cols
+
+
+def _gpu_ann(chunk: _Chunk, idx: np.ndarray, batch: Batch, cat: Any) -> dict[str, Any]:
+    return _base(chunk, idx, batch)[0]
+
+
+def _flow(chunk: _Chunk, idx: np.ndarray, batch: Batch, cat: Any) -> dict[str, Any]:
+    events = chunk.events
+    ids = []
+    for i in idx:
+        v = events[i].id
+        ids.append(v if isinstance(v, int) else (int(v) if isinstance(v, str) and v.isdigit() else -1))
+    return {
+        "start": np.array([events[i].ph == "s" for i in idx], dtype=bool),
+        "id": np.array(ids, dtype=np.int64),
+        "pid": chunk.pid[idx],
+        "tid": chunk.tid[idx],
+        "ts": chunk.ts[idx],
+        "ok": chunk.ts_ok[idx],
+    }
+
+
+def _meta(chunk: _Chunk, idx: np.ndarray, batch: Batch, cat: Any) -> dict[str, Any]:
+    args = _args(chunk, idx, _MetaArgs)
+    events = chunk.events
+    return {
+        "name": [events[i].name for i in idx],
+        "pid": [events[i].pid for i in idx],
+        "tid": [events[i].tid for i in idx],
+        "value": [a.name if a.name is not None else a.labels for a in args],
+    }
+
+
+def _counter(chunk: _Chunk, idx: np.ndarray, batch: Batch, cat: Any) -> dict[str, Any]:
+    events = chunk.events
+    text = b"[" + b",".join([events[i].args for i in idx]) + b"]"
+    args = _COUNTER_DECODER.decode(text)
+    rows_ts, rows_dev, rows_name, rows_val = [], [], [], []
+    for i, a in zip(idx, args):
+        if not chunk.ts_ok[i]:
+            batch.no_ts += 1
+            continue
+        device = a.get("device", -1)
+        name = events[i].name
+        for k, v in a.items():
+            if k == "device" or isinstance(v, bool) or not isinstance(v, (int, float)):
+                continue
+            rows_ts.append(chunk.ts[i])
+            rows_dev.append(device if isinstance(device, int) else -1)
+            rows_name.append(k if name in ("", "skiprof.nvml") else f"{name}.{k}")
+            rows_val.append(float(v))
+    return {
+        "ts": np.array(rows_ts, np.int64),
+        "device": np.array(rows_dev, np.int64),
+        "name": str_array(rows_name),
+        "value": np.array(rows_val, np.float64),
+    }
+
+
+_COLUMNS = {
+    "host": _host,
+    "runtime": _runtime,
+    "device": _device,
+    "gpu_ann": _gpu_ann,
+    "flow": _flow,
+    "meta": _meta,
+    "counter": _counter,
+}

@@ -1,0 +1,222 @@
+"""Stream a Kineto/Chrome trace file as decoded chunks of events.
+
+A trace is one JSON object whose ``traceEvents`` array holds almost all of its
+bytes. Decoding it whole needs the text and every Python object in memory at
+once, so instead the decompressed text is cut between events into pieces of a
+few MB and each piece is decoded on its own. A cut is only trusted when the
+piece before it decodes as a list of events: a cut inside an object or string
+leaves unbalanced brackets, so a wrong cut can never decode.
+"""
+from __future__ import annotations
+
+import gzip
+import re
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from .._errors import BadTraceError
+
+__all__ = ["TraceText", "read_chunks"]
+
+_READ = 1 << 18  # compressed bytes read per step; inflates to a few MB
+_PIECE = 8 << 20  # decompressed bytes decoded at a time
+_HEADER_LIMIT = 64 << 20  # a header this large means the file is not a trace
+_EVENTS_KEY = re.compile(rb'"traceEvents"\s*:\s*\[')
+_CUT = re.compile(rb"\}\s*,\s*\{")
+_ARRAY_END = re.compile(rb"\]")
+
+
+@dataclass
+class TraceText:
+    """Top-level fields of the trace besides ``traceEvents`` (deviceProperties, distributedInfo, ...)."""
+
+    fields: dict[str, Any] = field(default_factory=dict)
+    bytes_read: int = 0
+
+
+def _raw_bytes(path: Path) -> Iterator[bytes]:
+    """Yield the decompressed bytes of a plain or gzip file, raising BadTraceError on damage."""
+    try:
+        fh = open(path, "rb")
+    except FileNotFoundError:
+        raise BadTraceError(path, "no such file") from None
+    except IsADirectoryError:
+        raise BadTraceError(path, "is a folder, not a trace file") from None
+    except OSError as exc:
+        raise BadTraceError(path, f"cannot be read ({exc.strerror})") from None
+    with fh:
+        first = fh.read(_READ)
+        if not first:
+            raise BadTraceError(path, "empty file")
+        if first[:2] != b"\x1f\x8b":
+            while first:
+                yield first
+                first = fh.read(_READ)
+            return
+        # wbits=31: gzip wrapper; a new decompressor per member so concatenated gzip works too.
+        inflater = zlib.decompressobj(31)
+        data = first
+        while True:
+            try:
+                out = inflater.decompress(data)
+            except zlib.error as exc:
+                raise BadTraceError(path, f"corrupt gzip data ({exc})") from None
+            if out:
+                yield out
+            if inflater.eof:
+                rest = inflater.unused_data
+                if rest.strip(b"\x00"):
+                    inflater = zlib.decompressobj(31)
+                    data = rest
+                    continue
+                data = fh.read(_READ)
+                if data.strip(b"\x00"):
+                    inflater = zlib.decompressobj(31)
+                    continue
+                return
+            data = fh.read(_READ)
+            if not data:
+                raise BadTraceError(path, "truncated gzip file (the compressed stream ends early)")
+
+
+def _decode_header(path: Path, text: bytes) -> dict[str, Any]:
+    """Decode the part of the top-level object that precedes ``"traceEvents"``."""
+    body = text.rstrip()
+    if body.endswith(b","):
+        body = body[:-1]
+    try:
+        value = msgspec.json.decode(body + b"}")
+    except msgspec.DecodeError as exc:
+        raise BadTraceError(path, f"not a valid JSON trace ({exc})") from None
+    if not isinstance(value, dict):
+        raise BadTraceError(path, "not a JSON object")
+    return value
+
+
+def _decode_tail(text: bytes) -> dict[str, Any] | None:
+    """Decode what follows the events array: ``, "k": v ... }`` or ``}``; None when it is not that."""
+    body = text.strip()
+    if body == b"}":
+        return {}
+    if not body.startswith(b","):
+        return None
+    try:
+        value = msgspec.json.decode(b"{" + body[1:])
+    except msgspec.DecodeError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def read_chunks(
+    path: Path, decode: Any, info: TraceText
+) -> Iterator[Any]:
+    """Yield ``decode(piece)`` for consecutive pieces of the events array.
+
+    ``decode`` receives the bytes of a JSON array of events and raises
+    ``msgspec.DecodeError`` when they are not one. Fields outside the array are
+    stored in ``info.fields``.
+    """
+    buf = b""
+    phase = "start"  # start -> events -> done
+    bare_array = False
+    for piece in _raw_bytes(path):
+        info.bytes_read += len(piece)
+        buf = buf + piece if buf else piece
+        if phase == "start":
+            buf = buf.lstrip()
+            if buf.startswith(b"\xef\xbb\xbf"):
+                buf = buf[3:].lstrip()
+            if not buf:
+                continue
+            if buf[:1] == b"[":
+                bare_array, buf, phase = True, buf[1:], "events"
+            elif buf[:1] == b"{":
+                m = _EVENTS_KEY.search(buf)
+                if m is None:
+                    if len(buf) > _HEADER_LIMIT:
+                        raise BadTraceError(path, 'no "traceEvents" array found')
+                    continue
+                info.fields.update(_decode_header(path, buf[: m.start()]))
+                buf, phase = buf[m.end():], "events"
+            else:
+                raise BadTraceError(path, "not a JSON trace (expected '{' or '[' at the start)")
+        if phase == "events":
+            start = 0
+            while len(buf) - start > _PIECE:
+                done = _cut_and_decode(buf, start, decode)
+                if done is None:
+                    break  # no safe cut yet: read more
+                result, start = done
+                yield result
+            if start:
+                buf = buf[start:]
+    if phase == "start":
+        if not buf.strip():
+            raise BadTraceError(path, "empty file")
+        _finish_header_only(path, buf, info)
+        return
+    result, tail = _finish(path, buf, decode, bare_array)
+    if tail:
+        info.fields.update(tail)
+    if result is not None:
+        yield result
+
+
+def _finish_header_only(path: Path, buf: bytes, info: TraceText) -> None:
+    """A JSON document without a traceEvents array: say which."""
+    try:
+        value = msgspec.json.decode(buf)
+    except msgspec.DecodeError as exc:
+        raise BadTraceError(path, f"not a valid JSON trace ({exc})") from None
+    if isinstance(value, dict):
+        raise BadTraceError(path, 'JSON object without a "traceEvents" array')
+    raise BadTraceError(path, "JSON value is not a trace (expected an object with traceEvents)")
+
+
+def _cut_and_decode(buf: bytes, start: int, decode: Any) -> tuple[Any, int] | None:
+    """Decode ``buf[start:cut]`` for the first event boundary past one piece's length.
+
+    Returns the decoded piece and the offset of the next event, or None when no
+    boundary within reach decodes (more text is needed, or the text is corrupt).
+    """
+    tries = 0
+    for m in _CUT.finditer(buf, start + _PIECE):
+        try:
+            result = decode(b"[" + buf[start: m.start() + 1] + b"]")
+        except msgspec.DecodeError:
+            tries += 1
+            if tries >= 16:
+                return None
+            continue
+        return result, m.end() - 1
+    return None
+
+
+def _finish(path: Path, buf: bytes, decode: Any, bare_array: bool) -> tuple[Any, dict[str, Any] | None]:
+    """Decode the last events and the fields after the array, at end of file."""
+    ends = [m.start() for m in _ARRAY_END.finditer(buf)]
+    tried = 0
+    for pos in reversed(ends):
+        tail_text = buf[pos + 1:]
+        if bare_array:
+            tail: dict[str, Any] | None = {} if not tail_text.strip() else None
+        else:
+            tail = _decode_tail(tail_text)
+        if tail is None:
+            continue
+        tried += 1
+        if tried > 64:
+            break
+        head = buf[:pos].strip()
+        if head.endswith(b","):
+            head = head[:-1]  # a trailing comma, as some writers leave
+        try:
+            return decode(b"[" + head + b"]"), tail
+        except msgspec.DecodeError:
+            continue
+    raise BadTraceError(path, "truncated or corrupt JSON (the traceEvents array never closes)")

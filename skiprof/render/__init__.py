@@ -1,0 +1,1 @@
+"""Renderers: they format analyzer results and import rich; nothing else here computes."""

@@ -1,0 +1,1 @@
+"""Runnable scenario workloads."""
