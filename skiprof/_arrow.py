@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-__all__ = ["to_arrow", "to_numpy", "str_array", "eq_mask", "isin_mask"]
+__all__ = ["to_arrow", "to_numpy", "str_array", "eq_mask", "isin_mask", "take_or_null"]
 
 _TYPES = {
     np.dtype(np.int64): pa.int64(),
@@ -71,7 +71,20 @@ def str_array(values: list[str | None] | list[str]) -> pa.Array:
     if has_null:
         valid = np.fromiter((v is not None for v in values), bool, n)
         validity = pa.py_buffer(np.packbits(valid, bitorder="little"))
-    return pa.Array.from_buffers(pa.large_string(), n, [validity, pa.py_buffer(offsets), pa.py_buffer(data)]).cast(pa.string())
+    if len(data) < 2**31:
+        return pa.Array.from_buffers(pa.string(), n, [validity, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data)])
+    return pa.Array.from_buffers(pa.large_string(), n, [validity, pa.py_buffer(offsets), pa.py_buffer(data)])
+
+
+def take_or_null(arr: pa.Array, idx: np.ndarray) -> pa.Array:
+    """``arr[idx]`` with null wherever ``idx`` is negative."""
+    valid = idx >= 0
+    safe = np.where(valid, idx, 0).astype(np.int64)
+    bits = None if valid.all() else pa.py_buffer(np.packbits(valid, bitorder="little"))
+    indices = pa.Array.from_buffers(pa.int64(), len(idx), [bits, pa.py_buffer(safe)])
+    if len(arr) == 0:
+        return pa.nulls(len(idx), arr.type)
+    return arr.take(indices)
 
 
 def _codes(arr: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, list[str | None]]:

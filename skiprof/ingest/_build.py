@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from .._arrow import eq_mask, isin_mask, str_array, to_arrow
+from .._arrow import eq_mask, isin_mask, str_array, take_or_null, to_arrow, to_numpy
 from .._schema import arrow_schema
 from ._events import Batch
 from ._link import innermost_op, match_flows, match_ids, nest, thread_index, top_of
@@ -213,27 +213,27 @@ def build_rank(rank: int, batches: list[Batch]) -> RankTables:
         first_corr = runtime["correlation"][runtime["correlation"] >= 0].min() if n_rt and (runtime["correlation"] >= 0).any() else None
         before = (kcorr >= 0) & (kcorr < first_corr) if first_corr is not None else np.zeros(nk, bool)
         reason = np.where(linked, "", np.where(before, "before_window", np.where(kcorr < 0, "no_correlation", "no_launch_record")))
-        device["orphan_reason"] = pa.compute.if_else(to_arrow(linked), pa.nulls(nk, pa.string()), str_array(reason.tolist()))
+        reason_names = ["before_window", "no_correlation", "no_launch_record"]
+        reason_idx = np.where(linked, -1, np.where(before, 0, np.where(kcorr < 0, 1, 2)))
+        device["orphan_reason"] = take_or_null(str_array(reason_names), reason_idx)
         k_op = pick(op_id)
         k_top = pick(top_op)
-        null_name = pa.nulls(nk, pa.string())
         copy_dir, host_mem = _map_names(device["name"], copy_kind)
-        is_copy = to_arrow(eq_mask(device["kind"], "memcpy"))
+        not_copy = ~eq_mask(device["kind"], "memcpy")
+        copy_dir = _null_where(copy_dir, not_copy)
+        host_mem = _null_where(host_mem, not_copy)
         device.update(
             rank=np.full(nk, rank, np.int32), kernel_id=np.arange(nk, dtype=np.int64), correlation=kcorr,
             launch_id=np.where(linked, lid, -1),
-            launch_name=null_name,
+            launch_name=take_or_null(runtime["name"], np.where(linked, lid, -1)) if n_rt else pa.nulls(nk, pa.string()),
             launch_ts=pick(runtime["ts"]) if n_rt else np.full(nk, -1, np.int64),
             launch_dur=pick(runtime["dur"]) if n_rt else np.full(nk, -1, np.int64),
             host_pid=pick(runtime["pid"]) if n_rt else np.full(nk, -1, np.int64),
             host_tid=pick(runtime["tid"]) if n_rt else np.full(nk, -1, np.int64),
             op_id=k_op, top_op_id=k_top,
-            op_name=_names_at(op_names, k_op), top_op_name=_names_at(op_names, k_top),
-            copy_kind=pa.compute.if_else(is_copy, copy_dir, null_name),
-            host_mem=pa.compute.if_else(is_copy, host_mem, null_name),
+            op_name=take_or_null(op_names, k_op), top_op_name=take_or_null(op_names, k_top),
+            copy_kind=copy_dir, host_mem=host_mem,
         )
-        if n_rt:
-            device["launch_name"] = pa.compute.if_else(to_arrow(linked), runtime["name"].take(to_arrow(li)), null_name)
         tables["kernels"] = _table("kernels", device)
         stats.update(
             device_activities=nk,
@@ -256,14 +256,14 @@ def build_rank(rank: int, batches: list[Batch]) -> RankTables:
         exact_timestamps=any(b.exact for b in batches),
     )
     if device:
-        kinds = tables["kernels"]["kind"].value_counts().to_pylist()
-        stats["activities_by_kind"] = {d["values"]: int(d["counts"]) for d in kinds}
-    starts = [t["ts"] for t in (tables["ops"], tables["kernels"], tables["launches"]) if t.num_rows]
-    if starts:
-        lo = min(pa.compute.min(s).as_py() for s in starts)
-        hi = max(pa.compute.max(pa.compute.add(t["ts"], t["dur"])).as_py()
-                 for t in (tables["ops"], tables["kernels"], tables["launches"]) if t.num_rows)
-        stats["span_ns"] = int(hi - lo)
+        kinds_enc = tables["kernels"]["kind"].combine_chunks().dictionary_encode()
+        counts = np.bincount(to_numpy(kinds_enc.indices), minlength=len(kinds_enc.dictionary))
+        stats["activities_by_kind"] = dict(zip(kinds_enc.dictionary.to_pylist(), counts.tolist()))
+    spans = [(to_numpy(t["ts"]), to_numpy(t["dur"])) for t in (tables["ops"], tables["kernels"], tables["launches"]) if t.num_rows]
+    if spans:
+        lo = min(int(ts.min()) for ts, _ in spans)
+        hi = max(int((ts + dur).max()) for ts, dur in spans)
+        stats["span_ns"] = hi - lo
     stats["regions"] = tables["regions"].num_rows
     stats["counters"] = tables["counters"].num_rows
     ignored: dict[str, int] = {}
@@ -280,11 +280,11 @@ def _local_parent(cpu_parent: np.ndarray, cpu_idx: np.ndarray) -> np.ndarray:
     return np.where(cpu_parent[cpu_idx] >= 0, pos, -1)
 
 
-def _names_at(names: pa.Array, idx: np.ndarray) -> pa.Array:
-    if len(names) == 0:
-        return pa.nulls(len(idx), pa.string())
-    taken = names.take(to_arrow(np.maximum(idx, 0)))
-    return pa.compute.if_else(to_arrow(idx >= 0), taken, pa.nulls(len(idx), pa.string()))
+def _null_where(arr: pa.Array, mask: np.ndarray) -> pa.Array:
+    """``arr`` with nulls where ``mask`` is set."""
+    idx = np.arange(len(arr), dtype=np.int64)
+    idx[mask] = -1
+    return take_or_null(arr, idx)
 
 
 def _resolve_ambiguous(corr: np.ndarray, ts: np.ndarray, q_corr: np.ndarray, q_ts: np.ndarray) -> np.ndarray:

@@ -261,6 +261,14 @@ def _args(chunk: _Chunk, idx: np.ndarray, cls: type) -> list[Any]:
         return out
 
 
+def _compact(raw: msgspec.Raw) -> str:
+    """Shapes as compact JSON text, whatever the writer's indentation."""
+    text = bytes(raw)
+    if b'"' in text:
+        return msgspec.json.encode(msgspec.json.decode(text)).decode()
+    return text.translate(None, b" \n\t\r").decode()
+
+
 def _opt_int(values: list[Any]) -> np.ndarray:
     return np.array([-1 if v is None else v for v in values], dtype=np.int64)
 
@@ -288,7 +296,7 @@ def _host(chunk: _Chunk, idx: np.ndarray, batch: Batch, cat: Any) -> dict[str, A
     args = _args(chunk, idx2, _HostArgs)
     cols["cat"] = str_array(cat if keep_all else [c for c, ok in zip(cat, chunk.ts_ok[idx]) if ok])
     cols["external_id"] = _opt_int([a.external_id for a in args])
-    cols["input_dims"] = str_array([bytes(a.input_dims).decode() if a.input_dims else None for a in args])
+    cols["input_dims"] = str_array([_compact(a.input_dims) if a.input_dims else None for a in args])
     return cols
 
 
