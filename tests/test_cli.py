@@ -1,0 +1,228 @@
+"""The CLI end to end, in subprocesses as a user runs it: capture, import, bad input."""
+from __future__ import annotations
+
+import gzip
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import skiprof
+from conftest import TRACES, needs_shared, run_cli
+from kineto import linking_trace, write_trace
+
+SCRIPT = textwrap.dedent(
+    """
+    import sys, torch, skiprof
+    print("ARGV", sys.argv)
+    print("PATH0", sys.path[0])
+    model = torch.nn.Sequential(torch.nn.Linear(32, 32), torch.nn.ReLU(), torch.nn.Linear(32, 4))
+    for _ in range(3):
+        with skiprof.region("preprocess"):
+            x = torch.randn(8, 32)
+        with skiprof.region("compute"):
+            model(x)
+        skiprof.step()
+    mode = sys.argv[1] if len(sys.argv) > 1 else "ok"
+    if mode == "raise":
+        raise ValueError("boom from the workload")
+    if mode.startswith("exit"):
+        sys.exit(int(mode[4:]))
+    """
+)
+
+
+@pytest.fixture
+def script(tmp_path: Path) -> Path:
+    p = tmp_path / "work" / "wl.py"
+    p.parent.mkdir()
+    p.write_text(SCRIPT)
+    return p
+
+
+def test_trace_passes_arguments_and_writes_folder(tmp_path: Path, script: Path) -> None:
+    r = run_cli("trace", "-o", str(tmp_path / "out"), str(script), "ok", "--output", "y", "-f", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert f"ARGV ['{script}', 'ok', '--output', 'y', '-f']" in r.stdout
+    assert f"PATH0 {script.parent}" in r.stdout
+    t = skiprof.load(tmp_path / "out")
+    assert (tmp_path / "out" / "trace.json.gz").exists()
+    names = set(t.ops["name"])
+    assert {"aten::linear", "aten::addmm"} <= names
+    regions = t.regions
+    assert sorted(set(regions.loc[regions["kind"] == "skiprof", "name"])) == ["compute", "preprocess"]
+    steps = sorted(regions.loc[regions["kind"] == "step", "step"])
+    assert steps[:3] == [0, 1, 2]
+    assert t.ops["input_dims"].notna().any()  # shapes recorded by default
+    assert t.meta["capture"]["exit_code"] == 0
+    assert "skiprof: wrote" in r.stderr
+
+
+@pytest.mark.parametrize(("mode", "code"), [("exit3", 3), ("raise", 1)])
+def test_exit_codes(tmp_path: Path, script: Path, mode: str, code: int) -> None:
+    r = run_cli("trace", "-o", str(tmp_path / "out"), str(script), mode)
+    assert r.returncode == code
+    assert (tmp_path / "out" / "meta.json").exists()  # the trace is saved either way
+    if mode == "raise":
+        assert "ValueError: boom from the workload" in r.stderr
+        assert "runpy" not in r.stderr
+
+
+def test_module_mode(tmp_path: Path) -> None:
+    pkg = tmp_path / "pkgx"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "job.py").write_text("import sys, torch\nprint('ARGV', sys.argv[1:])\ntorch.ones(3).sum()\nsys.exit(5)\n")
+    r = run_cli("trace", "-o", "o", "-m", "pkgx.job", "a", "--b", cwd=tmp_path)
+    assert r.returncode == 5, r.stderr
+    assert "ARGV ['a', '--b']" in r.stdout
+
+
+def test_refuses_to_overwrite(tmp_path: Path, script: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("precious")
+    r = run_cli("trace", "-o", str(out), str(script))
+    assert r.returncode == 2
+    assert r.stderr.strip().count("\n") == 0 and "already exists" in r.stderr
+    assert "ARGV" not in r.stdout  # the script never ran
+    assert (out / "keep.txt").read_text() == "precious"
+
+
+def test_missing_script(tmp_path: Path) -> None:
+    r = run_cli("trace", str(tmp_path / "nope.py"))
+    assert r.returncode == 2
+    assert r.stderr.strip() == f"skiprof: error: {tmp_path / 'nope.py'}: no such file"
+
+
+def test_output_template(tmp_path: Path, script: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, RANK="7", NO_COLOR="1", PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    r = subprocess.run([sys.executable, "-m", "skiprof", "trace", "--no-report", "-o", "runs/%q{RANK}", str(script)],
+                       cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "runs" / "7" / "meta.json").exists()
+    assert "skiprof: wrote" not in r.stderr
+
+
+def test_steps_window(tmp_path: Path, script: Path) -> None:
+    r = run_cli("trace", "--steps", "1", "--skip-first", "1", "-o", str(tmp_path / "o"), str(script))
+    assert r.returncode == 0, r.stderr
+    t = skiprof.load(tmp_path / "o")
+    assert t.regions.loc[t.regions["kind"] == "step", "step"].tolist() == [1]
+    assert t.meta["capture"]["options"]["steps"] == 1
+
+
+def test_import_and_load(tmp_path: Path) -> None:
+    src = write_trace(tmp_path / "t.json", linking_trace())
+    r = run_cli("import", str(src), "-o", str(tmp_path / "o"))
+    assert r.returncode == 0, r.stderr
+    assert "linked to their launch: 6 of 6 (100.00%)" in r.stdout
+    t = skiprof.load(tmp_path / "o")
+    assert len(t.kernels) == 7
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    assert len(pd.read_parquet(tmp_path / "o" / "kernels.parquet")) == 7
+    assert pq.read_table(tmp_path / "o" / "ops.parquet").num_rows == 5
+
+
+def test_import_folder_of_ranks(tmp_path: Path) -> None:
+    folder = tmp_path / "ranks"
+    folder.mkdir()
+    for rank in (0, 1):
+        write_trace(folder / f"worker_rank{rank}.json.gz", linking_trace(), distributedInfo={"rank": rank, "world_size": 2})
+    r = run_cli("import", str(folder), "-o", str(tmp_path / "o"))
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "o" / "rank=1" / "kernels.parquet").exists()
+    t = skiprof.load(tmp_path / "o")
+    assert t.ranks == [0, 1]
+    assert t.kernels.groupby("rank").size().tolist() == [7, 7]
+    import pyarrow.dataset as ds
+
+    d = ds.dataset(str(tmp_path / "o"), format="parquet", partitioning="hive",
+                   exclude_invalid_files=True).to_table(filter=None)
+    assert d.num_rows > 0
+
+
+def test_cpu_only_import_says_so(tmp_path: Path) -> None:
+    src = write_trace(tmp_path / "cpu.json.gz", [linking_trace()[4]])
+    r = run_cli("import", str(src), "-o", str(tmp_path / "o"))
+    assert r.returncode == 0
+    assert "no device activity" in r.stdout
+
+
+def _bad_inputs(tmp: Path) -> dict[str, tuple[Path, str]]:
+    good = write_trace(tmp / "good.json", linking_trace()).read_bytes()
+    gz = gzip.compress(good)
+    cases = {
+        "empty": (b"", "empty file"),
+        "truncated_json": (good[: len(good) // 2], "truncated or corrupt JSON"),
+        "truncated_gz": (gz[: len(gz) // 2], "truncated gzip"),
+        "corrupt_gz": (gz[:20] + b"\x00garbage" * 50 + gz[-10:], "corrupt gzip"),
+        "not_json": (b"hello, this is not json", "not a JSON trace"),
+        "wrong_shape": (json.dumps({"events": []}).encode(), 'without a "traceEvents"'),
+        "a_number": (b"42", "not a JSON trace"),
+    }
+    out = {}
+    for name, (data, msg) in cases.items():
+        suffix = ".json.gz" if "gz" in name else ".json"
+        p = tmp / f"{name}{suffix}"
+        p.write_bytes(data)
+        out[name] = (p, msg)
+    return out
+
+
+def test_bad_inputs_get_one_line(tmp_path: Path) -> None:
+    for name, (path, msg) in _bad_inputs(tmp_path).items():
+        out = tmp_path / f"out_{name}"
+        r = run_cli("import", str(path), "-o", str(out))
+        assert r.returncode == 2, (name, r.stderr)
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1, (name, r.stderr)
+        assert str(path) in lines[0] and msg in lines[0], (name, lines[0])
+        assert "Traceback" not in r.stderr
+        assert not out.exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".partial")]
+
+
+def test_missing_trace_file(tmp_path: Path) -> None:
+    r = run_cli("import", str(tmp_path / "nope.json.gz"), "-o", str(tmp_path / "o"))
+    assert r.returncode == 2 and "no such file" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_load_errors(tmp_path: Path) -> None:
+    with pytest.raises(skiprof.SkiprofError, match="not a trace folder"):
+        skiprof.load(tmp_path)
+    (tmp_path / "meta.json").write_text(json.dumps({"schema_version": 999}))
+    with pytest.raises(skiprof.SkiprofError, match="schema version 999"):
+        skiprof.load(tmp_path)
+
+
+def test_help_explains() -> None:
+    r = run_cli("trace", "--help")
+    assert r.returncode == 0
+    for flag in ("--output", "--force", "--delay", "--duration", "--steps", "--skip-first", "--record-shapes", "--with-stack", "--no-report", "--module"):
+        assert flag in r.stdout
+
+
+@needs_shared
+def test_import_real_rocm_trace(tmp_path: Path) -> None:
+    r = run_cli("import", str(TRACES / "hta_mi250_rocm_minitoy.json.gz"), "-o", str(tmp_path / "o"))
+    assert r.returncode == 0, r.stderr
+    assert "(100.00%)" in r.stdout
+
+
+def test_library_trace_context(tmp_path: Path) -> None:
+    import torch
+
+    with skiprof.trace(tmp_path / "lib") as handle:
+        with skiprof.region("compute"):
+            torch.ones(4, 4) @ torch.ones(4, 4)
+    t = skiprof.load(handle["path"])
+    assert "compute" in set(t.regions["name"])
+    assert handle["summary"].ranks[0].ops > 0
