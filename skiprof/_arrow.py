@@ -5,12 +5,14 @@ a third of a second per process; building arrays from buffers avoids it.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
-__all__ = ["to_arrow", "to_numpy", "str_array", "eq_mask", "isin_mask", "take_or_null"]
+__all__ = ["to_arrow", "to_numpy", "str_array", "eq_mask", "isin_mask", "take_or_null", "Strings",
+           "encode_strings", "concat_strings", "strings_to_arrow"]
 
 _TYPES = {
     np.dtype(np.int64): pa.int64(),
@@ -22,6 +24,8 @@ _TYPES = {
 
 def to_arrow(values: Any, type_: pa.DataType | None = None) -> pa.Array:
     """An Arrow array from a numpy array (zero-copy for numbers), list or Arrow array."""
+    if isinstance(values, Strings):
+        return strings_to_arrow(values)
     if isinstance(values, (pa.Array, pa.ChunkedArray)):
         arr = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
         return arr.cast(type_) if type_ is not None and arr.type != type_ else arr
@@ -59,21 +63,57 @@ def to_numpy(arr: pa.Array | pa.ChunkedArray, fill: int | float = -1) -> np.ndar
     return out
 
 
-def str_array(values: list[str | None] | list[str]) -> pa.Array:
-    """A UTF-8 Arrow array from Python strings (None becomes null), built from buffers."""
+@dataclass(frozen=True)
+class Strings:
+    """UTF-8 strings as plain buffers (offsets, bytes, validity), built without pyarrow.
+
+    Decoding workers produce these so that they never touch Arrow; the parent
+    wraps the same buffers into an Arrow array without copying.
+    """
+
+    offsets: np.ndarray  # int64, len n+1
+    data: bytes
+    valid: np.ndarray | None  # bool, None when there is no null
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+
+def encode_strings(values: list[str | None] | list[str]) -> Strings:
+    """Encode Python strings (None for null) into buffers."""
     n = len(values)
     has_null = None in values
     parts = [b"" if v is None else v.encode() for v in values] if has_null else [v.encode() for v in values]  # type: ignore[union-attr]
     offsets = np.zeros(n + 1, np.int64)
     np.cumsum(np.fromiter(map(len, parts), np.int64, n), out=offsets[1:])
-    data = b"".join(parts)
-    validity = None
-    if has_null:
-        valid = np.fromiter((v is not None for v in values), bool, n)
-        validity = pa.py_buffer(np.packbits(valid, bitorder="little"))
-    if len(data) < 2**31:
-        return pa.Array.from_buffers(pa.string(), n, [validity, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data)])
-    return pa.Array.from_buffers(pa.large_string(), n, [validity, pa.py_buffer(offsets), pa.py_buffer(data)])
+    valid = np.fromiter((v is not None for v in values), bool, n) if has_null else None
+    return Strings(offsets, b"".join(parts), valid)
+
+
+def concat_strings(parts: list[Strings]) -> Strings:
+    """One Strings from several, in order."""
+    if len(parts) == 1:
+        return parts[0]
+    shifts = np.cumsum([0] + [len(p.data) for p in parts[:-1]])
+    offsets = np.concatenate([parts[0].offsets[:1]] + [p.offsets[1:] + s for p, s in zip(parts, shifts)])
+    valid = None
+    if any(p.valid is not None for p in parts):
+        valid = np.concatenate([p.valid if p.valid is not None else np.ones(len(p), bool) for p in parts])
+    return Strings(offsets, b"".join(p.data for p in parts), valid)
+
+
+def strings_to_arrow(s: Strings) -> pa.Array:
+    """Wrap Strings as an Arrow string array (large_string past 2 GiB of text)."""
+    n = len(s)
+    validity = None if s.valid is None else pa.py_buffer(np.packbits(s.valid, bitorder="little"))
+    if len(s.data) < 2**31:
+        return pa.Array.from_buffers(pa.string(), n, [validity, pa.py_buffer(s.offsets.astype(np.int32)), pa.py_buffer(s.data)])
+    return pa.Array.from_buffers(pa.large_string(), n, [validity, pa.py_buffer(s.offsets), pa.py_buffer(s.data)])
+
+
+def str_array(values: list[str | None] | list[str]) -> pa.Array:
+    """A UTF-8 Arrow array from Python strings (None becomes null), built from buffers."""
+    return strings_to_arrow(encode_strings(values))
 
 
 def take_or_null(arr: pa.Array, idx: np.ndarray) -> pa.Array:

@@ -60,7 +60,7 @@ def write_tables(folder: Path, ranks: list[Any]) -> None:
         target = folder / f"rank={rt.rank}" if multi else folder
         target.mkdir(parents=True, exist_ok=True)
         for name, tbl in rt.tables.items():
-            pq.write_table(tbl, target / f"{name}.parquet", compression="zstd")
+            pq.write_table(tbl, target / f"{name}.parquet", compression="zstd", compression_level=1)
 
 
 def write_folder(out: Path, ranks: list[Any], meta: dict[str, Any], *, force: bool,

@@ -80,12 +80,13 @@ def import_cmd(
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Output trace folder. Default: skiprof-<trace name>.", show_default=False)] = None,
     force: Force = False,
     no_report: NoReport = False,
+    jobs: Annotated[int, typer.Option("-j", "--jobs", help="Processes that decode in parallel (1 = no helper process).", min=1, max=2)] = 2,
 ) -> None:
     from .commands.import_ import run_import
 
     progress = _progress_bar() if sys.stderr.isatty() else None
     try:
-        summary = run_import(traces, output, force=force, progress=progress)
+        summary = run_import(traces, output, force=force, progress=progress, workers=jobs)
     finally:
         if progress is not None:
             progress.close()  # type: ignore[attr-defined]

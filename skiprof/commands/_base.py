@@ -37,7 +37,7 @@ def _gzip_size(path: Path) -> int:
 
 def ingest_files(
     files: list[Path], folder: Path, *, progress: Progress | None = None,
-    extra_events: Path | None = None,
+    extra_events: Path | None = None, workers: int = 1,
 ) -> tuple[list[RankTables], list[dict[str, Any]]]:
     """Ingest each file as one rank and write its tables into ``folder``."""
     ranks: list[RankTables] = []
@@ -45,7 +45,7 @@ def ingest_files(
     for i, path in enumerate(files):
         total = _gzip_size(path) if path.exists() else 0
         cb = (lambda done, p=path, t=total: progress(p.name, done, t)) if progress else None
-        rt, f = ingest_file(path, default_rank=i if len(files) > 1 and _no_rank_hint(path) else 0, progress=cb)
+        rt, f = ingest_file(path, default_rank=i if len(files) > 1 and _no_rank_hint(path) else 0, progress=cb, workers=workers)
         if extra_events is not None and extra_events.exists():
             _merge_counters(rt, extra_events)
         ranks.append(rt)

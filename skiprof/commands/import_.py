@@ -23,14 +23,14 @@ def default_import_output(first: Path) -> Path:
 
 
 def run_import(inputs: list[Path], output: Path | None, *, force: bool,
-               progress: Progress | None = None) -> IngestSummary:
+               progress: Progress | None = None, workers: int = 1) -> IngestSummary:
     """Ingest ``inputs`` (files, or folders of per-rank files) into one trace folder."""
     files = trace_files(inputs)
     out = output or default_import_output(inputs[0])
     check_output(out, force)
     staging = staging_folder(out)
     try:
-        ranks, fields = ingest_files(files, staging, progress=progress)
+        ranks, fields = ingest_files(files, staging, progress=progress, workers=workers)
         meta = {"schema_version": SCHEMA_VERSION, **build_meta(ranks, fields, files, torch_version=None)}
         (staging / META).write_text(json.dumps(meta, indent=2, default=str) + "\n")
         commit_folder(staging, out, force)

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from .._arrow import eq_mask, isin_mask, str_array, take_or_null, to_arrow, to_numpy
+from .._arrow import concat_strings, eq_mask, isin_mask, str_array, strings_to_arrow, take_or_null, to_arrow, to_numpy
 from .._schema import arrow_schema
 from ._events import Batch
 from ._link import innermost_op, match_flows, match_ids, nest, thread_index, top_of
@@ -41,7 +41,7 @@ def _concat(batches: list[Batch], group: str) -> dict[str, Any] | None:
         elif isinstance(vals[0], list):
             out[key] = [x for v in vals for x in v]
         else:
-            out[key] = pa.concat_arrays([v.cast(pa.string()) if pa.types.is_dictionary(v.type) else v for v in vals])
+            out[key] = strings_to_arrow(concat_strings(vals))
     return out
 
 

@@ -8,14 +8,13 @@ then each group decodes only the args keys it uses.
 from __future__ import annotations
 
 import math
+import zlib
 from collections import Counter
 from typing import Any, Union
 
 import msgspec
 import numpy as np
-import pyarrow as pa
-
-from .._arrow import str_array, to_arrow
+from .._arrow import encode_strings
 
 __all__ = ["Batch", "decode_piece", "HOST_CATS", "RUNTIME_CATS", "DEVICE_KINDS"]
 
@@ -134,6 +133,7 @@ def decode_piece(text: bytes, pid_labels: dict[str, int]) -> Batch:
             events = _lenient(text, _ExactEvent)
         batch.exact = True
     _group(events, batch, pid_labels)
+    batch.pid_labels = dict(pid_labels)
     return batch
 
 
@@ -175,22 +175,24 @@ def _key(ph: str, cat: str) -> str:
 
 
 class _Chunk:
-    """Whole-piece columns shared by every group; groups take rows from them."""
+    """Columns of the timed (``X``) events of a piece; groups take rows from them."""
 
     def __init__(self, events: list[Any], batch: Batch, labels: dict[str, int]) -> None:
         self.events = events
-        self.name = str_array([e.name for e in events])
         self.pid = _ids([e.pid for e in events], labels)
         self.tid = _ids([e.tid for e in events], labels)
         self.ts, self.ts_ok = _times(events, "ts", batch.exact)
         self.dur, self.dur_ok = _times(events, "dur", batch.exact)
 
 
+_TIMED = ("host", "runtime", "device", "gpu_ann")
+
+
 def _group(events: list[Any], batch: Batch, pid_labels: dict[str, int]) -> None:
-    lut: dict[tuple[str, str], int] = {}
-    codes = np.array([lut.setdefault(k, len(lut)) for k in zip([e.ph for e in events], [e.cat for e in events])],
-                     dtype=np.int64)
-    pairs = list(lut)
+    phs, cats = [e.ph for e in events], [e.cat for e in events]
+    pairs = sorted(set(zip(phs, cats)))
+    lut = {pair: i for i, pair in enumerate(pairs)}
+    codes = np.fromiter(map(lut.__getitem__, zip(phs, cats)), np.int64, len(events))
     counts = np.bincount(codes, minlength=len(pairs))
     members: dict[str, list[int]] = {}
     for code, (p, c) in enumerate(pairs):
@@ -199,13 +201,21 @@ def _group(events: list[Any], batch: Batch, pid_labels: dict[str, int]) -> None:
             batch.ignored[f"{p}:{c}"] += int(counts[code])
         else:
             members.setdefault(g, []).append(code)
-    if not members:
-        return
-    chunk = _Chunk(events, batch, pid_labels)
-    for g, group_codes in members.items():
-        idx = np.flatnonzero(np.isin(codes, group_codes))
-        cats = [pairs[c][1] for c in codes[idx]] if g in ("host", "device") else None
-        batch.groups[g] = _COLUMNS[g](chunk, idx, batch, cats)
+    timed_codes = [c for g in _TIMED for c in members.get(g, [])]
+    if timed_codes:
+        # Only timed events pay for name/pid/tid/ts/dur columns; flows and metadata are cheaper.
+        xidx = np.flatnonzero(np.isin(codes, timed_codes))
+        chunk = _Chunk([events[i] for i in xidx], batch, pid_labels)
+        xcodes = codes[xidx]
+        for g in _TIMED:
+            if g in members:
+                idx = np.flatnonzero(np.isin(xcodes, members[g]))
+                cats = [pairs[c][1] for c in xcodes[idx]] if g in ("host", "device") else None
+                batch.groups[g] = _COLUMNS[g](chunk, idx, batch, cats)
+    for g in ("flow", "meta", "counter"):
+        if g in members:
+            sub = [events[i] for i in np.flatnonzero(np.isin(codes, members[g]))]
+            batch.groups[g] = _OTHER[g](sub, batch, pid_labels)
 
 
 def _ids(values: list[PidLike], labels: dict[str, int]) -> np.ndarray:
@@ -221,7 +231,8 @@ def _ids(values: list[PidLike], labels: dict[str, int]) -> np.ndarray:
         elif v.lstrip("-").isdigit():
             out[i] = int(v)
         else:
-            out[i] = labels.setdefault(v, -1 - len(labels))
+            # A stable id from the text, so that pieces decoded apart agree on it.
+            out[i] = labels.setdefault(v, -1 - (zlib.crc32(v.encode()) & 0x7FFFFFFF))
     return out
 
 
@@ -248,7 +259,12 @@ def _times(sub: list[Any], field: str, exact: bool) -> tuple[np.ndarray, np.ndar
 
 def _args(chunk: _Chunk, idx: np.ndarray, cls: type) -> list[Any]:
     events = chunk.events
-    text = b"[" + b",".join([events[i].args for i in idx]) + b"]"
+    return _decode_args([events[i].args for i in idx], cls)
+
+
+def _decode_args(raws: list[msgspec.Raw], cls: type) -> list[Any]:
+    """Decode the raw ``args`` of one group with the struct that holds the keys it needs."""
+    text = b"[" + b",".join(raws) + b"]"
     try:
         return _ARGS_DECODERS[cls].decode(text)
     except msgspec.ValidationError:
@@ -281,7 +297,7 @@ def _base(chunk: _Chunk, idx: np.ndarray, batch: Batch) -> tuple[dict[str, Any],
         batch.no_ts += int((~ok).sum())
         idx = idx[ok]
     cols = {
-        "name": chunk.name.take(to_arrow(idx)),
+        "name": encode_strings([chunk.events[i].name for i in idx]),
         "pid": chunk.pid[idx],
         "tid": chunk.tid[idx],
         "ts": chunk.ts[idx],
@@ -294,9 +310,9 @@ def _host(chunk: _Chunk, idx: np.ndarray, batch: Batch, cat: Any) -> dict[str, A
     keep_all = chunk.ts_ok[idx].all()
     cols, idx2 = _base(chunk, idx, batch)
     args = _args(chunk, idx2, _HostArgs)
-    cols["cat"] = str_array(cat if keep_all else [c for c, ok in zip(cat, chunk.ts_ok[idx]) if ok])
+    cols["cat"] = encode_strings(cat if keep_all else [c for c, ok in zip(cat, chunk.ts_ok[idx]) if ok])
     cols["external_id"] = _opt_int([a.external_id for a in args])
-    cols["input_dims"] = str_array([_compact(a.input_dims) if a.input_dims else None for a in args])
+    cols["input_dims"] = encode_strings([_compact(a.input_dims) if a.input_dims else None for a in args])
     return cols
 
 
@@ -313,7 +329,7 @@ def _device(chunk: _Chunk, idx: np.ndarray, batch: Batch, cat: Any) -> dict[str,
     cols, idx2 = _base(chunk, idx, batch)
     args = _args(chunk, idx2, _DeviceArgs)
     cats = cat if keep_all else [c for c, ok in zip(cat, chunk.ts_ok[idx]) if ok]
-    cols["kind"] = str_array([DEVICE_KINDS[c] for c in cats])
+    cols["kind"] = encode_strings([DEVICE_KINDS[c] for c in cats])
     cols["external_id"] = _opt_int([a.external_id for a in args])
     cols["correlation"] = _opt_int([a.correlation for a in args])
     cols["stream"] = _opt_int([a.stream for a in args])
@@ -326,57 +342,59 @@ def _gpu_ann(chunk: _Chunk, idx: np.ndarray, batch: Batch, cat: Any) -> dict[str
     return _base(chunk, idx, batch)[0]
 
 
-def _flow(chunk: _Chunk, idx: np.ndarray, batch: Batch, cat: Any) -> dict[str, Any]:
-    events = chunk.events
-    ids = []
-    for i in idx:
-        v = events[i].id
-        ids.append(v if isinstance(v, int) else (int(v) if isinstance(v, str) and v.isdigit() else -1))
+def _flow(sub: list[Any], batch: Batch, labels: dict[str, int]) -> dict[str, Any]:
+    ts, ok = _times(sub, "ts", batch.exact)
+    ids = [e.id for e in sub]
+    try:
+        id_arr = np.array(ids, dtype=np.int64)
+    except (TypeError, ValueError):
+        id_arr = np.array([v if isinstance(v, int) else (int(v) if isinstance(v, str) and v.isdigit() else -1)
+                           for v in ids], dtype=np.int64)
     return {
-        "start": np.array([events[i].ph == "s" for i in idx], dtype=bool),
-        "id": np.array(ids, dtype=np.int64),
-        "pid": chunk.pid[idx],
-        "tid": chunk.tid[idx],
-        "ts": chunk.ts[idx],
-        "ok": chunk.ts_ok[idx],
+        "start": np.array([e.ph == "s" for e in sub], dtype=bool),
+        "id": id_arr,
+        "pid": _ids([e.pid for e in sub], labels),
+        "tid": _ids([e.tid for e in sub], labels),
+        "ts": ts,
+        "ok": ok,
     }
 
 
-def _meta(chunk: _Chunk, idx: np.ndarray, batch: Batch, cat: Any) -> dict[str, Any]:
-    args = _args(chunk, idx, _MetaArgs)
-    events = chunk.events
+def _meta(sub: list[Any], batch: Batch, labels: dict[str, int]) -> dict[str, Any]:
+    args = _decode_args([e.args for e in sub], _MetaArgs)
     return {
-        "name": [events[i].name for i in idx],
-        "pid": [events[i].pid for i in idx],
-        "tid": [events[i].tid for i in idx],
+        "name": [e.name for e in sub],
+        "pid": [e.pid for e in sub],
+        "tid": [e.tid for e in sub],
         "value": [a.name if a.name is not None else a.labels for a in args],
     }
 
 
-def _counter(chunk: _Chunk, idx: np.ndarray, batch: Batch, cat: Any) -> dict[str, Any]:
-    events = chunk.events
-    text = b"[" + b",".join([events[i].args for i in idx]) + b"]"
-    args = _COUNTER_DECODER.decode(text)
+def _counter(sub: list[Any], batch: Batch, labels: dict[str, int]) -> dict[str, Any]:
+    ts, ok = _times(sub, "ts", batch.exact)
+    args = _COUNTER_DECODER.decode(b"[" + b",".join([e.args for e in sub]) + b"]")
     rows_ts, rows_dev, rows_name, rows_val = [], [], [], []
-    for i, a in zip(idx, args):
-        if not chunk.ts_ok[i]:
+    for e, t, good, a in zip(sub, ts, ok, args):
+        if not good:
             batch.no_ts += 1
             continue
         device = a.get("device", -1)
-        name = events[i].name
         for k, v in a.items():
             if k == "device" or isinstance(v, bool) or not isinstance(v, (int, float)):
                 continue
-            rows_ts.append(chunk.ts[i])
+            rows_ts.append(t)
             rows_dev.append(device if isinstance(device, int) else -1)
-            rows_name.append(k if name in ("", "skiprof.nvml") else f"{name}.{k}")
+            rows_name.append(k if e.name in ("", "skiprof.nvml") else f"{e.name}.{k}")
             rows_val.append(float(v))
     return {
         "ts": np.array(rows_ts, np.int64),
         "device": np.array(rows_dev, np.int64),
-        "name": str_array(rows_name),
+        "name": encode_strings(rows_name),
         "value": np.array(rows_val, np.float64),
     }
+
+
+_OTHER = {"flow": _flow, "meta": _meta, "counter": _counter}
 
 
 _COLUMNS = {
@@ -384,7 +402,4 @@ _COLUMNS = {
     "runtime": _runtime,
     "device": _device,
     "gpu_ann": _gpu_ann,
-    "flow": _flow,
-    "meta": _meta,
-    "counter": _counter,
 }

@@ -14,8 +14,13 @@ def thread_index(pid: np.ndarray, tid: np.ndarray) -> np.ndarray:
     """A dense int id per distinct (pid, tid) pair."""
     if len(pid) == 0:
         return np.zeros(0, np.int64)
-    pairs = np.stack([pid, tid], axis=1)
-    _, inverse = np.unique(pairs, axis=0, return_inverse=True)
+    small = (np.abs(pid).max() < 2**31) and tid.min() >= -(2**31) and tid.max() < 2**32
+    if small:
+        # One int64 key per pair: a 1-D unique is many times faster than a row-wise one.
+        key = (pid.astype(np.int64) << 32) | (tid.astype(np.int64) & 0xFFFFFFFF)
+        _, inverse = np.unique(key, return_inverse=True)
+    else:
+        _, inverse = np.unique(np.stack([pid, tid], axis=1), axis=0, return_inverse=True)
     return inverse.reshape(-1).astype(np.int64)
 
 

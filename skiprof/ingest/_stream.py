@@ -113,14 +113,17 @@ def _decode_tail(text: bytes) -> dict[str, Any] | None:
 
 
 def read_chunks(
-    path: Path, decode: Any, info: TraceText
+    path: Path, decode: Any, info: TraceText, defer: Any = None, piece_size: int | None = None
 ) -> Iterator[Any]:
     """Yield ``decode(piece)`` for consecutive pieces of the events array.
 
     ``decode`` receives the bytes of a JSON array of events and raises
     ``msgspec.DecodeError`` when they are not one. Fields outside the array are
-    stored in ``info.fields``.
+    stored in ``info.fields``. With ``defer``, pieces before the last are cut
+    at the first boundary the pattern finds, unverified, and handed to
+    ``defer`` (which decodes them elsewhere and must report a bad cut itself).
     """
+    size = piece_size or _PIECE
     buf = b""
     phase = "start"  # start -> events -> done
     bare_array = False
@@ -147,8 +150,8 @@ def read_chunks(
                 raise BadTraceError(path, "not a JSON trace (expected '{' or '[' at the start)")
         if phase == "events":
             start = 0
-            while len(buf) - start > _PIECE:
-                done = _cut_and_decode(buf, start, decode)
+            while len(buf) - start > size:
+                done = _cut_only(buf, start, size, defer) if defer is not None else _cut_and_decode(buf, start, size, decode)
                 if done is None:
                     break  # no safe cut yet: read more
                 result, start = done
@@ -178,14 +181,22 @@ def _finish_header_only(path: Path, buf: bytes, info: TraceText) -> None:
     raise BadTraceError(path, "JSON value is not a trace (expected an object with traceEvents)")
 
 
-def _cut_and_decode(buf: bytes, start: int, decode: Any) -> tuple[Any, int] | None:
+def _cut_only(buf: bytes, start: int, piece: int, defer: Any) -> tuple[Any, int] | None:
+    """Hand ``buf[start:cut]`` to ``defer`` for the first boundary past one piece's length."""
+    m = _CUT.search(buf, start + piece)
+    if m is None:
+        return None
+    return defer(b"[" + buf[start: m.start() + 1] + b"]"), m.end() - 1
+
+
+def _cut_and_decode(buf: bytes, start: int, piece: int, decode: Any) -> tuple[Any, int] | None:
     """Decode ``buf[start:cut]`` for the first event boundary past one piece's length.
 
     Returns the decoded piece and the offset of the next event, or None when no
     boundary within reach decodes (more text is needed, or the text is corrupt).
     """
     tries = 0
-    for m in _CUT.finditer(buf, start + _PIECE):
+    for m in _CUT.finditer(buf, start + piece):
         try:
             result = decode(b"[" + buf[start: m.start() + 1] + b"]")
         except msgspec.DecodeError:

@@ -1,0 +1,70 @@
+"""Import speed, memory and re-open time, against a json.loads baseline measured in the same run.
+
+    python bench/bench_import.py [--trace FILE] [--repeat 5] [--scale]
+
+Targets (the Core issue): import wall time <= 0.8x a process that only gunzips the file
+and runs json.loads on it; peak RSS <= 250 MB; skiprof.load + reading every table <= 0.15 s;
+on the 10x trace (bench/make_scaled.py) import <= 6 s with peak RSS <= 800 MB.
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from _util import BASELINE, OUT, PY, ROOT, SHARED, med, median_runs
+
+REOPEN = """
+import sys, time
+import pandas, pyarrow, skiprof
+t = time.perf_counter()
+tr = skiprof.load(sys.argv[1])
+for name in ("ops", "launches", "kernels", "regions", "counters"):
+    tr.frame(name)
+print(time.perf_counter() - t)
+"""
+
+
+def bench(trace: Path, repeat: int) -> None:
+    out = OUT / f"{trace.name}.skiprof"
+    cmds = {
+        "json.loads baseline": BASELINE + [str(trace)],
+        "skiprof import": [PY, "-m", "skiprof", "import", str(trace), "-o", str(out), "-f", "--no-report"],
+    }
+    res = {k: med(v) for k, v in median_runs(cmds, repeat).items()}
+    base, ours = res["json.loads baseline"], res["skiprof import"]
+    print(f"trace: {trace} ({trace.stat().st_size / 1e6:.1f} MB on disk), median of {repeat} interleaved runs")
+    for name, r in res.items():
+        print(f"  {name:22s} {r.wall_s:6.3f} s   peak RSS {r.peak_rss_mb:7.1f} MB")
+    print(f"  import / baseline wall ratio: {ours.wall_s / base.wall_s:.2f}  (target <= 0.80)")
+    times = []
+    for _ in range(repeat):
+        r = subprocess.run([PY, "-c", REOPEN, str(out)], capture_output=True, text=True, check=True,
+                           env={"PYTHONPATH": str(ROOT), "PATH": ""})
+        times.append(float(r.stdout.strip()))
+    times.sort()
+    print(f"  re-open (skiprof.load + every table as pandas): {times[len(times) // 2]:.3f} s  (target <= 0.15)")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--trace", type=Path, default=SHARED / "traces" / "hta_v100_ddp2_df_index_resolver.json.gz")
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--scale", action="store_true", help="also run on the 10x trace (built on first use)")
+    a = ap.parse_args()
+    if not a.trace.exists():
+        sys.exit(f"{a.trace}: not found (set SKIPROF_SHARED or pass --trace)")
+    OUT.mkdir(parents=True, exist_ok=True)
+    bench(a.trace, a.repeat)
+    if a.scale:
+        from make_scaled import scaled_path
+
+        big = scaled_path(a.trace, 10)
+        bench(big, max(1, a.repeat // 2))
+    shutil.rmtree(OUT / f"{a.trace.name}.skiprof", ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
