@@ -27,6 +27,14 @@ print(time.perf_counter() - t)
 """
 
 
+def precompile() -> None:
+    """Byte-compile skiprof once, as pip does at install time (PYTHONDONTWRITEBYTECODE may be set)."""
+    import compileall
+
+    compileall.compile_dir(str(ROOT / "skiprof"), quiet=1)
+    compileall.compile_dir(str(ROOT / "analyzers"), quiet=1)
+
+
 def bench(trace: Path, repeat: int) -> None:
     out = OUT / f"{trace.name}.skiprof"
     cmds = {
@@ -57,6 +65,7 @@ def main() -> None:
     if not a.trace.exists():
         sys.exit(f"{a.trace}: not found (set SKIPROF_SHARED or pass --trace)")
     OUT.mkdir(parents=True, exist_ok=True)
+    precompile()
     bench(a.trace, a.repeat)
     if a.scale:
         from make_scaled import scaled_path

@@ -1,6 +1,4 @@
 """``python -m skiprof``."""
-import sys
+from .cli import main_entry
 
-from .cli import main
-
-sys.exit(main())
+main_entry()

@@ -12,7 +12,7 @@ import numpy as np
 import pyarrow as pa
 
 __all__ = ["to_arrow", "to_numpy", "str_array", "eq_mask", "isin_mask", "take_or_null", "Strings",
-           "encode_strings", "concat_strings", "strings_to_arrow"]
+           "encode_strings", "concat_strings", "strings_to_arrow", "raw_json_strings"]
 
 _TYPES = {
     np.dtype(np.int64): pa.int64(),
@@ -88,6 +88,31 @@ def encode_strings(values: list[str | None] | list[str]) -> Strings:
     np.cumsum(np.fromiter(map(len, parts), np.int64, n), out=offsets[1:])
     valid = np.fromiter((v is not None for v in values), bool, n) if has_null else None
     return Strings(offsets, b"".join(parts), valid)
+
+
+def raw_json_strings(raws: list[Any]) -> Strings:
+    """Strings from raw JSON string literals (``b'"abc"'``), without making Python str objects.
+
+    The quotes are cut away in one vectorized pass; literals with escapes, or
+    values that are not strings, go through a real JSON decode instead.
+    """
+    import msgspec
+
+    n = len(raws)
+    joined = b"".join(raws)
+    lens = np.fromiter(map(len, raws), np.int64, n)
+    starts = np.cumsum(lens) - lens
+    buf = np.frombuffer(joined, np.uint8)
+    plain = b"\\" not in joined and (n == 0 or (bool((buf[starts] == 34).all()) and bool((lens >= 2).all())))
+    if not plain:
+        values = msgspec.json.decode(b"[" + b",".join(raws) + b"]")
+        return encode_strings([v if isinstance(v, str) else (None if v is None else str(v)) for v in values])
+    keep = np.ones(len(buf), bool)
+    keep[starts] = False
+    keep[starts + lens - 1] = False
+    offsets = np.zeros(n + 1, np.int64)
+    np.cumsum(lens - 2, out=offsets[1:])
+    return Strings(offsets, buf[keep].tobytes(), None)
 
 
 def concat_strings(parts: list[Strings]) -> Strings:

@@ -185,3 +185,18 @@ def test_counter_events_become_counters(tmp_path: Path) -> None:
 
 
 from kineto import kernel, op, runtime  # noqa: E402
+
+
+def test_odd_values_are_coerced_not_fatal(tmp_path: Path) -> None:
+    # A string timestamp, a numeric name and an escaped name force the lenient paths.
+    events = [
+        op("aten::mm", 0, 50),
+        {"ph": "X", "cat": "cpu_op", "name": 12345, "pid": HOST_PID, "tid": HOST_PID, "ts": "60", "dur": 5},
+        op('say "hi"\\n', 70, 5),
+        runtime("cudaLaunchKernel", 10, 3, 31),
+        kernel("k", 20, 5, 31),
+    ]
+    t = _import(tmp_path, events)
+    assert t.ops["name"].tolist() == ["aten::mm", "12345", 'say "hi"\\n']
+    assert t.ops["ts"].tolist() == [0, 60_000, 70_000]
+    assert t.kernels["op_name"].tolist() == ["aten::mm"]

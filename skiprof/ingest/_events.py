@@ -14,7 +14,7 @@ from typing import Any, Union
 
 import msgspec
 import numpy as np
-from .._arrow import encode_strings
+from .._arrow import encode_strings, raw_json_strings
 
 __all__ = ["Batch", "decode_piece", "HOST_CATS", "RUNTIME_CATS", "DEVICE_KINDS"]
 
@@ -35,10 +35,14 @@ _EMPTY_ARGS = msgspec.Raw(b"{}")
 PidLike = Union[int, str]
 
 
+_EMPTY_NAME = msgspec.Raw(b'""')
+
+
 class _Event(msgspec.Struct, gc=False):
     ph: str = ""
     cat: str = ""
-    name: str = ""
+    # Kept as raw JSON text: names are copied straight into Arrow buffers, never made into str.
+    name: msgspec.Raw = _EMPTY_NAME
     pid: PidLike = 0
     tid: PidLike = 0
     ts: float = math.nan
@@ -52,7 +56,7 @@ class _ExactEvent(msgspec.Struct, gc=False):
 
     ph: str = ""
     cat: str = ""
-    name: str = ""
+    name: msgspec.Raw = _EMPTY_NAME
     pid: PidLike = 0
     tid: PidLike = 0
     ts: Any = None
@@ -104,6 +108,8 @@ _ARGS_DECODERS = {
     cls: msgspec.json.Decoder(list[cls]) for cls in (_HostArgs, _RuntimeArgs, _DeviceArgs, _MetaArgs)
 }
 _COUNTER_DECODER = msgspec.json.Decoder(list[dict[str, Any]])
+_ANY = msgspec.json.Decoder()
+_EXACT_ANY = msgspec.json.Decoder(float_hook=_ExactNs)
 
 
 class Batch:
@@ -139,16 +145,18 @@ def decode_piece(text: bytes, pid_labels: dict[str, int]) -> Batch:
 
 def _lenient(text: bytes, cls: type) -> list[Any]:
     """Decode events one by one with type coercion, skipping those that still do not fit."""
-    raw = msgspec.json.decode(text, float_hook=_ExactNs if cls is _ExactEvent else None)
+    raw = (_EXACT_ANY if cls is _ExactEvent else _ANY).decode(text)
     out = []
     for item in raw:
         if not isinstance(item, dict):
             continue
         args = item.pop("args", None)
+        name = item.pop("name", "")
         try:
             ev = msgspec.convert(item, cls, strict=False)
         except msgspec.ValidationError:
             continue
+        ev.name = msgspec.Raw(msgspec.json.encode(name if isinstance(name, str) else str(name)))
         if isinstance(args, dict):
             ev.args = msgspec.Raw(msgspec.json.encode(args))
         out.append(ev)
@@ -277,6 +285,12 @@ def _decode_args(raws: list[msgspec.Raw], cls: type) -> list[Any]:
         return out
 
 
+def _text(raw: msgspec.Raw) -> str:
+    """A raw JSON value as text (strings decoded, anything else as written)."""
+    value = msgspec.json.decode(raw)
+    return value if isinstance(value, str) else str(value)
+
+
 def _compact(raw: msgspec.Raw) -> str:
     """Shapes as compact JSON text, whatever the writer's indentation."""
     text = bytes(raw)
@@ -297,7 +311,7 @@ def _base(chunk: _Chunk, idx: np.ndarray, batch: Batch) -> tuple[dict[str, Any],
         batch.no_ts += int((~ok).sum())
         idx = idx[ok]
     cols = {
-        "name": encode_strings([chunk.events[i].name for i in idx]),
+        "name": raw_json_strings([chunk.events[i].name for i in idx]),
         "pid": chunk.pid[idx],
         "tid": chunk.tid[idx],
         "ts": chunk.ts[idx],
@@ -363,7 +377,7 @@ def _flow(sub: list[Any], batch: Batch, labels: dict[str, int]) -> dict[str, Any
 def _meta(sub: list[Any], batch: Batch, labels: dict[str, int]) -> dict[str, Any]:
     args = _decode_args([e.args for e in sub], _MetaArgs)
     return {
-        "name": [e.name for e in sub],
+        "name": [_text(e.name) for e in sub],
         "pid": [e.pid for e in sub],
         "tid": [e.tid for e in sub],
         "value": [a.name if a.name is not None else a.labels for a in args],
@@ -375,6 +389,7 @@ def _counter(sub: list[Any], batch: Batch, labels: dict[str, int]) -> dict[str, 
     args = _COUNTER_DECODER.decode(b"[" + b",".join([e.args for e in sub]) + b"]")
     rows_ts, rows_dev, rows_name, rows_val = [], [], [], []
     for e, t, good, a in zip(sub, ts, ok, args):
+        name = _text(e.name)
         if not good:
             batch.no_ts += 1
             continue
@@ -384,7 +399,7 @@ def _counter(sub: list[Any], batch: Batch, labels: dict[str, int]) -> dict[str, 
                 continue
             rows_ts.append(t)
             rows_dev.append(device if isinstance(device, int) else -1)
-            rows_name.append(k if e.name in ("", "skiprof.nvml") else f"{e.name}.{k}")
+            rows_name.append(k if name in ("", "skiprof.nvml") else f"{name}.{k}")
             rows_val.append(float(v))
     return {
         "ts": np.array(rows_ts, np.int64),
