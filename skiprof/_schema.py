@@ -150,3 +150,14 @@ def table(name: str) -> Table:
 def arrow_schema(name: str) -> pa.Schema:
     """The Arrow schema a table is written with."""
     return pa.schema([pa.field(c.name, c.type) for c in TABLES[name].columns])
+
+
+def markdown_tables() -> str:
+    """The column reference of docs/trace-format.md, generated from the declarations above."""
+    out = []
+    for t in TABLES.values():
+        out.append(f"### `{t.name}.parquet`\n\n{t.doc}\n\n| column | type | unit | meaning |\n|---|---|---|---|")
+        for c in t.columns:
+            out.append(f"| `{c.name}` | {c.type} | {c.unit} | {c.doc} |")
+        out.append("")
+    return "\n".join(out)

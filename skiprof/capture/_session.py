@@ -9,9 +9,13 @@ records.
 from __future__ import annotations
 
 import json
+import os
 import signal
+import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -115,7 +119,8 @@ class Session:
 
     def _begin(self) -> None:
         self.started_at_ns = time.time_ns()
-        self._prof.start()
+        with _quiet_stderr():
+            self._prof.start()
         self.recording = True
         if self.options.duration is not None:
             signal.setitimer(signal.ITIMER_REAL, self.options.duration)
@@ -130,7 +135,8 @@ class Session:
         self.recording = False
         self.finished = True
         try:
-            self._prof.stop()
+            with _quiet_stderr():
+                self._prof.stop()
         except UnicodeDecodeError as exc:
             self.export_error = f"the profiler failed on stack frames (UnicodeDecodeError: {exc.reason}); rerun without --with-stack"
 
@@ -160,6 +166,26 @@ class Session:
     @property
     def nvml_available(self) -> bool:
         return self._nvml.available
+
+
+@contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Silence the profiler's native start/stop chatter (Kineto prints it to fd 2)."""
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as null:
+            sys.stderr.flush()
+            os.dup2(null.fileno(), 2)
+            try:
+                yield
+            finally:
+                os.dup2(saved, 2)
+    finally:
+        os.close(saved)
 
 
 def _base_time_ns(trace: Path) -> int:

@@ -94,71 +94,73 @@ def _worth_parallel(path: Path) -> bool:
     return size * (10 if gz else 1) >= _PARALLEL_MIN_BYTES * 4
 
 
-def _decode_share(path: Path, share: int, shares: int) -> list[tuple[int, Any]] | None:
-    """Decode every ``shares``-th piece starting at ``share``; None when a cut proved wrong.
-
-    Each process inflates and cuts the whole file itself (cheap, and identical
-    everywhere because the cuts depend only on the bytes), so no text crosses
-    between processes, only the decoded columns.
-    """
+def _helper(conn_in: Any, conn_out: Any) -> None:
+    """Forked helper: decode the pieces that arrive on ``conn_in``; send the batches back at the end."""
     import msgspec
 
     out: list[tuple[int, Any]] = []
+    try:
+        while True:
+            head = conn_in.recv_bytes()
+            if not head:
+                break
+            index = int(head)
+            out.append((index, decode_piece(conn_in.recv_bytes(), {})))
+        conn_out.send(out)
+    except msgspec.DecodeError:
+        conn_out.send(None)
+
+
+def _parallel_batches(path: Path, info: TraceText, progress: Callable[[int], None] | None) -> list[Any] | None:
+    """Inflate and cut here, decode about half the pieces in one forked helper; None if a cut proved wrong.
+
+    Pieces go to the helper as plain bytes over a pipe; the decoded columns
+    come back once, at the end.
+    """
+    import msgspec
+
+    ctx = multiprocessing.get_context("fork")
+    to_helper_r, to_helper_w = ctx.Pipe(duplex=False)
+    from_helper_r, from_helper_w = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_helper, args=(to_helper_r, from_helper_w), daemon=True)
+    proc.start()
+    to_helper_r.close()
+    from_helper_w.close()
+    local: list[tuple[int, Any]] = []
     index = [0]
 
     def defer(text: bytes) -> None:
         i = index[0]
         index[0] += 1
-        if i % shares == share:
-            out.append((i, decode_piece(text, {})))
+        # This process also inflates and cuts, so the helper takes three pieces in five.
+        if i % 5 in (0, 2, 4):
+            to_helper_w.send_bytes(str(i).encode())
+            to_helper_w.send_bytes(text)
+        else:
+            local.append((i, decode_piece(text, {})))
+        if progress is not None:
+            progress(info.bytes_read)
 
     def last(text: bytes) -> None:
-        if index[0] % shares == share:
-            out.append((index[0], decode_piece(text, {})))
-        else:
-            # Still validate the cut of the final piece so that a bad one is caught here.
-            msgspec.json.decode(text)
+        local.append((index[0], decode_piece(text, {})))
 
     try:
-        for _ in read_chunks(path, last, TraceText(), defer=defer, piece_size=_PARALLEL_PIECE):
-            pass
-    except msgspec.DecodeError:
-        return None
-    return out
-
-
-def _parallel_batches(path: Path, info: TraceText, progress: Callable[[int], None] | None) -> list[Any] | None:
-    """Decode half the pieces here and half in one forked helper; None if a cut proved wrong."""
-    ctx = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
-        remote = pool.submit(_decode_share, path, 1, 2)
-        import msgspec
-
-        local: list[tuple[int, Any]] = []
-        index = [0]
-
-        def defer(text: bytes) -> None:
-            i = index[0]
-            index[0] += 1
-            if i % 2 == 0:
-                local.append((i, decode_piece(text, {})))
-            if progress is not None:
-                progress(info.bytes_read)
-
-        def last(text: bytes) -> Any:
-            if index[0] % 2 == 0:
-                local.append((index[0], decode_piece(text, {})))
-            else:
-                msgspec.json.decode(text)
-            return None
-
         try:
             for _ in read_chunks(path, last, info, defer=defer, piece_size=_PARALLEL_PIECE):
                 pass
-        except msgspec.DecodeError:
-            remote.cancel()
-            return None
-        theirs = remote.result()
+        finally:
+            to_helper_w.send_bytes(b"")
+            to_helper_w.close()
+        theirs = from_helper_r.recv()
+    except msgspec.DecodeError:
+        theirs = None
+    except EOFError:  # the helper died (out of memory, killed): decode everything here instead
+        theirs = None
+    finally:
+        from_helper_r.close()
+        proc.join(timeout=5)
+        if proc.is_alive():
+            proc.kill()
     if theirs is None:
         return None
     return [batch for _, batch in sorted(local + theirs, key=lambda pair: pair[0])]

@@ -15,25 +15,24 @@ def _ms(ns: int) -> str:
 def _rank_lines(r: RankSummary) -> list[str]:
     kinds = ", ".join(f"{n:,} {k}" for k, n in sorted(r.by_kind.items()))
     lines = [
-        f"[bold]rank {r.rank}[/]: {_ms(r.span_ns)} traced · {r.ops:,} host ops · {r.launches:,} runtime calls "
-        f"({r.launch_calls:,} kernel/graph launches) · {r.regions:,} regions",
+        f"[bold]rank {r.rank}[/]: {_ms(r.span_ns)} traced",
+        f"  {r.ops:,} host ops · {r.regions:,} regions · {r.launches:,} runtime calls "
+        f"({r.launch_calls:,} kernel/graph launches)",
     ]
     if r.activities:
         lines.append(f"  {r.activities:,} device activities ({kinds})")
-        lines.append(
-            f"  linked to their launch: {r.linked_to_launch:,} of {r.linkable:,} ({100 * r.launch_link_rate:.2f}%) · "
-            f"to a CPU op: {r.linked_to_op:,} ({100 * r.op_link_rate:.2f}%)"
-        )
+        lines.append(f"  linked to their launch: {r.linked_to_launch:,} of {r.linkable:,} ({100 * r.launch_link_rate:.2f}%)")
+        lines.append(f"  linked to a CPU op: {r.linked_to_op:,} ({100 * r.op_link_rate:.2f}%)")
         if r.orphans:
             lines.append(
-                f"  [yellow]orphans: {r.orphans:,}[/] ({r.orphans_before_window:,} launched before the trace window); "
-                "kept in kernels.parquet with orphan_reason"
+                f"  [yellow]orphans: {r.orphans:,}[/] ({r.orphans_before_window:,} launched before the trace window), "
+                "kept with orphan_reason"
             )
     else:
-        lines.append("  [yellow]no device activity[/]: a CPU-only trace; launch/queue metrics need GPU kernels")
+        lines.append("  [yellow]no device activity[/]: CPU-only trace; launch/queue metrics need GPU kernels")
     dropped = sum(r.ignored.values())
     if dropped:
-        top = ", ".join(f"{k} {v:,}" for k, v in sorted(r.ignored.items(), key=lambda kv: -kv[1])[:4])
+        top = ", ".join(f"{k} {v:,}" for k, v in sorted(r.ignored.items(), key=lambda kv: -kv[1])[:3])
         lines.append(f"  not tabulated: {dropped:,} events ({top})")
     if r.events_without_ts:
         lines.append(f"  [yellow]skipped {r.events_without_ts:,} events without a timestamp[/]")
@@ -49,7 +48,7 @@ def render_summary(summary: IngestSummary, console: Console) -> None:
     console.print(f"skiprof: wrote [bold]{summary.path}[/] ({len(summary.ranks)} rank{'s' if len(summary.ranks) != 1 else ''})")
     for r in summary.ranks:
         for line in _rank_lines(r):
-            console.print("  " + line, highlight=False)
+            console.print("  " + line, highlight=False, soft_wrap=True)
     if summary.nvml is False:
         console.print("  NVML: no NVIDIA driver, GPU counters not sampled", highlight=False)
     for note in summary.notes:
