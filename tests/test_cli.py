@@ -227,3 +227,54 @@ def test_library_trace_context(tmp_path: Path) -> None:
     t = skiprof.load(handle["path"])
     assert "compute" in set(t.regions["name"])
     assert handle["summary"].ranks[0].ops > 0
+
+
+def test_ctrl_c_saves_trace(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "loop.py"
+    script.write_text("import time, torch\nprint('READY', flush=True)\nwhile True:\n    torch.ones(8).sum()\n    time.sleep(0.01)\n")
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]), NO_COLOR="1")
+    proc = subprocess.Popen([sys.executable, "-m", "skiprof", "trace", "-o", str(tmp_path / "o"), str(script)],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    deadline = time.time() + 60
+    while "READY" not in proc.stdout.readline():
+        assert time.time() < deadline
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    t = skiprof.load(tmp_path / "o")
+    assert "aten::ones" in set(t.ops["name"])
+
+
+def test_delay_and_duration(tmp_path: Path) -> None:
+    script = tmp_path / "steps.py"
+    script.write_text(
+        "import time, torch, skiprof\n"
+        "for i in range(30):\n"
+        "    torch.ones(64).sum()\n"
+        "    time.sleep(0.05)\n"
+        "    skiprof.step()\n"
+    )
+    r = run_cli("trace", "--delay", "0.4", "--duration", "0.5", "-o", str(tmp_path / "o"), str(script))
+    assert r.returncode == 0, r.stderr
+    t = skiprof.load(tmp_path / "o")
+    sums = (t.ops["name"] == "aten::sum").sum()
+    # 30 iterations of ~50 ms; a 0.5 s window holds about 10 of them, never all.
+    assert 3 <= sums <= 20, sums
+    assert t.meta["capture"]["options"]["delay"] == 0.4
+
+
+def test_delay_longer_than_script(tmp_path: Path) -> None:
+    script = tmp_path / "short.py"
+    script.write_text("print('done')\n")
+    r = run_cli("trace", "--delay", "30", "-o", str(tmp_path / "o"), str(script))
+    assert r.returncode == 2
+    assert "no trace recorded" in r.stderr and "--delay" in r.stderr
+    assert not (tmp_path / "o").exists()

@@ -76,6 +76,7 @@ class Session:
         self._nvml = NvmlSampler()
         self._old_alarm: Any = None
         self.started_at_ns = 0
+        self.stopped_at_ns = 0
 
     # --- schedule -------------------------------------------------------------------------
     def _schedule(self, step: int) -> Any:
@@ -118,9 +119,10 @@ class Session:
             self._begin()
 
     def _begin(self) -> None:
-        self.started_at_ns = time.time_ns()
         with _quiet_stderr():
             self._prof.start()
+        # After start() returns: setting up the profiler itself can take a second.
+        self.started_at_ns = time.time_ns()
         self.recording = True
         if self.options.duration is not None:
             signal.setitimer(signal.ITIMER_REAL, self.options.duration)
@@ -132,6 +134,7 @@ class Session:
             self._end()
 
     def _end(self) -> None:
+        self.stopped_at_ns = time.time_ns()
         self.recording = False
         self.finished = True
         try:
@@ -158,9 +161,11 @@ class Session:
             self._end()
         self._nvml.stop()
         _active = None
-        if self._nvml.samples and self.exported:
+        # Keep the samples taken while the profiler recorded: same window as the trace.
+        samples = [x for x in self._nvml.samples if self.started_at_ns <= x[0] <= (self.stopped_at_ns or x[0])]
+        if samples and self.exported:
             base = _base_time_ns(self.trace_path)
-            events = counter_events(self._nvml.samples, base)
+            events = counter_events(samples, base)
             (self.folder / NVML_FILE).write_text(json.dumps({"traceEvents": events}))
 
     @property
@@ -189,14 +194,18 @@ def _quiet_stderr() -> Iterator[None]:
 
 
 def _base_time_ns(trace: Path) -> int:
-    """Kineto's ``baseTimeNanoseconds`` (trace ts + base = Unix time), read from the file's last bytes."""
+    """Kineto's ``baseTimeNanoseconds`` (trace ts + base = Unix time), from the file's head or tail."""
     import gzip
     import re
 
+    pattern = re.compile(rb'"baseTimeNanoseconds"\s*:\s*(\d+)')
     with gzip.open(trace, "rb") as fh:
-        tail = b""
+        head = fh.read(1 << 16)
+        m = pattern.search(head)
+        if m:
+            return int(m.group(1))
+        tail = head[-4096:]
         while chunk := fh.read(1 << 20):
             tail = (tail + chunk)[-4096:]
-    m = re.search(rb'"baseTimeNanoseconds"\s*:\s*(\d+)', tail)
+    m = pattern.search(tail)
     return int(m.group(1)) if m else 0
-
