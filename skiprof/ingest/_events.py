@@ -38,54 +38,46 @@ PidLike = Union[int, str]
 _EMPTY_NAME = msgspec.Raw(b'""')
 
 
-class _Event(msgspec.Struct, gc=False):
-    ph: str = ""
-    cat: str = ""
-    # Kept as raw JSON text: names are copied straight into Arrow buffers, never made into str.
-    name: msgspec.Raw = _EMPTY_NAME
-    pid: PidLike = 0
-    tid: PidLike = 0
-    ts: float = math.nan
-    dur: float = math.nan
-    id: Union[int, str, None] = None
-    args: msgspec.Raw = _EMPTY_ARGS
+class _Args(msgspec.Struct, gc=False):
+    """The ``args`` keys any table uses; decoding skips all other keys at no cost."""
 
-
-class _ExactEvent(msgspec.Struct, gc=False):
-    """The same event with ts/dur kept as exact ns (see ``_exact_number``)."""
-
-    ph: str = ""
-    cat: str = ""
-    name: msgspec.Raw = _EMPTY_NAME
-    pid: PidLike = 0
-    tid: PidLike = 0
-    ts: Any = None
-    dur: Any = None
-    id: Union[int, str, None] = None
-    args: msgspec.Raw = _EMPTY_ARGS
-
-
-class _HostArgs(msgspec.Struct, gc=False):
-    external_id: Union[int, None] = msgspec.field(default=None, name="External id")
-    input_dims: msgspec.Raw = msgspec.field(default=msgspec.Raw(b""), name="Input Dims")
-
-
-class _RuntimeArgs(msgspec.Struct, gc=False):
-    external_id: Union[int, None] = msgspec.field(default=None, name="External id")
-    correlation: Union[int, None] = None
-
-
-class _DeviceArgs(msgspec.Struct, gc=False):
     external_id: Union[int, None] = msgspec.field(default=None, name="External id")
     correlation: Union[int, None] = None
     stream: Union[int, None] = None
     device: Union[int, None] = None
     nbytes: Union[int, None] = msgspec.field(default=None, name="bytes")
-
-
-class _MetaArgs(msgspec.Struct, gc=False):
+    input_dims: msgspec.Raw = msgspec.field(default=msgspec.Raw(b""), name="Input Dims")
     name: Union[str, None] = None
     labels: Union[str, None] = None
+
+
+_NO_ARGS = _Args()
+
+
+def _event_class(name: str, *, exact: bool, raw_args: bool) -> type:
+    """An event struct: ts/dur as floats or exact (see _ExactNs); args typed, or raw for counters."""
+    time_type: Any = Any if exact else float
+    time_default: Any = None if exact else math.nan
+    args_field: tuple[str, Any, Any] = ("args", msgspec.Raw, _EMPTY_ARGS) if raw_args else ("args", Union[_Args, None], None)
+    return msgspec.defstruct(name, [
+        ("ph", str, ""),
+        ("cat", str, ""),
+        # Kept as raw JSON text: names are copied straight into Arrow buffers, never made into str.
+        ("name", msgspec.Raw, _EMPTY_NAME),
+        ("pid", PidLike, 0),
+        ("tid", PidLike, 0),
+        ("ts", time_type, time_default),
+        ("dur", time_type, time_default),
+        ("id", Union[int, str, None], None),
+        args_field,
+    ], gc=False)
+
+
+_Event = _event_class("_Event", exact=False, raw_args=False)
+_ExactEvent = _event_class("_ExactEvent", exact=True, raw_args=False)
+# Counter events carry arbitrary args keys, so pieces that may hold them keep args raw.
+_RawEvent = _event_class("_RawEvent", exact=False, raw_args=True)
+_RawExactEvent = _event_class("_RawExactEvent", exact=True, raw_args=True)
 
 
 class _ExactNs:
@@ -102,11 +94,12 @@ class _ExactNs:
         self.ns = int(whole) * 1000 + sign * int((frac + "000")[:3])
 
 
-_DECODER = msgspec.json.Decoder(list[_Event])
-_EXACT_DECODER = msgspec.json.Decoder(list[_ExactEvent], float_hook=_ExactNs)
-_ARGS_DECODERS = {
-    cls: msgspec.json.Decoder(list[cls]) for cls in (_HostArgs, _RuntimeArgs, _DeviceArgs, _MetaArgs)
+_DECODERS = {
+    (exact, raw): msgspec.json.Decoder(list[cls], float_hook=_ExactNs if exact else None)
+    for (exact, raw), cls in {(False, False): _Event, (True, False): _ExactEvent,
+                              (False, True): _RawEvent, (True, True): _RawExactEvent}.items()
 }
+_ARGS_DECODER = msgspec.json.Decoder(list[_Args])
 _COUNTER_DECODER = msgspec.json.Decoder(list[dict[str, Any]])
 _ANY = msgspec.json.Decoder()
 _EXACT_ANY = msgspec.json.Decoder(float_hook=_ExactNs)
@@ -122,30 +115,35 @@ class Batch:
         self.no_dur = 0
         self.pid_labels: dict[str, int] = {}
         self.exact = False
+        self.raw_args = False
 
 
 def decode_piece(text: bytes, pid_labels: dict[str, int]) -> Batch:
     """Decode one JSON array of events into a Batch; raises msgspec.DecodeError on bad JSON."""
+    raw = b'"C"' in text  # possibly counter events, whose args keys are not known in advance
     try:
-        events = _DECODER.decode(text)
+        events = _DECODERS[(False, raw)].decode(text)
     except msgspec.ValidationError:
-        events = _lenient(text, _Event)
+        events = _lenient(text, exact=False)
     batch = Batch()
+    batch.raw_args = raw or bool(events) and isinstance(events[0].args, msgspec.Raw)
     ts = np.array([e.ts for e in events], dtype=np.float64)
     if np.any((np.abs(ts) >= _EXACT_LIMIT) & (ts != np.floor(ts))):
         try:
-            events = _EXACT_DECODER.decode(text)
+            events = _DECODERS[(True, raw)].decode(text)
         except msgspec.ValidationError:
-            events = _lenient(text, _ExactEvent)
+            events = _lenient(text, exact=True)
         batch.exact = True
+        batch.raw_args = raw or bool(events) and isinstance(events[0].args, msgspec.Raw)
     _group(events, batch, pid_labels)
     batch.pid_labels = dict(pid_labels)
     return batch
 
 
-def _lenient(text: bytes, cls: type) -> list[Any]:
-    """Decode events one by one with type coercion, skipping those that still do not fit."""
-    raw = (_EXACT_ANY if cls is _ExactEvent else _ANY).decode(text)
+def _lenient(text: bytes, *, exact: bool) -> list[Any]:
+    """Decode events one by one with type coercion, skipping those that still do not fit (args stay raw)."""
+    cls = _RawExactEvent if exact else _RawEvent
+    raw = (_EXACT_ANY if exact else _ANY).decode(text)
     out = []
     for item in raw:
         if not isinstance(item, dict):
@@ -187,6 +185,7 @@ class _Chunk:
 
     def __init__(self, events: list[Any], batch: Batch, labels: dict[str, int]) -> None:
         self.events = events
+        self.raw_args = batch.raw_args
         self.pid = _ids([e.pid for e in events], labels)
         self.tid = _ids([e.tid for e in events], labels)
         self.ts, self.ts_ok = _times(events, "ts", batch.exact)
@@ -265,23 +264,25 @@ def _times(sub: list[Any], field: str, exact: bool) -> tuple[np.ndarray, np.ndar
     return whole.astype(np.int64) * 1000 + np.rint((a - whole) * 1000).astype(np.int64), ok
 
 
-def _args(chunk: _Chunk, idx: np.ndarray, cls: type) -> list[Any]:
+def _args(chunk: _Chunk, idx: np.ndarray) -> list[Any]:
     events = chunk.events
-    return _decode_args([events[i].args for i in idx], cls)
+    if chunk.raw_args:
+        return _decode_args([events[i].args for i in idx])
+    return [events[i].args or _NO_ARGS for i in idx]
 
 
-def _decode_args(raws: list[msgspec.Raw], cls: type) -> list[Any]:
-    """Decode the raw ``args`` of one group with the struct that holds the keys it needs."""
+def _decode_args(raws: list[msgspec.Raw]) -> list[Any]:
+    """Decode raw ``args`` objects into _Args."""
     text = b"[" + b",".join(raws) + b"]"
     try:
-        return _ARGS_DECODERS[cls].decode(text)
+        return _ARGS_DECODER.decode(text)
     except msgspec.ValidationError:
         out = []
-        for item in msgspec.json.decode(text):
+        for item in _ANY.decode(text):
             try:
-                out.append(msgspec.convert(item if isinstance(item, dict) else {}, cls, strict=False))
+                out.append(msgspec.convert(item if isinstance(item, dict) else {}, _Args, strict=False))
             except msgspec.ValidationError:
-                out.append(cls())
+                out.append(_Args())
         return out
 
 
@@ -323,7 +324,7 @@ def _base(chunk: _Chunk, idx: np.ndarray, batch: Batch) -> tuple[dict[str, Any],
 def _host(chunk: _Chunk, idx: np.ndarray, batch: Batch, cat: Any) -> dict[str, Any]:
     keep_all = chunk.ts_ok[idx].all()
     cols, idx2 = _base(chunk, idx, batch)
-    args = _args(chunk, idx2, _HostArgs)
+    args = _args(chunk, idx2)
     cols["cat"] = encode_strings(cat if keep_all else [c for c, ok in zip(cat, chunk.ts_ok[idx]) if ok])
     cols["external_id"] = _opt_int([a.external_id for a in args])
     cols["input_dims"] = encode_strings([_compact(a.input_dims) if a.input_dims else None for a in args])
@@ -332,7 +333,7 @@ def _host(chunk: _Chunk, idx: np.ndarray, batch: Batch, cat: Any) -> dict[str, A
 
 def _runtime(chunk: _Chunk, idx: np.ndarray, batch: Batch, cat: Any) -> dict[str, Any]:
     cols, idx = _base(chunk, idx, batch)
-    args = _args(chunk, idx, _RuntimeArgs)
+    args = _args(chunk, idx)
     cols["external_id"] = _opt_int([a.external_id for a in args])
     cols["correlation"] = _opt_int([a.correlation for a in args])
     return cols
@@ -341,7 +342,7 @@ def _runtime(chunk: _Chunk, idx: np.ndarray, batch: Batch, cat: Any) -> dict[str
 def _device(chunk: _Chunk, idx: np.ndarray, batch: Batch, cat: Any) -> dict[str, Any]:
     keep_all = chunk.ts_ok[idx].all()
     cols, idx2 = _base(chunk, idx, batch)
-    args = _args(chunk, idx2, _DeviceArgs)
+    args = _args(chunk, idx2)
     cats = cat if keep_all else [c for c, ok in zip(cat, chunk.ts_ok[idx]) if ok]
     cols["kind"] = encode_strings([DEVICE_KINDS[c] for c in cats])
     cols["external_id"] = _opt_int([a.external_id for a in args])
@@ -375,7 +376,7 @@ def _flow(sub: list[Any], batch: Batch, labels: dict[str, int]) -> dict[str, Any
 
 
 def _meta(sub: list[Any], batch: Batch, labels: dict[str, int]) -> dict[str, Any]:
-    args = _decode_args([e.args for e in sub], _MetaArgs)
+    args = _decode_args([e.args for e in sub]) if batch.raw_args else [e.args or _NO_ARGS for e in sub]
     return {
         "name": [_text(e.name) for e in sub],
         "pid": [e.pid for e in sub],
