@@ -16,9 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
 from ._errors import OutputExistsError, TraceFolderError
 from ._schema import SCHEMA_VERSION, TABLES, arrow_schema
 
@@ -55,12 +52,16 @@ def commit_folder(staging: Path, out: Path, force: bool) -> None:
 
 def write_tables(folder: Path, ranks: list[Any]) -> None:
     """Write each rank's tables: top-level files for one rank, ``rank=N/`` partitions for several."""
+    import pyarrow.parquet as pq
+
     multi = len(ranks) > 1
     for rt in ranks:
         target = folder / f"rank={rt.rank}" if multi else folder
         target.mkdir(parents=True, exist_ok=True)
         for name, tbl in rt.tables.items():
-            pq.write_table(tbl, target / f"{name}.parquet", compression="zstd", compression_level=1)
+            # Row groups of 64k rows bound the writer's buffers; one file per table still.
+            pq.write_table(tbl, target / f"{name}.parquet", compression="zstd", compression_level=1,
+                           row_group_size=1 << 16)
 
 
 def write_folder(out: Path, ranks: list[Any], meta: dict[str, Any], *, force: bool,
@@ -92,7 +93,7 @@ class Trace:
     meta: dict[str, Any]
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
-    def table(self, name: str) -> pa.Table:
+    def table(self, name: str) -> Any:
         """One table as Arrow, all ranks together."""
         if name not in TABLES:
             raise TraceFolderError(f"{self.path}: no table named {name!r} (have {', '.join(TABLES)})")
@@ -133,7 +134,10 @@ class Trace:
         return list(self.meta.get("ranks", [0]))
 
 
-def _read_table(folder: Path, name: str) -> pa.Table:
+def _read_table(folder: Path, name: str) -> Any:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     single = folder / f"{name}.parquet"
     if single.exists():
         return pq.read_table(single)

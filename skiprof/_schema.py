@@ -7,14 +7,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import pyarrow as pa
+from typing import Any
 
 __all__ = ["SCHEMA_VERSION", "Column", "Table", "TABLES", "table", "arrow_schema"]
 
 #: Bumped on any change a reader could notice (new/removed/renamed column, unit change).
 SCHEMA_VERSION = 1
 
-I64, I32, F64, STR, BOOL = pa.int64(), pa.int32(), pa.float64(), pa.string(), pa.bool_()
+# Arrow type names, resolved with pyarrow only when a schema is built (pyarrow is slow to import).
+I64, I32, F64, STR, BOOL = "int64", "int32", "float64", "string", "bool_"
 
 
 @dataclass(frozen=True)
@@ -22,9 +23,16 @@ class Column:
     """One column: its Arrow type, its unit (``ns``, ``bytes``, ``id`` or ``-``) and meaning."""
 
     name: str
-    type: pa.DataType
+    type_name: str
     unit: str
     doc: str
+
+    @property
+    def type(self) -> Any:
+        """The pyarrow DataType."""
+        import pyarrow as pa
+
+        return getattr(pa, self.type_name)()
 
 
 @dataclass(frozen=True)
@@ -40,7 +48,7 @@ class Table:
         return [c.name for c in self.columns]
 
 
-def _c(name: str, type_: pa.DataType, unit: str, doc: str) -> Column:
+def _c(name: str, type_: str, unit: str, doc: str) -> Column:
     return Column(name, type_, unit, doc)
 
 
@@ -147,8 +155,10 @@ def table(name: str) -> Table:
     return TABLES[name]
 
 
-def arrow_schema(name: str) -> pa.Schema:
+def arrow_schema(name: str) -> Any:
     """The Arrow schema a table is written with."""
+    import pyarrow as pa
+
     return pa.schema([pa.field(c.name, c.type) for c in TABLES[name].columns])
 
 
@@ -158,6 +168,10 @@ def markdown_tables() -> str:
     for t in TABLES.values():
         out.append(f"### `{t.name}.parquet`\n\n{t.doc}\n\n| column | type | unit | meaning |\n|---|---|---|---|")
         for c in t.columns:
-            out.append(f"| `{c.name}` | {c.type} | {c.unit} | {c.doc} |")
+            out.append(f"| `{c.name}` | {c.type_name.rstrip('_')} | {c.unit} | {c.doc} |")
         out.append("")
     return "\n".join(out)
+
+
+if __name__ == "__main__":  # python -m skiprof._schema > tables.md: the section docs/trace-format.md embeds
+    print(markdown_tables())

@@ -12,7 +12,7 @@ from typing import Any
 from .._version import __version__
 from .._errors import UsageError
 from .._folder import write_tables
-from ..ingest import RankTables, ingest_file
+from ..ingest import ingest_file
 
 __all__ = ["ingest_files", "build_meta", "Progress"]
 
@@ -38,9 +38,9 @@ def _gzip_size(path: Path) -> int:
 def ingest_files(
     files: list[Path], folder: Path, *, progress: Progress | None = None,
     extra_events: Path | None = None, workers: int = 1,
-) -> tuple[list[RankTables], list[dict[str, Any]]]:
+) -> tuple[list[Any], list[dict[str, Any]]]:
     """Ingest each file as one rank and write its tables into ``folder``."""
-    ranks: list[RankTables] = []
+    ranks: list[Any] = []
     fields: list[dict[str, Any]] = []
     for i, path in enumerate(files):
         total = _gzip_size(path) if path.exists() else 0
@@ -63,7 +63,7 @@ def _no_rank_hint(path: Path) -> bool:
     return "rank" not in path.name.lower()
 
 
-def _merge_counters(rt: RankTables, events: Path) -> None:
+def _merge_counters(rt: Any, events: Path) -> None:
     """Add counter samples from a side file (NVML during capture) to a rank's counters table."""
     import numpy as np
     import pyarrow as pa
@@ -78,7 +78,7 @@ def _merge_counters(rt: RankTables, events: Path) -> None:
 
 
 def build_meta(
-    ranks: list[RankTables], fields: list[dict[str, Any]], files: list[Path], **extra: Any
+    ranks: list[Any], fields: list[dict[str, Any]], files: list[Path], **extra: Any
 ) -> dict[str, Any]:
     """meta.json content describing where the data came from and what ingestion found."""
     first = fields[0] if fields else {}

@@ -8,16 +8,14 @@ import multiprocessing
 import os
 import re
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from .._errors import BadTraceError
-from ._build import RankTables, build_rank
 from ._events import decode_piece
 from ._stream import TraceText, read_chunks
 
-__all__ = ["ingest_file", "RankTables", "trace_files", "rank_of"]
+__all__ = ["ingest_file", "trace_files", "rank_of"]
 
 _RANK_IN_NAME = re.compile(r"rank[_\-=]?(\d+)", re.IGNORECASE)
 _TRACE_SUFFIXES = (".json", ".json.gz", ".pt.trace.json", ".pt.trace.json.gz")
@@ -48,7 +46,7 @@ def rank_of(fields: dict[str, Any], path: Path, default: int = 0) -> int:
 
 def ingest_file(
     path: Path, *, default_rank: int = 0, progress: Callable[[int], None] | None = None, workers: int = 1,
-) -> tuple[RankTables, dict[str, Any]]:
+) -> tuple[Any, dict[str, Any]]:
     """Read, decode and link one trace file; returns its tables and its top-level fields.
 
     ``workers=2`` decodes pieces in a forked helper process as well as this one
@@ -66,6 +64,8 @@ def ingest_file(
             batches.append(batch)
             if progress is not None:
                 progress(info.bytes_read)
+    from ._build import build_rank  # pyarrow comes in here, not before decoding
+
     rank = rank_of(info.fields, path, default_rank)
     tables = build_rank(rank, batches)
     tables.stats["events_bytes"] = info.bytes_read
@@ -77,7 +77,7 @@ def ingest_file(
 
 
 _PARALLEL_MIN_BYTES = 4 << 20  # compressed or plain file size below which a helper costs more than it saves
-_PARALLEL_PIECE = 4 << 20
+_PARALLEL_PIECE = 2 << 20
 
 
 def _can_fork() -> bool:
@@ -94,70 +94,79 @@ def _worth_parallel(path: Path) -> bool:
     return size * (10 if gz else 1) >= _PARALLEL_MIN_BYTES * 4
 
 
-def _helper(conn_in: Any, conn_out: Any) -> None:
-    """Forked helper: decode the pieces that arrive on ``conn_in``; send the batches back at the end."""
-    import msgspec
-
-    out: list[tuple[int, Any]] = []
-    try:
-        while True:
-            head = conn_in.recv_bytes()
-            if not head:
-                break
-            index = int(head)
-            out.append((index, decode_piece(conn_in.recv_bytes(), {})))
-        conn_out.send(out)
-    except msgspec.DecodeError:
-        conn_out.send(None)
+def _mine(index: int, helper: bool) -> bool:
+    """Which process decodes piece ``index``: the helper three in five (it starts first), this one the rest."""
+    return (index % 5 in (0, 2, 4)) == helper
 
 
-def _parallel_batches(path: Path, info: TraceText, progress: Callable[[int], None] | None) -> list[Any] | None:
-    """Inflate and cut here, decode about half the pieces in one forked helper; None if a cut proved wrong.
+def _decode_share(path: Path, helper: bool, info: TraceText,
+                  progress: Callable[[int], None] | None = None) -> list[tuple[int, Any]]:
+    """Inflate and cut the whole file, decoding only this process's pieces.
 
-    Pieces go to the helper as plain bytes over a pipe; the decoded columns
-    come back once, at the end.
+    Both processes cut identically (the cuts depend only on the bytes), so no
+    text crosses between them. Raises msgspec.DecodeError when a cut was wrong.
     """
     import msgspec
 
-    ctx = multiprocessing.get_context("fork")
-    to_helper_r, to_helper_w = ctx.Pipe(duplex=False)
-    from_helper_r, from_helper_w = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_helper, args=(to_helper_r, from_helper_w), daemon=True)
-    proc.start()
-    to_helper_r.close()
-    from_helper_w.close()
-    local: list[tuple[int, Any]] = []
+    out: list[tuple[int, Any]] = []
     index = [0]
 
     def defer(text: bytes) -> None:
         i = index[0]
         index[0] += 1
-        # This process also inflates and cuts, so the helper takes three pieces in five.
-        if i % 5 in (0, 2, 4):
-            to_helper_w.send_bytes(str(i).encode())
-            to_helper_w.send_bytes(text)
-        else:
-            local.append((i, decode_piece(text, {})))
+        if _mine(i, helper):
+            out.append((i, decode_piece(text, {})))
         if progress is not None:
             progress(info.bytes_read)
 
     def last(text: bytes) -> None:
-        local.append((index[0], decode_piece(text, {})))
+        if helper:
+            msgspec.json.decode(text)  # only check the cut; the final piece is decoded by the parent
+        else:
+            out.append((index[0], decode_piece(text, {})))
+
+    for _ in read_chunks(path, last, info, defer=defer, piece_size=_PARALLEL_PIECE):
+        pass
+    return out
+
+
+def _helper(path: Path, conn: Any) -> None:
+    """Forked helper: decode its share of ``path`` and send the batches back (None on a wrong cut)."""
+    import msgspec
 
     try:
+        conn.send(_decode_share(path, True, TraceText()))
+    except (msgspec.DecodeError, Exception):  # any failure: the parent redoes the work serially
+        conn.send(None)
+
+
+def _parallel_batches(path: Path, info: TraceText, progress: Callable[[int], None] | None) -> list[Any] | None:
+    """Decode about two thirds of the pieces in a forked helper and the rest here; None if that failed.
+
+    The helper is forked before this process imports pyarrow (which linking and
+    writing need), so it gets a head start; decoded columns come back once.
+    """
+    import msgspec
+
+    ctx = multiprocessing.get_context("fork")
+    recv_end, send_end = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_helper, args=(path, send_end), daemon=True)
+    proc.start()
+    send_end.close()
+    try:
+        import pyarrow  # noqa: F401  - warm up while the helper decodes
+        from . import _build  # noqa: F401
+
         try:
-            for _ in read_chunks(path, last, info, defer=defer, piece_size=_PARALLEL_PIECE):
-                pass
-        finally:
-            to_helper_w.send_bytes(b"")
-            to_helper_w.close()
-        theirs = from_helper_r.recv()
-    except msgspec.DecodeError:
-        theirs = None
-    except EOFError:  # the helper died (out of memory, killed): decode everything here instead
-        theirs = None
+            local = _decode_share(path, False, info, progress)
+        except msgspec.DecodeError:
+            return None
+        try:
+            theirs = recv_end.recv()
+        except EOFError:  # the helper died (out of memory, killed): decode everything here instead
+            return None
     finally:
-        from_helper_r.close()
+        recv_end.close()
         proc.join(timeout=5)
         if proc.is_alive():
             proc.kill()

@@ -14,7 +14,7 @@ from typing import Any, Union
 
 import msgspec
 import numpy as np
-from .._arrow import encode_strings, raw_json_strings
+from .._strings import encode_strings, raw_json_strings
 
 __all__ = ["Batch", "decode_piece", "HOST_CATS", "RUNTIME_CATS", "DEVICE_KINDS"]
 

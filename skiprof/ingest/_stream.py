@@ -23,8 +23,8 @@ from .._errors import BadTraceError
 
 __all__ = ["TraceText", "read_chunks"]
 
-_READ = 1 << 18  # compressed bytes read per step; inflates to a few MB
-_PIECE = 8 << 20  # decompressed bytes decoded at a time
+_READ = 1 << 17  # compressed bytes read per step; inflates to a few MB
+_PIECE = 2 << 20  # decompressed bytes decoded at a time: small pieces keep the peak memory low
 _HEADER_LIMIT = 64 << 20  # a header this large means the file is not a trace
 _EVENTS_KEY = re.compile(rb'"traceEvents"\s*:\s*\[')
 _CUT = re.compile(rb"\}\s*,\s*\{")

@@ -1,0 +1,77 @@
+"""Variable-length strings as plain buffers (offsets, bytes, validity), with numpy only.
+
+Decoding runs in a forked helper too, and it never needs pyarrow; the parent
+wraps these buffers into Arrow arrays without copying (``_arrow.strings_to_arrow``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+__all__ = ["Strings", "encode_strings", "raw_json_strings", "concat_strings"]
+
+
+@dataclass(frozen=True)
+class Strings:
+    """UTF-8 strings as plain buffers (offsets, bytes, validity), built without pyarrow.
+
+    Decoding workers produce these so that they never touch Arrow; the parent
+    wraps the same buffers into an Arrow array without copying.
+    """
+
+    offsets: np.ndarray  # int64, len n+1
+    data: bytes
+    valid: np.ndarray | None  # bool, None when there is no null
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+
+def encode_strings(values: list[str | None] | list[str]) -> Strings:
+    """Encode Python strings (None for null) into buffers."""
+    n = len(values)
+    has_null = None in values
+    parts = [b"" if v is None else v.encode() for v in values] if has_null else [v.encode() for v in values]  # type: ignore[union-attr]
+    offsets = np.zeros(n + 1, np.int64)
+    np.cumsum(np.fromiter(map(len, parts), np.int64, n), out=offsets[1:])
+    valid = np.fromiter((v is not None for v in values), bool, n) if has_null else None
+    return Strings(offsets, b"".join(parts), valid)
+
+
+def raw_json_strings(raws: list[Any]) -> Strings:
+    """Strings from raw JSON string literals (``b'"abc"'``), without making Python str objects.
+
+    The quotes are cut away in one vectorized pass; literals with escapes, or
+    values that are not strings, go through a real JSON decode instead.
+    """
+    import msgspec
+
+    n = len(raws)
+    joined = b"".join(raws)
+    lens = np.fromiter(map(len, raws), np.int64, n)
+    starts = np.cumsum(lens) - lens
+    buf = np.frombuffer(joined, np.uint8)
+    plain = b"\\" not in joined and (n == 0 or (bool((buf[starts] == 34).all()) and bool((lens >= 2).all())))
+    if not plain:
+        values = msgspec.json.decode(b"[" + b",".join(raws) + b"]")
+        return encode_strings([v if isinstance(v, str) else (None if v is None else str(v)) for v in values])
+    keep = np.ones(len(buf), bool)
+    keep[starts] = False
+    keep[starts + lens - 1] = False
+    offsets = np.zeros(n + 1, np.int64)
+    np.cumsum(lens - 2, out=offsets[1:])
+    return Strings(offsets, buf[keep].tobytes(), None)
+
+
+def concat_strings(parts: list[Strings]) -> Strings:
+    """One Strings from several, in order."""
+    if len(parts) == 1:
+        return parts[0]
+    shifts = np.cumsum([0] + [len(p.data) for p in parts[:-1]])
+    offsets = np.concatenate([parts[0].offsets[:1]] + [p.offsets[1:] + s for p, s in zip(parts, shifts)])
+    valid = None
+    if any(p.valid is not None for p in parts):
+        valid = np.concatenate([p.valid if p.valid is not None else np.ones(len(p), bool) for p in parts])
+    return Strings(offsets, b"".join(p.data for p in parts), valid)
