@@ -54,13 +54,20 @@ class _Args(msgspec.Struct, gc=False):
 _NO_ARGS = _Args()
 
 
-def _event_class(name: str, *, exact: bool, raw_args: bool) -> type:
-    """An event struct: ts/dur as floats or exact (see _ExactNs); args typed, or raw for counters."""
+# Chrome trace phases. "X" (complete events), flows, metadata and counters are read in full; any
+# other phase only needs its category, so decoding skips the rest of those objects.
+_FULL_PHASES = ("X", "M", "C")
+_FLOW_PHASES = ("s", "f", "t")
+_OTHER_PHASES = ("B", "E", "i", "I", "b", "e", "n", "S", "T", "p", "F", "P", "O", "N", "D", "R", "c", "V", "v")
+KNOWN_PHASES = frozenset(_FULL_PHASES + _FLOW_PHASES + _OTHER_PHASES)
+
+
+def _event_union(suffix: str, *, exact: bool, raw_args: bool) -> Any:
+    """The tagged union of event structs (tag ``ph``): ts/dur as floats or exact, args typed or raw."""
     time_type: Any = Any if exact else float
     time_default: Any = None if exact else math.nan
     args_field: tuple[str, Any, Any] = ("args", msgspec.Raw, _EMPTY_ARGS) if raw_args else ("args", Union[_Args, None], None)
-    return msgspec.defstruct(name, [
-        ("ph", str, ""),
+    full = [
         ("cat", str, ""),
         # Kept as raw JSON text: names are copied straight into Arrow buffers, never made into str.
         ("name", msgspec.Raw, _EMPTY_NAME),
@@ -68,16 +75,24 @@ def _event_class(name: str, *, exact: bool, raw_args: bool) -> type:
         ("tid", PidLike, 0),
         ("ts", time_type, time_default),
         ("dur", time_type, time_default),
-        ("id", Union[int, str, None], None),
         args_field,
-    ], gc=False)
+    ]
+    flow = [("cat", str, ""), ("id", Union[int, str, None], None), ("pid", PidLike, 0), ("tid", PidLike, 0),
+            ("ts", time_type, time_default)]
+    other = [("cat", str, "")]
+    classes = []
+    for phases, fields in ((_FULL_PHASES, full), (_FLOW_PHASES, flow), (_OTHER_PHASES, other)):
+        for ph in phases:
+            classes.append(msgspec.defstruct(f"_Ev{suffix}_{ph}", fields, tag_field="ph", tag=ph, gc=False,
+                                             namespace={"PH": ph}))
+    return Union[tuple(classes)]  # type: ignore[return-value]
 
 
-_Event = _event_class("_Event", exact=False, raw_args=False)
-_ExactEvent = _event_class("_ExactEvent", exact=True, raw_args=False)
+_Event = _event_union("", exact=False, raw_args=False)
+_ExactEvent = _event_union("Exact", exact=True, raw_args=False)
 # Counter events carry arbitrary args keys, so pieces that may hold them keep args raw.
-_RawEvent = _event_class("_RawEvent", exact=False, raw_args=True)
-_RawExactEvent = _event_class("_RawExactEvent", exact=True, raw_args=True)
+_RawEvent = _event_union("Raw", exact=False, raw_args=True)
+_RawExactEvent = _event_union("RawExact", exact=True, raw_args=True)
 
 
 class _ExactNs:
@@ -121,42 +136,47 @@ class Batch:
 def decode_piece(text: bytes, pid_labels: dict[str, int]) -> Batch:
     """Decode one JSON array of events into a Batch; raises msgspec.DecodeError on bad JSON."""
     raw = b'"C"' in text  # possibly counter events, whose args keys are not known in advance
+    batch = Batch()
     try:
         events = _DECODERS[(False, raw)].decode(text)
     except msgspec.ValidationError:
-        events = _lenient(text, exact=False)
-    batch = Batch()
-    batch.raw_args = raw or bool(events) and isinstance(events[0].args, msgspec.Raw)
-    ts = np.array([e.ts for e in events], dtype=np.float64)
+        events = _lenient(text, exact=False, batch=batch)
+        raw = True
+    batch.raw_args = raw
+    ts = np.array([getattr(e, "ts", 0.0) for e in events], dtype=np.float64)
     if np.any((np.abs(ts) >= _EXACT_LIMIT) & (ts != np.floor(ts))):
         try:
             events = _DECODERS[(True, raw)].decode(text)
         except msgspec.ValidationError:
-            events = _lenient(text, exact=True)
+            events = _lenient(text, exact=True, batch=Batch())
+            raw = True
         batch.exact = True
-        batch.raw_args = raw or bool(events) and isinstance(events[0].args, msgspec.Raw)
+        batch.raw_args = raw
     _group(events, batch, pid_labels)
     batch.pid_labels = dict(pid_labels)
     return batch
 
 
-def _lenient(text: bytes, *, exact: bool) -> list[Any]:
-    """Decode events one by one with type coercion, skipping those that still do not fit (args stay raw)."""
-    cls = _RawExactEvent if exact else _RawEvent
+def _lenient(text: bytes, *, exact: bool, batch: Batch) -> list[Any]:
+    """Decode events one by one with type coercion (args stay raw); unusable ones are counted and skipped."""
+    union = _RawExactEvent if exact else _RawEvent
     raw = (_EXACT_ANY if exact else _ANY).decode(text)
     out = []
     for item in raw:
-        if not isinstance(item, dict):
+        if not isinstance(item, dict) or item.get("ph") not in KNOWN_PHASES:
+            ph = item.get("ph") if isinstance(item, dict) else None
+            batch.ignored[f"{ph}:unreadable"] += 1
             continue
         args = item.pop("args", None)
         name = item.pop("name", "")
         try:
-            ev = msgspec.convert(item, cls, strict=False)
+            ev = msgspec.convert(item, union, strict=False)
         except msgspec.ValidationError:
+            batch.ignored[f"{item.get('ph')}:unreadable"] += 1
             continue
-        ev.name = msgspec.Raw(msgspec.json.encode(name if isinstance(name, str) else str(name)))
-        if isinstance(args, dict):
-            ev.args = msgspec.Raw(msgspec.json.encode(args))
+        if hasattr(ev, "name"):
+            ev.name = msgspec.Raw(msgspec.json.encode(name if isinstance(name, str) else str(name)))
+            ev.args = msgspec.Raw(msgspec.json.encode(args)) if isinstance(args, dict) else _EMPTY_ARGS
         out.append(ev)
     return out
 
@@ -196,7 +216,7 @@ _TIMED = ("host", "runtime", "device", "gpu_ann")
 
 
 def _group(events: list[Any], batch: Batch, pid_labels: dict[str, int]) -> None:
-    phs, cats = [e.ph for e in events], [e.cat for e in events]
+    phs, cats = [e.PH for e in events], [e.cat for e in events]
     pairs = sorted(set(zip(phs, cats)))
     lut = {pair: i for i, pair in enumerate(pairs)}
     codes = np.fromiter(map(lut.__getitem__, zip(phs, cats)), np.int64, len(events))
@@ -366,7 +386,7 @@ def _flow(sub: list[Any], batch: Batch, labels: dict[str, int]) -> dict[str, Any
         id_arr = np.array([v if isinstance(v, int) else (int(v) if isinstance(v, str) and v.isdigit() else -1)
                            for v in ids], dtype=np.int64)
     return {
-        "start": np.array([e.ph == "s" for e in sub], dtype=bool),
+        "start": np.array([e.PH == "s" for e in sub], dtype=bool),
         "id": id_arr,
         "pid": _ids([e.pid for e in sub], labels),
         "tid": _ids([e.tid for e in sub], labels),
