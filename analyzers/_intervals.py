@@ -1,0 +1,54 @@
+"""Interval arithmetic on numpy arrays of [start, end) pairs, in ns."""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["union", "total", "subtract", "clip", "intersect_total"]
+
+Intervals = tuple[np.ndarray, np.ndarray]
+
+
+def union(starts: np.ndarray, ends: np.ndarray) -> Intervals:
+    """Merge overlapping or touching intervals into disjoint sorted ones."""
+    if len(starts) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    order = np.argsort(starts, kind="stable")
+    s, e = np.asarray(starts)[order], np.asarray(ends)[order]
+    e = np.maximum.accumulate(e)
+    # A new block begins where an interval starts after everything before it has ended.
+    new = np.ones(len(s), bool)
+    new[1:] = s[1:] > e[:-1]
+    idx = np.flatnonzero(new)
+    block_end = np.append(idx[1:] - 1, len(s) - 1)
+    return s[idx], e[block_end]
+
+
+def total(iv: Intervals) -> int:
+    """Summed length of disjoint intervals."""
+    return int((iv[1] - iv[0]).sum())
+
+
+def clip(iv: Intervals, lo: int, hi: int) -> Intervals:
+    """Disjoint intervals cut to [lo, hi)."""
+    s, e = np.maximum(iv[0], lo), np.minimum(iv[1], hi)
+    keep = e > s
+    return s[keep], e[keep]
+
+
+def subtract(a: Intervals, b: Intervals) -> Intervals:
+    """Parts of disjoint intervals ``a`` not covered by disjoint intervals ``b``."""
+    if len(a[0]) == 0 or len(b[0]) == 0:
+        return a
+    # Sweep all boundaries: +1/-1 for a, +2/-2 for b; keep stretches where the level is exactly 1.
+    pts = np.concatenate([a[0], a[1], b[0], b[1]])
+    delta = np.concatenate([np.ones(len(a[0])), -np.ones(len(a[1])), 2 * np.ones(len(b[0])), -2 * np.ones(len(b[1]))])
+    order = np.lexsort((delta, pts))
+    pts, level = pts[order], np.cumsum(delta[order])
+    seg_s, seg_e, seg_l = pts[:-1], pts[1:], level[:-1]
+    keep = (seg_l == 1) & (seg_e > seg_s)
+    return union(seg_s[keep], seg_e[keep])
+
+
+def intersect_total(a: Intervals, b: Intervals) -> int:
+    """Length of the overlap between two sets of disjoint intervals."""
+    return total(a) - total(subtract(a, b))
