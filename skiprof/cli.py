@@ -96,6 +96,44 @@ def import_cmd(
         render_summary(summary, _console(stderr=False))
 
 
+@app.command("report", help="Analyze a trace folder: launch/queue time (TKLQT), GPU idle, CPU- vs GPU-boundness, phase shares, top kernels and ops. Terminal by default; --format json|markdown, to stdout or -o FILE.")
+def report_cmd(
+    folder: Annotated[Path, typer.Argument(help="Trace folder written by skiprof trace or skiprof import.", show_default=False)],
+    fmt: Annotated[Optional[str], typer.Option("--format", help="terminal, json or markdown (default: from -o's extension, else terminal).", show_default=False)] = None,
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write to FILE instead of stdout.", show_default=False)] = None,
+    force: Force = False,
+    top: Annotated[int, typer.Option("--top", help="Rows in the top kernels / ops tables.")] = 10,
+    step: Annotated[Optional[int], typer.Option("--step", help="Only this ProfilerStep / skiprof.step() number.", show_default=False)] = None,
+    region: Annotated[Optional[str], typer.Option("--region", help="Only time inside this region (skiprof.region or annotation name).", show_default=False)] = None,
+    rank: Annotated[Optional[int], typer.Option("--rank", help="Rank to analyze (default: the lowest).", show_default=False)] = None,
+) -> None:
+    from .commands.report import run_report, write_output
+    from .render.report import RENDERERS, render_terminal, renderer_for
+
+    kind = renderer_for(fmt, str(output) if output else None)
+    if kind not in ("terminal", *RENDERERS):
+        raise typer.BadParameter(f"unknown format {kind!r} (terminal, json, markdown)", param_hint="--format")
+    if output is not None and output.exists() and not force:
+        from ._errors import OutputExistsError
+
+        raise OutputExistsError(output)
+    report = run_report(folder, rank=rank, step=step, region=region, top=top)
+    if kind == "terminal":
+        if output is not None:
+            from rich.console import Console
+
+            with open(output, "w") as fh:
+                render_terminal(report, Console(file=fh, width=100, no_color=True))
+        else:
+            render_terminal(report, _console())
+        return
+    text = RENDERERS[kind](report)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        write_output(text, output, force)
+
+
 def _progress_bar():  # noqa: ANN202
     """A rich progress bar on stderr, fed with (file, bytes decoded, total bytes)."""
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn

@@ -1,0 +1,194 @@
+"""Analyzers on hand-built traces whose answers were worked out on paper (times below in µs).
+
+1. CPU-bound chain: op i at 100i (50 long) calls cudaLaunchKernel at 100i+10 (10 long); its kernel
+   runs at 100i+25 for 5. launch_queue = 15, queue = 0 (the stream is empty), launch = 15.
+   TKLQT = 4*15 = 60; AKD = 5; IL = 0..330 = 330; busy = 20; idle = 310; HTA delay = 4*5.
+2. GPU-bound queue: op i at 10i (8 long), launch at 10i+1 (2 long); kernels of 50 run back to back
+   from 5. launch_queue = 4, 44, 84, 124 (TKLQT 256); queue = 0, 42, 82, 122 (246); launch = 10.
+   IL = 0..205; busy 200.
+3. Two streams: op [0,50); launch A at 10 (ends 20) -> stream 7 [100,200); launch B at 30 (ends 40)
+   -> stream 9 [150,250). Busy = union = 150, not 200; no queue (different streams); TKLQT 90+120.
+4. Pipeline: preprocess region [0,100); aten::to [100,130) with cudaMemcpyAsync at 105 (20 long) ->
+   HtoD pinned copy [110,150) of 4e6 bytes; aten::linear [130,160) launches at 135 -> kernel
+   [150,200); postprocess region [200,220) with aten::argmax [200,210).
+   Phases: preprocessing 100, data_movement 50 ([100,150)), compute 50, postprocessing 20, idle 0.
+   Copy speed 4e6 B / 40 µs = 100 GB/s.
+5. CUDA graph: op [0,40); cudaGraphLaunch at 5 (ends 15) -> kernels [20,30), [30,40), [40,50) on one
+   stream. launch_queue 15, 25, 35 (TKLQT 75); queue 0, 15, 25; launch 15, 10, 10; 1 launch per op.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import skiprof
+from skiprof._report import build_report, to_dict
+from skiprof.analyzers import boundness, breakdown, hta, kernels, launch, select
+from skiprof.commands.import_ import run_import
+from kineto import kernel, op, runtime, write_trace
+
+US = 1000  # ns per µs
+
+
+def _load(tmp_path: Path, events: list[dict], name: str = "t") -> skiprof.Trace:
+    src = write_trace(tmp_path / f"{name}.json", events)
+    run_import([src], tmp_path / name, force=False)
+    return skiprof.load(tmp_path / name)
+
+
+def cpu_bound() -> list[dict]:
+    ev = [op("ProfilerStep#0", 0, 200, cat="user_annotation"), op("ProfilerStep#1", 200, 200, cat="user_annotation")]
+    for i in range(4):
+        t0 = 100 * i
+        ev += [op(f"aten::op{i}", t0, 50), runtime("cudaLaunchKernel", t0 + 10, 10, 10 + i), kernel(f"k{i}", t0 + 25, 5, 10 + i)]
+    return ev
+
+
+def gpu_bound() -> list[dict]:
+    ev = []
+    for i in range(4):
+        ev += [op("aten::mm", 10 * i, 8), runtime("cudaLaunchKernel", 10 * i + 1, 2, 20 + i), kernel("gemm", 5 + 50 * i, 50, 20 + i)]
+    return ev
+
+
+def two_streams() -> list[dict]:
+    return [op("aten::add", 0, 50), runtime("cudaLaunchKernel", 10, 10, 31), runtime("cudaLaunchKernel", 30, 10, 32),
+            kernel("A", 100, 100, 31, stream=7), kernel("B", 150, 100, 32, stream=9)]
+
+
+def pipeline() -> list[dict]:
+    return [
+        op("skiprof:preprocess", 0, 100, cat="user_annotation"),
+        op("aten::to", 100, 30), runtime("cudaMemcpyAsync", 105, 20, 41),
+        kernel("Memcpy HtoD (Pinned -> Device)", 110, 40, 41, cat="gpu_memcpy", nbytes=4_000_000),
+        op("aten::linear", 130, 30), runtime("cudaLaunchKernel", 135, 5, 42), kernel("gemm", 150, 50, 42),
+        op("skiprof:postprocess", 200, 20, cat="user_annotation"), op("aten::argmax", 200, 10),
+    ]
+
+
+def graph() -> list[dict]:
+    return [op("aten::graph_replay", 0, 40), runtime("cudaGraphLaunch", 5, 10, 51),
+            kernel("g0", 20, 10, 51), kernel("g1", 30, 10, 51), kernel("g2", 40, 10, 51)]
+
+
+def test_cpu_bound_chain(tmp_path: Path) -> None:
+    v = select(_load(tmp_path, cpu_bound()))
+    per = launch.per_activity(v)
+    assert per["launch_queue_ns"].tolist() == [15 * US] * 4
+    assert per["queue_ns"].tolist() == [0] * 4
+    assert per["launch_ns"].tolist() == [15 * US] * 4
+    assert per["launch_delay_ns"].tolist() == [5 * US] * 4
+    s = launch.summary(v, per)
+    assert (s.tklqt_ns, s.queue_ns, s.launch_ns) == (60 * US, 0, 60 * US)
+    assert s.akd_ns == 5 * US
+    assert (s.il_ns, s.gpu_busy_ns, s.gpu_idle_ns) == (330 * US, 20 * US, 310 * US)
+    assert s.gpu_utilization == pytest.approx(20 / 330)
+    assert s.kernels_per_s == pytest.approx(4 / 330e-6)
+    assert (s.launch_calls, s.top_level_ops, s.launches_per_top_op) == (4, 4, 1.0)
+    assert s.launch_api_ns == 40 * US
+    assert s.framework_ns == 4 * 50 * US - 40 * US
+    assert s.launch_delay_hta_ns == 20 * US
+    steps = boundness.per_step(v, per)
+    assert steps["stretch"].tolist() == ["step 0", "step 1"]
+    assert steps["kernels"].tolist() == [2, 2]
+    assert steps["label"].tolist() == ["cpu-bound", "cpu-bound"]
+    assert steps["gpu_idle_share"].tolist() == pytest.approx([1 - 10 / 200, 1 - 10 / 200])
+    idle = boundness.idle_attribution(v).set_index("category")["idle_ns"]
+    assert idle.to_dict() == {"host_wait": 3 * 95 * US, "kernel_wait": 0, "other": 0}
+
+
+def test_gpu_bound_queue(tmp_path: Path) -> None:
+    v = select(_load(tmp_path, gpu_bound()))
+    per = launch.per_activity(v)
+    assert (per["launch_queue_ns"] // US).tolist() == [4, 44, 84, 124]
+    assert (per["queue_ns"] // US).tolist() == [0, 42, 82, 122]
+    assert (per["launch_ns"] // US).tolist() == [4, 2, 2, 2]
+    s = launch.summary(v, per)
+    assert (s.tklqt_ns, s.queue_ns, s.launch_ns) == (256 * US, 246 * US, 10 * US)
+    assert (s.il_ns, s.gpu_busy_ns, s.gpu_idle_ns, s.akd_ns) == (205 * US, 200 * US, 5 * US, 50 * US)
+    assert boundness.label(246 / 256, 5 / 205, 4) == "gpu-bound"
+    w = boundness.per_window(v, 1, per)
+    assert w["label"].tolist() == ["gpu-bound"] and w["queue_share"].iloc[0] == pytest.approx(246 / 256)
+
+
+def test_two_streams_count_overlap_once(tmp_path: Path) -> None:
+    v = select(_load(tmp_path, two_streams()))
+    per = launch.per_activity(v).set_index("name")
+    assert per.loc["A", "queue_ns"] == 0 and per.loc["B", "queue_ns"] == 0  # other stream's work is not a queue
+    assert per.loc["A", "launch_queue_ns"] == 90 * US and per.loc["B", "launch_queue_ns"] == 120 * US
+    s = launch.summary(v)
+    assert (s.gpu_busy_ns, s.il_ns, s.gpu_idle_ns, s.tklqt_ns) == (150 * US, 250 * US, 100 * US, 210 * US)
+    t = hta.temporal_breakdown(v)
+    assert (t.window_ns, t.idle_share, t.compute_share) == (150 * US, 0.0, 1.0)
+
+
+def test_pipeline_phases_and_copies(tmp_path: Path) -> None:
+    v = select(_load(tmp_path, pipeline()))
+    p = breakdown.phases(v)
+    got = dict(zip(p.table["phase"], p.table["ns"]))
+    assert got == {"communication": 0, "compute": 50 * US, "data_movement": 50 * US, "preprocessing": 100 * US,
+                   "postprocessing": 20 * US, "host_overhead": 0, "idle": 0}
+    assert p.span_ns == 220 * US
+    assert p.table["share"].sum() == pytest.approx(1.0)
+    assert p.share("preprocessing") == pytest.approx(100 / 220)
+    dev = dict(zip(p.device_table["phase"], p.device_table["ns"]))
+    assert dev == {"communication": 0, "compute": 50 * US, "data_movement": 40 * US}
+    m = breakdown.memcpy(v)
+    assert m[["copy_kind", "host_mem", "count", "bytes", "ns"]].values.tolist() == [["HtoD", "pinned", 1, 4_000_000, 40 * US]]
+    assert m["gb_per_s"].iloc[0] == pytest.approx(100.0)
+
+
+def test_graph_launch(tmp_path: Path) -> None:
+    v = select(_load(tmp_path, graph()))
+    per = launch.per_activity(v)
+    assert (per["launch_queue_ns"] // US).tolist() == [15, 25, 35]
+    assert (per["queue_ns"] // US).tolist() == [0, 15, 25]
+    assert (per["launch_ns"] // US).tolist() == [15, 10, 10]
+    s = launch.summary(v, per)
+    assert (s.tklqt_ns, s.launch_calls, s.launches_per_top_op, s.akd_ns) == (75 * US, 1, 1.0, 10 * US)
+    ops = kernels.top_ops(v)
+    assert ops.values.tolist() == [["aten::graph_replay", 1, 40 * US, 3, 30 * US, 75 * US]]
+
+
+def test_top_kernels(tmp_path: Path) -> None:
+    v = select(_load(tmp_path, cpu_bound() + [kernel("k0", 500, 7, None)]))
+    by_time = kernels.top_kernels(v, 2)
+    assert by_time[["name", "count", "total_ns"]].values.tolist() == [["k0", 2, 12 * US], ["k1", 1, 5 * US]]
+    assert by_time["share"].iloc[0] == pytest.approx(12 / 27)
+    assert kernels.top_kernels(v, 1, by="count")["name"].tolist() == ["k0"]
+
+
+def test_step_and_region_filters(tmp_path: Path) -> None:
+    t = _load(tmp_path, cpu_bound())
+    v = select(t, step=1)
+    assert v.kernels["name"].tolist() == ["k2", "k3"]
+    assert launch.summary(v).tklqt_ns == 30 * US
+    with pytest.raises(skiprof.SkiprofError, match="no step 7 .steps: 0, 1"):
+        select(t, step=7)
+    t2 = _load(tmp_path, pipeline(), "p")
+    assert select(t2, region="preprocess").ops["name"].tolist() == ["skiprof:preprocess"]
+    with pytest.raises(skiprof.SkiprofError, match="no region 'nope'"):
+        select(t2, region="nope")
+
+
+def test_cpu_only_report(tmp_path: Path) -> None:
+    events = [op("skiprof:preprocess", 0, 40, cat="user_annotation"), op("aten::add", 5, 10),
+              op("skiprof:compute", 40, 60, cat="user_annotation"), op("aten::mm", 45, 50)]
+    r = build_report(_load(tmp_path, events))
+    d = to_dict(r)
+    assert d["has_device_activity"] is False and d["kernels"] == 0 and d["tklqt_ns"] == 0
+    assert any("launch/queue metrics need a trace with device activity" in n for n in d["notes"])
+    assert d["phases"]["preprocessing"]["ns"] == 40 * US and d["phases"]["compute"]["ns"] == 60 * US
+    assert sum(p["share"] for p in d["phases"].values()) == pytest.approx(1.0)
+    assert d["boundness"]["overall"] == "no-gpu-work"
+
+
+def test_report_json_keys(tmp_path: Path) -> None:
+    d = to_dict(build_report(_load(tmp_path, gpu_bound())))
+    for key in ("tklqt_ns", "akd_ns", "il_ns", "gpu_busy_ns", "gpu_idle_ns", "kernels", "linked_kernels",
+                "orphan_kernels", "boundness", "phases", "top_kernels"):
+        assert key in d, key
+    assert (d["tklqt_ns"], d["il_ns"], d["kernels"], d["linked_kernels"], d["orphan_kernels"]) == (256 * US, 205 * US, 4, 4, 0)
+    assert d["boundness"]["overall"] == "gpu-bound"
+    assert d["top_kernels"][0] == {"name": "gemm", "count": 4, "total_ns": 200 * US, "mean_ns": 50.0 * US, "share": 1.0}
