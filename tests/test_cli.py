@@ -278,3 +278,38 @@ def test_delay_longer_than_script(tmp_path: Path) -> None:
     assert r.returncode == 2
     assert "no trace recorded" in r.stderr and "--delay" in r.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_report_end_to_end_on_captured_model(tmp_path: Path) -> None:
+    r = run_cli("trace", "--no-report", "-o", str(tmp_path / "run"), "-m", "skiprof.workloads.example", "--steps", "3")
+    assert r.returncode == 0, r.stderr
+    term = run_cli("report", str(tmp_path / "run"))
+    assert term.returncode == 0, term.stderr
+    assert "Phases of end-to-end time" in term.stdout and "no-gpu-work" in term.stdout
+    assert max(len(line) for line in term.stdout.splitlines()) <= 80
+    js = run_cli("report", str(tmp_path / "run"), "--format", "json")
+    d = json.loads(js.stdout)
+    assert d["has_device_activity"] is False
+    assert d["phases"]["preprocessing"]["ns"] > 0 and d["phases"]["compute"]["ns"] > 0
+    assert abs(sum(p["share"] for p in d["phases"].values()) - 1) < 1e-9
+    assert len(d["top_ops"]) > 0 and len(d["boundness"]["steps"]) >= 3
+    md = run_cli("report", str(tmp_path / "run"), "-o", str(tmp_path / "r.md"))
+    assert md.returncode == 0 and (tmp_path / "r.md").read_text().startswith("# skiprof report")
+    again = run_cli("report", str(tmp_path / "run"), "-o", str(tmp_path / "r.md"))
+    assert again.returncode == 2 and "already exists" in again.stderr
+    step = run_cli("report", str(tmp_path / "run"), "--step", "1", "--format", "json")
+    assert json.loads(step.stdout)["scope"].endswith("step 1")
+    bad = run_cli("report", str(tmp_path / "run"), "--step", "99")
+    assert bad.returncode == 2 and "no step 99" in bad.stderr and "Traceback" not in bad.stderr
+    missing = run_cli("report", str(tmp_path / "nothing"))
+    assert missing.returncode == 2 and "not a trace folder" in missing.stderr
+
+
+@needs_shared
+def test_report_on_real_gpu_trace(tmp_path: Path) -> None:
+    run_cli("import", str(TRACES / "tl_h100_bert_small_inference.json.gz"), "-o", str(tmp_path / "b"))
+    js = run_cli("report", str(tmp_path / "b"), "--format", "json", "--top", "3")
+    assert js.returncode == 0, js.stderr
+    d = json.loads(js.stdout)
+    assert d["kernels"] == 60 and d["tklqt_ns"] > 0 and len(d["top_kernels"]) == 3
+    assert abs(100 * d["hta"]["idle_share"] - 93.5) <= 1.0

@@ -18,3 +18,21 @@ def test_summary_figures_are_defined() -> None:
     text = (DOCS / "metrics.md").read_text()
     for name in ("linked to their launch", "to a CPU op", "orphans", "before_window", "traced"):
         assert name in text, name
+
+
+def test_report_keys_are_defined(tmp_path) -> None:
+    import re
+
+    from kineto import linking_trace, write_trace
+    from skiprof._report import build_report, to_dict
+    from skiprof.commands.import_ import run_import
+    import skiprof
+
+    src = write_trace(tmp_path / "t.json", linking_trace())
+    run_import([src], tmp_path / "o", force=False)
+    d = to_dict(build_report(skiprof.load(tmp_path / "o")))
+    text = (DOCS / "metrics.md").read_text()
+    for key in d:
+        assert f"`{key}`" in text or f"{key}:" in text, key
+    for test in re.findall(r"`(test_[a-z_]+)`", text):
+        assert any(test in p.read_text() for p in (DOCS.parent / "tests").glob("test_*.py")), test
