@@ -1,4 +1,4 @@
 """``python -m skiprof``."""
-from .cli import main_entry
+from ._entry import main
 
-main_entry()
+main()

@@ -179,4 +179,7 @@ def main_entry() -> None:
     code = main()
     sys.stdout.flush()
     sys.stderr.flush()
+    from .ingest._helper import shutdown
+
+    shutdown()
     os._exit(code)

@@ -58,3 +58,30 @@ def test_parallel_equals_serial_on_real_trace() -> None:
     serial, parallel = _tables(src, 1), _tables(src, 2)
     for name in ("ops", "launches", "kernels", "regions"):
         assert serial.tables[name].equals(parallel.tables[name]), name
+
+
+def test_early_start_knows_the_import_options() -> None:
+    """start_early parses argv before the CLI exists: its list of value-taking options must match the CLI's."""
+    import typer.main
+
+    from skiprof.cli import app
+    from skiprof.ingest import _helper
+
+    cmd = typer.main.get_command(app).commands["import"]
+    takes_value = {o for p in cmd.params if not getattr(p, "is_flag", False) and p.param_type_name == "option"
+                   for o in p.opts}
+    assert takes_value == set(_helper.IMPORT_VALUE_OPTIONS)
+
+
+def test_early_start_only_for_one_big_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from skiprof.ingest import _helper
+
+    started = []
+    monkeypatch.setattr(_helper, "spawn", lambda p: started.append(p) or None)
+    monkeypatch.setattr(_helper, "_MIN_BYTES", 10)
+    f = write_trace(tmp_path / "t.json", _events(5))
+    for argv in (["trace", str(f)], ["import", str(f), "-j", "1"], ["import", str(f), str(f)], ["import", str(tmp_path)]):
+        _helper.start_early(argv)
+    assert started == []
+    _helper.start_early(["import", "-o", "x", str(f), "-f"])
+    assert started == [f]

@@ -4,7 +4,6 @@
 """
 from __future__ import annotations
 
-import multiprocessing
 import os
 import re
 from collections.abc import Callable
@@ -12,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import BadTraceError
-from ._events import decode_piece
 from ._stream import TraceText, read_chunks
 
 __all__ = ["ingest_file", "trace_files", "rank_of"]
@@ -52,6 +50,8 @@ def ingest_file(
     ``workers=2`` decodes pieces in a forked helper process as well as this one
     (the CLI does this; it roughly halves decoding time on two cores).
     """
+    from ._events import decode_piece  # numpy and msgspec load here, not at package import
+
     info = TraceText()
     batches = None
     if workers > 1 and _can_fork() and _worth_parallel(path):
@@ -81,7 +81,7 @@ _PARALLEL_PIECE = 2 << 20
 
 
 def _can_fork() -> bool:
-    return hasattr(os, "fork") and "fork" in multiprocessing.get_all_start_methods()
+    return hasattr(os, "fork")
 
 
 def _worth_parallel(path: Path) -> bool:
@@ -94,82 +94,22 @@ def _worth_parallel(path: Path) -> bool:
     return size * (10 if gz else 1) >= _PARALLEL_MIN_BYTES * 4
 
 
-def _mine(index: int, helper: bool) -> bool:
-    """Which process decodes piece ``index``: the helper three in five (it starts first), this one the rest."""
-    return (index % 5 in (0, 2, 4)) == helper
-
-
-def _decode_share(path: Path, helper: bool, info: TraceText,
-                  progress: Callable[[int], None] | None = None) -> list[tuple[int, Any]]:
-    """Inflate and cut the whole file, decoding only this process's pieces.
-
-    Both processes cut identically (the cuts depend only on the bytes), so no
-    text crosses between them. Raises msgspec.DecodeError when a cut was wrong.
-    """
-    import msgspec
-
-    out: list[tuple[int, Any]] = []
-    index = [0]
-
-    def defer(text: bytes) -> None:
-        i = index[0]
-        index[0] += 1
-        if _mine(i, helper):
-            out.append((i, decode_piece(text, {})))
-        if progress is not None:
-            progress(info.bytes_read)
-
-    def last(text: bytes) -> None:
-        if helper:
-            msgspec.json.decode(text)  # only check the cut; the final piece is decoded by the parent
-        else:
-            out.append((index[0], decode_piece(text, {})))
-
-    for _ in read_chunks(path, last, info, defer=defer, piece_size=_PARALLEL_PIECE):
-        pass
-    return out
-
-
-def _helper(path: Path, conn: Any) -> None:
-    """Forked helper: decode its share of ``path`` and send the batches back (None on a wrong cut)."""
-    import msgspec
-
-    try:
-        conn.send(_decode_share(path, True, TraceText()))
-    except (msgspec.DecodeError, Exception):  # any failure: the parent redoes the work serially
-        conn.send(None)
-
-
 def _parallel_batches(path: Path, info: TraceText, progress: Callable[[int], None] | None) -> list[Any] | None:
-    """Decode about two thirds of the pieces in a forked helper and the rest here; None if that failed.
-
-    The helper is forked before this process imports pyarrow (which linking and
-    writing need), so it gets a head start; decoded columns come back once.
-    """
+    """Decode with a helper process that reads the file and hands pieces over; None if that failed."""
     import msgspec
 
-    ctx = multiprocessing.get_context("fork")
-    recv_end, send_end = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_helper, args=(path, send_end), daemon=True)
-    proc.start()
-    send_end.close()
+    from . import _helper
+
+    helper = _helper.take(path) or _helper.spawn(path)
+    if helper is None:
+        return None
     try:
-        import pyarrow  # noqa: F401  - warm up while the helper decodes
+        import pyarrow  # noqa: F401  - load now, while the helper already decodes
         from . import _build  # noqa: F401
 
         try:
-            local = _decode_share(path, False, info, progress)
+            return helper.run(info, None)
         except msgspec.DecodeError:
             return None
-        try:
-            theirs = recv_end.recv()
-        except EOFError:  # the helper died (out of memory, killed): decode everything here instead
-            return None
     finally:
-        recv_end.close()
-        proc.join(timeout=5)
-        if proc.is_alive():
-            proc.kill()
-    if theirs is None:
-        return None
-    return [batch for _, batch in sorted(local + theirs, key=lambda pair: pair[0])]
+        helper.kill()

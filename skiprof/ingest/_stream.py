@@ -9,7 +9,6 @@ leaves unbalanced brackets, so a wrong cut can never decode.
 """
 from __future__ import annotations
 
-import gzip
 import re
 import zlib
 from collections.abc import Iterator
