@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from . import _intervals as iv
+from ._cols import Cols
+from ._frame import frame
 from ._view import View
 
-__all__ = ["PRIORITY", "Phases", "phases", "memcpy", "REGION_PHASES", "HOST_COPY_OPS"]
+__all__ = ["PRIORITY", "Phases", "phases", "memcpy", "memcpy_columns", "REGION_PHASES", "HOST_COPY_OPS"]
 
 PRIORITY = (
     "communication",   # nccl/rccl device activity
@@ -42,37 +44,55 @@ _COMM = re.compile(r"nccl|rccl", re.IGNORECASE)
 
 @dataclass(frozen=True)
 class Phases:
-    """Phase times over the view's span; ``table`` has phase, ns, share."""
+    """Phase times over the view's span (ns), and GPU busy time split the same way."""
 
     span_ns: int
-    table: pd.DataFrame
-    device_table: pd.DataFrame  # device busy time by phase (shares of GPU busy time)
+    names: tuple[str, ...]
+    ns: tuple[int, ...]
+    device_names: tuple[str, ...]
+    device_ns: tuple[int, ...]
+    device_busy_ns: int
 
     def share(self, phase: str) -> float:
-        row = self.table[self.table["phase"] == phase]
-        return float(row["share"].iloc[0]) if len(row) else 0.0
+        return self.ns[self.names.index(phase)] / self.span_ns if self.span_ns else 0.0
+
+    @property
+    def table(self) -> Any:
+        """phase, ns, share as a DataFrame."""
+        return frame({"phase": list(self.names), "ns": list(self.ns),
+                      "share": [n / self.span_ns if self.span_ns else 0.0 for n in self.ns]})
+
+    @property
+    def device_table(self) -> Any:
+        """GPU busy time by phase, as a DataFrame."""
+        b = self.device_busy_ns
+        return frame({"phase": list(self.device_names), "ns": list(self.device_ns),
+                      "share": [n / b if b else 0.0 for n in self.device_ns]})
 
 
-def _iv(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    return iv.union(df["ts"].to_numpy(), (df["ts"] + df["dur"]).to_numpy())
+def _iv(c: Cols, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    ts, dur = c["ts"], c["dur"]
+    if mask is not None:
+        ts, dur = ts[mask], dur[mask]
+    return iv.union(ts, ts + dur)
 
 
 def _sources(view: View) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     k, ops, regions, la = view.kernels, view.ops, view.regions, view.launches
-    is_comm = k["name"].str.contains(_COMM) & (k["kind"] == "kernel")
+    is_kernel = k["kind"].eq("kernel")
+    is_comm = k["name"].search(_COMM) & is_kernel
     src: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {p: [] for p in PRIORITY[:-1]}
-    src["communication"].append(_iv(k[is_comm]))
-    src["compute"].append(_iv(k[(k["kind"] == "kernel") & ~is_comm]))
-    src["data_movement"].append(_iv(k[k["kind"] != "kernel"]))
-    sk = regions[regions["kind"] == "skiprof"]
+    src["communication"].append(_iv(k, is_comm))
+    src["compute"].append(_iv(k, is_kernel & ~is_comm))
+    src["data_movement"].append(_iv(k, ~is_kernel))
+    sk = regions["kind"].eq("skiprof")
     for name, phase in REGION_PHASES.items():
         if phase == "compute" and view.has_device:
             continue  # with a GPU, compute means kernels; a compute region's host time is overhead
-        src[phase].append(_iv(sk[sk["name"] == name]))
-    src["preprocessing"].append(_iv(regions[regions["kind"] == "dataloader"]))
-    src["data_movement"].append(_iv(ops[ops["name"].isin(HOST_COPY_OPS)]))
-    host = ops[ops["cat"] != "user_annotation"]
-    src["host_overhead"].append(_iv(host))
+        src[phase].append(_iv(regions, sk & regions["name"].eq(name)))
+    src["preprocessing"].append(_iv(regions, regions["kind"].eq("dataloader")))
+    src["data_movement"].append(_iv(ops, ops["name"].isin(HOST_COPY_OPS)))
+    src["host_overhead"].append(_iv(ops, ~ops["cat"].eq("user_annotation")))
     src["host_overhead"].append(_iv(la))
     return {p: iv.union(np.concatenate([a[0] for a in parts]), np.concatenate([a[1] for a in parts]))
             for p, parts in src.items()}
@@ -84,40 +104,39 @@ def phases(view: View) -> Phases:
         scope = iv.union(np.array([w[0] for w in view.windows]), np.array([w[1] for w in view.windows]))
     else:
         lo, hi = view.span()
-        scope = (np.array([lo]), np.array([hi]))
-    span = iv.total(scope)
+        scope = (np.array([lo], np.int64), np.array([hi], np.int64))
     src = _sources(view)
-    left = scope
-    rows = []
+    left, ns = scope, []
     for phase in PRIORITY[:-1]:
-        part = iv.subtract(left, iv.subtract(left, src[phase]))  # left ∩ phase
-        ns = iv.total(part)
-        rows.append({"phase": phase, "ns": ns})
+        ns.append(iv.intersect_total(left, src[phase]))
         left = iv.subtract(left, src[phase])
-    rows.append({"phase": "idle", "ns": iv.total(left)})
-    table = pd.DataFrame(rows)
-    table["share"] = table["ns"] / span if span else 0.0
-    busy = iv.union(view.kernels["ts"].to_numpy(), (view.kernels["ts"] + view.kernels["dur"]).to_numpy())
-    dev_rows, dev_left = [], busy
-    for phase in ("communication", "compute", "data_movement"):
-        part = iv.subtract(dev_left, iv.subtract(dev_left, src[phase]))
-        dev_rows.append({"phase": phase, "ns": iv.total(part)})
+    ns.append(iv.total(left))
+    busy = _iv(view.kernels)
+    dev_names = ("communication", "compute", "data_movement")
+    dev_left, dev_ns = busy, []
+    for phase in dev_names:
+        dev_ns.append(iv.intersect_total(dev_left, src[phase]))
         dev_left = iv.subtract(dev_left, src[phase])
-    device = pd.DataFrame(dev_rows)
-    total_busy = iv.total(busy)
-    device["share"] = device["ns"] / total_busy if total_busy else 0.0
-    return Phases(span, table, device)
+    return Phases(iv.total(scope), PRIORITY, tuple(ns), dev_names, tuple(dev_ns), iv.total(busy))
 
 
-def memcpy(view: View) -> pd.DataFrame:
-    """Device copies by direction and host memory kind: count, bytes, time and achieved GB/s."""
-    k = view.kernels[view.kernels["kind"] == "memcpy"]
-    cols = ["copy_kind", "host_mem", "count", "bytes", "ns", "gb_per_s"]
-    if k.empty:
-        return pd.DataFrame(columns=cols)
-    g = (k.assign(copy_kind=k["copy_kind"].fillna("unknown"), host_mem=k["host_mem"].fillna("-"),
-                  nbytes=k["bytes"].clip(lower=0))
-         .groupby(["copy_kind", "host_mem"], sort=True)
-         .agg(count=("kernel_id", "size"), bytes=("nbytes", "sum"), ns=("dur", "sum")).reset_index())
-    g["gb_per_s"] = np.where(g["ns"] > 0, g["bytes"] / g["ns"].where(g["ns"] > 0, 1), 0.0)  # bytes/ns = GB/s
-    return g[cols]
+def memcpy_columns(view: View) -> dict[str, Any]:
+    """memcpy as a dict of columns."""
+    k = view.kernels
+    k = k.take(k["kind"].eq("memcpy"))
+    kinds, mems = k["copy_kind"].tolist(), k["host_mem"].tolist()
+    groups: dict[tuple[str, str], list[int]] = {}
+    for i, key in enumerate(zip((x or "unknown" for x in kinds), (m or "-" for m in mems))):
+        groups.setdefault(key, []).append(i)  # a handful of directions: grouping in Python is fine
+    out: dict[str, list[Any]] = {"copy_kind": [], "host_mem": [], "count": [], "bytes": [], "ns": [], "gb_per_s": []}
+    nbytes, dur = np.clip(k["bytes"], 0, None), k["dur"]
+    for (kind, mem), idx in sorted(groups.items()):
+        b, t = int(nbytes[idx].sum()), int(dur[idx].sum())
+        for c, v in zip(out, (kind, mem, len(idx), b, t, b / t if t else 0.0)):  # bytes per ns = GB/s
+            out[c].append(v)
+    return out
+
+
+def memcpy(view: View) -> Any:
+    """Device copies by direction and host memory kind: count, bytes, time and achieved GB/s (DataFrame)."""
+    return frame(memcpy_columns(view), ["copy_kind", "host_mem", "count", "bytes", "ns", "gb_per_s"])

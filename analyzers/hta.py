@@ -32,24 +32,24 @@ class TemporalBreakdown:
 def temporal_breakdown(view: View) -> TemporalBreakdown:
     """Idle / compute / non-compute shares in HTA's window and rounding."""
     k = view.kernels
-    steps = view.regions[view.regions["kind"] == "step"]
-    cut = len(steps) >= 2
+    is_step = view.regions["kind"].eq("step")
+    cut = int(is_step.sum()) >= 2
     if cut:
         # A step's work is whatever its host side launched (device work lags the host); activities
         # with no launch cannot be placed in a step, and HTA leaves them out too.
-        k = k[(k["launch_id"] >= 0) & (k["launch_ts"] < steps["ts"].max())]
-    if k.empty:
+        last = view.regions["ts"][is_step].max()
+        k = k.take((k["launch_id"] >= 0) & (k["launch_ts"] < last))
+    if not len(k):
         return TemporalBreakdown(0, 0.0, 0.0, 0.0, cut)
-    start = np.ceil(k["ts"].to_numpy() / 1000) * 1000
-    end = np.floor((k["ts"] + k["dur"]).to_numpy() / 1000) * 1000
-    end = np.maximum(end, start)
+    start = (np.ceil(k["ts"] / 1000) * 1000).astype(np.int64)
+    end = np.maximum((np.floor((k["ts"] + k["dur"]) / 1000) * 1000).astype(np.int64), start)
     lo, hi = int(start.min()), int(end.max())
     window = hi - lo
-    busy = iv.union(start.astype(np.int64), end.astype(np.int64))
-    compute = k["kind"].to_numpy() == "kernel"
-    comp = iv.union(start[compute].astype(np.int64), end[compute].astype(np.int64))
-    # HTA counts memcpy/memset time not hidden under kernels as non-compute.
-    non = iv.subtract(iv.union(start[~compute].astype(np.int64), end[~compute].astype(np.int64)), comp)
     if window <= 0:
         return TemporalBreakdown(0, 0.0, 0.0, 0.0, cut)
+    busy = iv.union(start, end)
+    compute = k["kind"].eq("kernel")
+    comp = iv.union(start[compute], end[compute])
+    # HTA counts memcpy/memset time not hidden under kernels as non-compute.
+    non = iv.subtract(iv.union(start[~compute], end[~compute]), comp)
     return TemporalBreakdown(window, 1 - iv.total(busy) / window, iv.total(comp) / window, iv.total(non) / window, cut)

@@ -1,43 +1,74 @@
 """Top kernels and top-level ops: where device time goes, and what each op costs on both sides."""
 from __future__ import annotations
 
-import pandas as pd
+from typing import Any
 
+import numpy as np
+
+from ._frame import frame
 from ._view import View
-from .launch import per_activity
+from .launch import activity_columns, top_level_mask
 
-__all__ = ["top_kernels", "top_ops"]
+__all__ = ["top_kernels", "top_ops", "kernel_columns", "op_columns"]
+
+_KERNEL_COLS = ["name", "count", "total_ns", "mean_ns", "share"]
+_OP_COLS = ["name", "calls", "cpu_ns", "activities", "gpu_ns", "launch_queue_ns"]
 
 
-def top_kernels(view: View, k: int = 10, by: str = "total") -> pd.DataFrame:
-    """Kernels (kind=kernel) grouped by name: count, total/mean ns and share of kernel time.
+def kernel_columns(view: View, k: int = 10, by: str = "total") -> dict[str, Any]:
+    """top_kernels as a dict of columns."""
+    kc = view.kernels
+    kern = kc["kind"].eq("kernel")
+    codes, names = kc["name"].codes[kern], kc["name"].values
+    if not len(codes):
+        return {c: [] for c in _KERNEL_COLS}
+    count = np.bincount(codes, minlength=len(names))
+    total = np.bincount(codes, weights=kc["dur"][kern], minlength=len(names)).astype(np.int64)
+    used = np.flatnonzero(count)
+    primary, secondary = (total, count) if by == "total" else (count, total)
+    # Ties broken by name so that the order never depends on the file.
+    order = sorted(used, key=lambda i: (-primary[i], -secondary[i], names[i]))[:k]
+    grand = total.sum()
+    return {"name": [names[i] for i in order], "count": [int(count[i]) for i in order],
+            "total_ns": [int(total[i]) for i in order], "mean_ns": [total[i] / count[i] for i in order],
+            "share": [total[i] / grand if grand else 0.0 for i in order]}
+
+
+def top_kernels(view: View, k: int = 10, by: str = "total") -> Any:
+    """Kernels (kind=kernel) grouped by name: count, total/mean ns and share of kernel time (DataFrame).
 
     ``by`` is "total" (time) or "count".
     """
-    kern = view.kernels[view.kernels["kind"] == "kernel"]
-    cols = ["name", "count", "total_ns", "mean_ns", "share"]
-    if kern.empty:
-        return pd.DataFrame(columns=cols)
-    g = kern.groupby("name", sort=False)["dur"].agg(count="size", total_ns="sum", mean_ns="mean").reset_index()
-    g["share"] = g["total_ns"] / g["total_ns"].sum()
-    key = ["total_ns", "count"] if by == "total" else ["count", "total_ns"]
-    return g.sort_values(key + ["name"], ascending=[False, False, True]).head(k)[cols].reset_index(drop=True)
+    return frame(kernel_columns(view, k, by), _KERNEL_COLS)
 
 
-def top_ops(view: View, k: int = 10, per: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Top-level CPU ops by name: calls, CPU time, device activities launched, GPU time, launch/queue time."""
+def op_columns(view: View, k: int = 10, per: Any = None) -> dict[str, Any]:
+    """top_ops as a dict of columns."""
     ops = view.ops
-    top = ops[(ops["cat"] == "cpu_op") & (ops["cpu_parent"] < 0)]
-    cols = ["name", "calls", "cpu_ns", "activities", "gpu_ns", "launch_queue_ns"]
-    if top.empty:
-        return pd.DataFrame(columns=cols)
-    cpu = top.groupby("name")["dur"].agg(calls="size", cpu_ns="sum")
-    per = per_activity(view) if per is None else per
-    dev = per[per["top_op_id"].isin(top["op_id"])]
-    dev = dev.assign(top_name=dev["top_op_name"])
-    gpu = dev.groupby("top_name").agg(activities=("kernel_id", "size"), gpu_ns=("dur", "sum"),
-                                      launch_queue_ns=("launch_queue_ns", "sum"))
-    out = cpu.join(gpu, how="left").fillna(0).reset_index().rename(columns={"index": "name"})
-    for c in ("activities", "gpu_ns", "launch_queue_ns"):
-        out[c] = out[c].astype("int64")
-    return out.sort_values(["cpu_ns", "name"], ascending=[False, True]).head(k)[cols].reset_index(drop=True)
+    top = top_level_mask(ops)
+    if not top.any():
+        return {c: [] for c in _OP_COLS}
+    names = ops["name"].values
+    codes = ops["name"].codes
+    calls = np.bincount(codes[top], minlength=len(names))
+    cpu = np.bincount(codes[top], weights=ops["dur"][top], minlength=len(names)).astype(np.int64)
+    per = per if isinstance(per, dict) else activity_columns(view)
+    # Device work of each activity goes to the name of its top-level op.
+    top_ids, top_codes = ops["op_id"][top], codes[top]
+    order = np.argsort(top_ids)
+    pos = np.searchsorted(top_ids[order], per["top_op_id"])
+    pos = np.clip(pos, 0, max(len(order) - 1, 0))
+    hit = top_ids[order][pos] == per["top_op_id"]
+    act_codes = top_codes[order][pos][hit]
+    acts = np.bincount(act_codes, minlength=len(names))
+    gpu = np.bincount(act_codes, weights=per["dur"][hit], minlength=len(names)).astype(np.int64)
+    lq = np.bincount(act_codes, weights=per["launch_queue_ns"][hit], minlength=len(names)).astype(np.int64)
+    used = sorted(np.flatnonzero(calls), key=lambda i: (-cpu[i], names[i]))[:k]
+    return {"name": [names[i] for i in used], "calls": [int(calls[i]) for i in used],
+            "cpu_ns": [int(cpu[i]) for i in used], "activities": [int(acts[i]) for i in used],
+            "gpu_ns": [int(gpu[i]) for i in used], "launch_queue_ns": [int(lq[i]) for i in used]}
+
+
+def top_ops(view: View, k: int = 10, per: Any = None) -> Any:
+    """Top-level CPU ops by name: calls, CPU time, device activities launched, GPU time, launch/queue time (DataFrame)."""
+    return frame(op_columns(view, k, per), _OP_COLS)

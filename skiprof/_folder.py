@@ -139,13 +139,14 @@ def _read_table(folder: Path, name: str) -> Any:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    # ParquetFile, not read_table: read_table goes through pyarrow.dataset, which imports pandas.
     single = folder / f"{name}.parquet"
     if single.exists():
-        return pq.read_table(single)
+        return pq.ParquetFile(single).read()
     parts = sorted(folder.glob(f"rank=*/{name}.parquet"), key=lambda p: int(p.parent.name.split("=")[1]))
     if not parts:
         raise TraceFolderError(f"{folder}: table {name!r} is missing ({name}.parquet)")
-    return pa.concat_tables([pq.read_table(p) for p in parts]).cast(arrow_schema(name))
+    return pa.concat_tables([pq.ParquetFile(p).read() for p in parts]).cast(arrow_schema(name))
 
 
 def load(path: str | os.PathLike[str]) -> Trace:

@@ -1,10 +1,12 @@
-"""The report: every analyzer's result for one view, as data, and its stable JSON form."""
+"""The report: every analyzer's result for one view, as data, and its stable JSON form.
+
+Built from the analyzers' column dicts, not DataFrames, so that ``skiprof report``
+never pays for importing pandas.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-
-import pandas as pd
 
 __all__ = ["Report", "build_report", "to_dict", "REPORT_SCHEMA"]
 
@@ -13,7 +15,7 @@ REPORT_SCHEMA = "skiprof.report/1"
 
 @dataclass(frozen=True)
 class Report:
-    """All sections of ``skiprof report``; renderers only format this."""
+    """All sections of ``skiprof report``; renderers only format this. Tables are lists of row dicts."""
 
     path: str
     scope: str
@@ -21,25 +23,33 @@ class Report:
     has_device: bool
     launch: Any
     hta: Any
-    steps: pd.DataFrame
-    windows: pd.DataFrame
-    idle: pd.DataFrame
+    steps: list[dict[str, Any]]
+    windows: list[dict[str, Any]]
+    idle: list[dict[str, Any]]
     phases: Any
-    memcpy: pd.DataFrame
-    top_kernels: pd.DataFrame
-    top_kernels_by_count: pd.DataFrame
-    top_ops: pd.DataFrame
+    memcpy: list[dict[str, Any]]
+    top_kernels: list[dict[str, Any]]
+    top_kernels_by_count: list[dict[str, Any]]
+    top_ops: list[dict[str, Any]]
     overall: str
     notes: list[str]
+
+    def idle_by_cause(self) -> dict[str, int]:
+        """Idle gaps summed over all streams, per cause."""
+        out: dict[str, int] = {}
+        for row in self.idle:
+            out[row["category"]] = out.get(row["category"], 0) + row["idle_ns"]
+        return out
 
 
 def build_report(t: Any, *, rank: int | None = None, step: int | None = None, region: str | None = None,
                  top: int = 10, windows: int = 10) -> Report:
     """Run the analyzers on one view of ``t``."""
     from .analyzers import boundness, breakdown, hta, kernels, launch, select
+    from .analyzers._frame import rows
 
     v = select(t, rank=rank, step=step, region=region)
-    per = launch.per_activity(v)
+    per = launch.activity_columns(v)
     s = launch.summary(v, per)
     q_share = s.queue_ns / s.tklqt_ns if s.tklqt_ns else 0.0
     idle_share = s.gpu_idle_ns / s.il_ns if s.il_ns else 0.0
@@ -53,22 +63,20 @@ def build_report(t: Any, *, rank: int | None = None, step: int | None = None, re
         notes.append(f"{s.clipped_activities} activities started before their launch call (clock skew); their launch/queue time counts as 0.")
     return Report(
         path=str(t.path), scope=v.label, rank=v.rank, has_device=v.has_device, launch=s,
-        hta=hta.temporal_breakdown(v), steps=boundness.per_step(v, per), windows=boundness.per_window(v, windows, per),
-        idle=boundness.idle_attribution(v), phases=breakdown.phases(v), memcpy=breakdown.memcpy(v),
-        top_kernels=kernels.top_kernels(v, top), top_kernels_by_count=kernels.top_kernels(v, top, by="count"),
-        top_ops=kernels.top_ops(v, top, per), overall=boundness.label(q_share, idle_share, s.kernels), notes=notes,
+        hta=hta.temporal_breakdown(v), steps=rows(boundness.step_columns(v, per)),
+        windows=rows(boundness.window_columns(v, windows, per)), idle=rows(boundness.idle_columns(v)),
+        phases=breakdown.phases(v), memcpy=rows(breakdown.memcpy_columns(v)),
+        top_kernels=rows(kernels.kernel_columns(v, top)), top_kernels_by_count=rows(kernels.kernel_columns(v, top, by="count")),
+        top_ops=rows(kernels.op_columns(v, top, per)), overall=boundness.label(q_share, idle_share, s.kernels), notes=notes,
     )
-
-
-def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
-    return [{k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()} for row in df.to_dict("records")]
 
 
 def to_dict(r: Report) -> dict[str, Any]:
     """The JSON document (keys documented in docs/metrics.md, "Report JSON")."""
     s = r.launch
-    idle_totals = r.idle.groupby("category")["idle_ns"].sum() if len(r.idle) else pd.Series(dtype="int64")
-    idle_all = int(idle_totals.sum()) if len(idle_totals) else 0
+    idle = r.idle_by_cause()
+    idle_all = sum(idle.values())
+    p = r.phases
     return {
         "schema": REPORT_SCHEMA,
         "trace": r.path,
@@ -98,18 +106,16 @@ def to_dict(r: Report) -> dict[str, Any]:
                 "non_compute_share": r.hta.non_compute_share},
         "boundness": {
             "overall": r.overall,
-            "steps": _records(r.steps),
-            "windows": _records(r.windows),
-            "idle_attribution": {k: {"ns": int(v), "share": (int(v) / idle_all if idle_all else 0.0)}
-                                 for k, v in idle_totals.items()},
+            "steps": r.steps,
+            "windows": r.windows,
+            "idle_attribution": {k: {"ns": v, "share": v / idle_all if idle_all else 0.0} for k, v in idle.items()},
         },
-        "phases": {row["phase"]: {"ns": int(row["ns"]), "share": float(row["share"])}
-                   for row in r.phases.table.to_dict("records")},
-        "device_phases": {row["phase"]: {"ns": int(row["ns"]), "share": float(row["share"])}
-                          for row in r.phases.device_table.to_dict("records")},
-        "memcpy": _records(r.memcpy),
-        "top_kernels": _records(r.top_kernels),
-        "top_kernels_by_count": _records(r.top_kernels_by_count),
-        "top_ops": _records(r.top_ops),
+        "phases": {n: {"ns": int(ns), "share": ns / p.span_ns if p.span_ns else 0.0} for n, ns in zip(p.names, p.ns)},
+        "device_phases": {n: {"ns": int(ns), "share": ns / p.device_busy_ns if p.device_busy_ns else 0.0}
+                          for n, ns in zip(p.device_names, p.device_ns)},
+        "memcpy": r.memcpy,
+        "top_kernels": r.top_kernels,
+        "top_kernels_by_count": r.top_kernels_by_count,
+        "top_ops": r.top_ops,
         "notes": r.notes,
     }

@@ -47,6 +47,11 @@ def summary_rows(r: Report) -> list[tuple[str, str]]:
     return rows
 
 
+def _phase_rows(r: Report) -> list[list[str]]:
+    p = r.phases
+    return [[n, _ms(ns), _pct(ns / p.span_ns if p.span_ns else 0.0)] for n, ns in zip(p.names, p.ns)]
+
+
 def render_json(r: Report) -> str:
     return json.dumps(to_dict(r), indent=2) + "\n"
 
@@ -61,25 +66,24 @@ def render_markdown(r: Report) -> str:
     parts = [f"# skiprof report: {r.path}", "", _md_table(["figure", "value"], [list(x) for x in summary_rows(r)])]
     for note in r.notes:
         parts += ["", f"> {note}"]
-    parts += ["", "## Phases", "", _md_table(["phase", "time", "share"],
-              [[p, _ms(ns), _pct(sh)] for p, ns, sh in r.phases.table[["phase", "ns", "share"]].values])]
-    if len(r.steps):
+    parts += ["", "## Phases", "", _md_table(["phase", "time", "share"], _phase_rows(r))]
+    if r.steps:
         parts += ["", "## Boundness per step", "", _md_table(
             ["step", "kernels", "launch/kernel", "queue/kernel", "queue share", "GPU idle", "label"],
-            [[row.stretch, row.kernels, _us(row.launch_ns_per_kernel), _us(row.queue_ns_per_kernel),
-              _pct(row.queue_share), _pct(row.gpu_idle_share), row.label] for row in r.steps.itertuples()])]
-    if len(r.memcpy):
+            [[x["stretch"], x["kernels"], _us(x["launch_ns_per_kernel"]), _us(x["queue_ns_per_kernel"]),
+              _pct(x["queue_share"]), _pct(x["gpu_idle_share"]), x["label"]] for x in r.steps])]
+    if r.memcpy:
         parts += ["", "## Data movement", "", _md_table(["direction", "host memory", "count", "bytes", "time", "GB/s"],
-                  [[m.copy_kind, m.host_mem, m.count, f"{m.bytes:,}", _ms(m.ns), f"{m.gb_per_s:.2f}"]
-                   for m in r.memcpy.itertuples()])]
-    if len(r.top_kernels):
+                  [[m["copy_kind"], m["host_mem"], m["count"], f"{m['bytes']:,}", _ms(m["ns"]), f"{m['gb_per_s']:.2f}"]
+                   for m in r.memcpy])]
+    if r.top_kernels:
         parts += ["", "## Top kernels by time", "", _md_table(["kernel", "count", "total", "mean", "share"],
-                  [[_short(k.name, 60), k.count, _ms(k.total_ns), _us(k.mean_ns), _pct(k.share)]
-                   for k in r.top_kernels.itertuples()])]
-    if len(r.top_ops):
+                  [[_short(k["name"], 60), k["count"], _ms(k["total_ns"]), _us(k["mean_ns"]), _pct(k["share"])]
+                   for k in r.top_kernels])]
+    if r.top_ops:
         parts += ["", "## Top-level ops", "", _md_table(["op", "calls", "CPU", "activities", "GPU", "launch+queue"],
-                  [[o.name, o.calls, _ms(o.cpu_ns), o.activities, _ms(o.gpu_ns), _ms(o.launch_queue_ns)]
-                   for o in r.top_ops.itertuples()])]
+                  [[o["name"], o["calls"], _ms(o["cpu_ns"]), o["activities"], _ms(o["gpu_ns"]), _ms(o["launch_queue_ns"])]
+                   for o in r.top_ops])]
     return "\n".join(parts) + "\n"
 
 
@@ -106,27 +110,27 @@ def render_terminal(r: Report, console: Any) -> None:
     for note in r.notes:
         console.print(f"[yellow]note:[/] {note}")
     console.print()
-    table("Phases of end-to-end time", ["phase", "time", "share"],
-          [[p, _ms(ns), _pct(sh)] for p, ns, sh in r.phases.table[["phase", "ns", "share"]].values])
-    if len(r.steps):
+    table("Phases of end-to-end time", ["phase", "time", "share"], _phase_rows(r))
+    if r.steps:
         table("Boundness per step", ["step", "kern", "launch/k", "queue/k", "queue", "idle", "label"],
-              [[row.stretch, f"{row.kernels:,}", _us(row.launch_ns_per_kernel), _us(row.queue_ns_per_kernel),
-                _pct(row.queue_share), _pct(row.gpu_idle_share), row.label] for row in r.steps.itertuples()])
-    if r.has_device and len(r.idle):
-        tot = r.idle.groupby("category")["idle_ns"].sum()
+              [[x["stretch"], f"{x['kernels']:,}", _us(x["launch_ns_per_kernel"]), _us(x["queue_ns_per_kernel"]),
+                _pct(x["queue_share"]), _pct(x["gpu_idle_share"]), x["label"]] for x in r.steps])
+    idle = r.idle_by_cause()
+    if r.has_device and idle:
+        total = sum(idle.values())
         table("GPU idle by cause (HTA's categories)", ["cause", "time", "share"],
-              [[c, _ms(v), _pct(v / tot.sum() if tot.sum() else 0)] for c, v in tot.items()])
-    if len(r.memcpy):
+              [[c, _ms(v), _pct(v / total if total else 0)] for c, v in idle.items()])
+    if r.memcpy:
         table("Data movement", ["direction", "host mem", "count", "bytes", "time", "GB/s"],
-              [[m.copy_kind, m.host_mem, f"{m.count:,}", f"{m.bytes:,}", _ms(m.ns), f"{m.gb_per_s:.2f}"]
-               for m in r.memcpy.itertuples()], right=2)
-    if len(r.top_kernels):
+              [[m["copy_kind"], m["host_mem"], f"{m['count']:,}", f"{m['bytes']:,}", _ms(m["ns"]), f"{m['gb_per_s']:.2f}"]
+               for m in r.memcpy], right=2)
+    if r.top_kernels:
         table("Top kernels by time", ["kernel", "count", "total", "share"],
-              [[_short(k.name), f"{k.count:,}", _ms(k.total_ns), _pct(k.share)] for k in r.top_kernels.itertuples()])
-    if len(r.top_ops):
+              [[_short(k["name"]), f"{k['count']:,}", _ms(k["total_ns"]), _pct(k["share"])] for k in r.top_kernels])
+    if r.top_ops:
         table("Top-level ops", ["op", "calls", "CPU", "GPU", "launch+queue"],
-              [[_short(o.name, 30), f"{o.calls:,}", _ms(o.cpu_ns), _ms(o.gpu_ns), _ms(o.launch_queue_ns)]
-               for o in r.top_ops.itertuples()])
+              [[_short(o["name"], 30), f"{o['calls']:,}", _ms(o["cpu_ns"]), _ms(o["gpu_ns"]), _ms(o["launch_queue_ns"])]
+               for o in r.top_ops])
 
 
 RENDERERS = {"json": render_json, "markdown": render_markdown}

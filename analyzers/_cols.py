@@ -1,0 +1,78 @@
+"""Table columns as numpy arrays, strings as dictionary codes: analysis without pandas.
+
+pandas takes a quarter of a second to import; the report reads Arrow columns
+straight into these and only the public analyzer functions build DataFrames.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+__all__ = ["Codes", "Cols", "from_arrow"]
+
+
+@dataclass(frozen=True)
+class Codes:
+    """A string column: one code per row (-1 for null) into ``values``."""
+
+    codes: np.ndarray
+    values: list[Any]
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def _where(self, keep: list[int]) -> np.ndarray:
+        return np.isin(self.codes, keep) if keep else np.zeros(len(self.codes), bool)
+
+    def eq(self, value: str) -> np.ndarray:
+        return self._where([i for i, v in enumerate(self.values) if v == value])
+
+    def isin(self, values: tuple[str, ...] | list[str]) -> np.ndarray:
+        wanted = set(values)
+        return self._where([i for i, v in enumerate(self.values) if v in wanted])
+
+    def search(self, pattern: re.Pattern[str]) -> np.ndarray:
+        return self._where([i for i, v in enumerate(self.values) if v is not None and pattern.search(v)])
+
+    def take(self, index: np.ndarray) -> Codes:
+        return Codes(self.codes[index], self.values)
+
+    def tolist(self) -> list[Any]:
+        vals = self.values + [None]  # code -1 picks the trailing None
+        return [vals[c] for c in self.codes]
+
+
+class Cols:
+    """Named columns of equal length: numpy arrays and Codes."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data
+        self.n = len(next(iter(data.values()))) if data else 0
+
+    def __getitem__(self, name: str) -> Any:
+        return self.data[name]
+
+    def __len__(self) -> int:
+        return self.n
+
+    def take(self, index: np.ndarray) -> Cols:
+        """Rows by boolean mask or integer index."""
+        return Cols({k: v.take(index) if isinstance(v, Codes) else v[index] for k, v in self.data.items()})
+
+
+def from_arrow(table: Any) -> Cols:
+    """Cols from a pyarrow Table (strings are dictionary-encoded, everything else becomes numpy)."""
+    from skiprof._arrow import to_numpy
+
+    data: dict[str, Any] = {}
+    for name in table.column_names:
+        col = table[name].combine_chunks()
+        if col.type in ("string", "large_string") or str(col.type) in ("string", "large_string"):
+            enc = col.dictionary_encode()
+            data[name] = Codes(to_numpy(enc.indices).astype(np.int64), enc.dictionary.to_pylist())
+        else:
+            data[name] = to_numpy(col)
+    return Cols(data)
