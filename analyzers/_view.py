@@ -44,6 +44,13 @@ class View:
         return min(starts), max(ends)
 
 
+# Columns the analyzers read (input shapes and other wide columns stay on disk).
+_COLUMNS = {
+    "ops": ["rank", "op_id", "name", "cat", "ts", "dur", "cpu_parent"],
+    "launches": ["rank", "kind", "ts", "dur", "top_op_id"],
+}
+
+
 def _in_windows(ts: np.ndarray, windows: list[tuple[int, int]]) -> np.ndarray:
     mask = np.zeros(len(ts), bool)
     for lo, hi in windows:
@@ -63,7 +70,7 @@ def select(t: Any, *, rank: int | None = None, step: int | None = None, region: 
         raise UsageError(f"{t.path}: no rank {rank} (ranks: {', '.join(map(str, ranks))})")
     tables = {}
     for name in ("ops", "launches", "kernels", "regions"):
-        c = from_arrow(t.table(name))
+        c = from_arrow(t.table(name, _COLUMNS.get(name)))
         tables[name] = c.take(c["rank"] == rank) if len(ranks) > 1 else c
     ops, launches, kernels, regions = tables["ops"], tables["launches"], tables["kernels"], tables["regions"]
     if step is None and region is None:

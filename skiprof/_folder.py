@@ -94,13 +94,17 @@ class Trace:
     meta: dict[str, Any]
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
-    def table(self, name: str) -> Any:
-        """One table as Arrow, all ranks together."""
+    def table(self, name: str, columns: list[str] | None = None) -> Any:
+        """One table as Arrow, all ranks together (only ``columns``, when given)."""
         if name not in TABLES:
             raise TraceFolderError(f"{self.path}: no table named {name!r} (have {', '.join(TABLES)})")
         key = f"arrow:{name}"
-        if key not in self._cache:
-            self._cache[key] = _read_table(self.path, name)
+        if key in self._cache:
+            full = self._cache[key]
+            return full.select(columns) if columns else full
+        if columns:
+            return _read_table(self.path, name, columns)
+        self._cache[key] = _read_table(self.path, name)
         return self._cache[key]
 
     def frame(self, name: str) -> Any:
@@ -135,18 +139,21 @@ class Trace:
         return list(self.meta.get("ranks", [0]))
 
 
-def _read_table(folder: Path, name: str) -> Any:
+def _read_table(folder: Path, name: str, columns: list[str] | None = None) -> Any:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     # ParquetFile, not read_table: read_table goes through pyarrow.dataset, which imports pandas.
     single = folder / f"{name}.parquet"
     if single.exists():
-        return pq.ParquetFile(single).read()
+        return pq.ParquetFile(single).read(columns=columns)
     parts = sorted(folder.glob(f"rank=*/{name}.parquet"), key=lambda p: int(p.parent.name.split("=")[1]))
     if not parts:
         raise TraceFolderError(f"{folder}: table {name!r} is missing ({name}.parquet)")
-    return pa.concat_tables([pq.ParquetFile(p).read() for p in parts]).cast(arrow_schema(name))
+    schema = arrow_schema(name)
+    if columns:
+        schema = pa.schema([schema.field(c) for c in columns])
+    return pa.concat_tables([pq.ParquetFile(p).read(columns=columns) for p in parts]).cast(schema)
 
 
 def load(path: str | os.PathLike[str]) -> Trace:

@@ -1,0 +1,62 @@
+"""Report time: a whole `skiprof report --format json` process on the imported V100 trace.
+
+    python bench/bench_report.py [--trace FILE] [--repeat 5] [--scale]
+
+Target (the Analyzers issue): at most 0.5 s for the whole process, with per-op attribution for
+every top-level op; report time grows linearly (--scale runs the 10x trace of bench/make_scaled.py).
+The baseline, measured in the same run, is a process that only reads the same folder's tables
+with pyarrow; the ratio shows what the analysis adds on top of reading.
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+
+from _util import OUT, PY, SHARED, med, median_runs, run
+from bench_import import precompile
+
+READ_ONLY = ("import sys, pyarrow.parquet as pq\n"
+             "for n in ('ops', 'launches', 'kernels', 'regions'):\n"
+             "    pq.ParquetFile(f'{sys.argv[1]}/{n}.parquet').read()\n")
+
+
+def bench(trace: Path, repeat: int) -> float:
+    folder = OUT / f"{trace.name}.report"
+    run([PY, "-m", "skiprof", "import", str(trace), "-o", str(folder), "-f", "--no-report"])
+    cmds = {
+        "read tables (baseline)": [PY, "-c", READ_ONLY, str(folder)],
+        "skiprof report --format json": [PY, "-m", "skiprof", "report", str(folder), "--format", "json", "--top", "1000000"],
+    }
+    res = {k: med(v) for k, v in median_runs(cmds, repeat).items()}
+    print(f"trace: {trace.name}, median of {repeat} interleaved runs")
+    for name, r in res.items():
+        print(f"  {name:30s} {r.wall_s:6.3f} s   peak RSS {r.peak_rss_mb:7.1f} MB")
+    ours = res["skiprof report --format json"].wall_s
+    print(f"  report / baseline wall ratio: {ours / res['read tables (baseline)'].wall_s:.2f}; "
+          f"absolute {ours:.3f} s (target <= 0.5 s on the 1x trace)")
+    shutil.rmtree(folder, ignore_errors=True)
+    return ours
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--trace", type=Path, default=SHARED / "traces" / "hta_v100_ddp2_df_index_resolver.json.gz")
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--scale", action="store_true", help="also run on the 10x trace and print the growth")
+    a = ap.parse_args()
+    if not a.trace.exists():
+        sys.exit(f"{a.trace}: not found (set SKIPROF_SHARED or pass --trace)")
+    OUT.mkdir(parents=True, exist_ok=True)
+    precompile()
+    one = bench(a.trace, a.repeat)
+    if a.scale:
+        from make_scaled import scaled_path
+
+        ten = bench(scaled_path(a.trace, 10), max(1, a.repeat // 2))
+        print(f"10x trace / 1x trace report time: {ten / one:.1f} (linear growth would be <= 10)")
+
+
+if __name__ == "__main__":
+    main()
