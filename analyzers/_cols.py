@@ -65,13 +65,13 @@ class Cols:
 
 def from_arrow(table: Any) -> Cols:
     """Cols from a pyarrow Table (strings are dictionary-encoded, everything else becomes numpy)."""
-    from skiprof._arrow import to_numpy
+    from skiprof._arrow import dictionary_encode, to_numpy
 
     data: dict[str, Any] = {}
     for name in table.column_names:
         col = table[name].combine_chunks()
         if col.type in ("string", "large_string") or str(col.type) in ("string", "large_string"):
-            enc = col.dictionary_encode()
+            enc = dictionary_encode(col)
             data[name] = Codes(to_numpy(enc.indices).astype(np.int64), enc.dictionary.to_pylist())
         else:
             data[name] = to_numpy(col)

@@ -12,7 +12,7 @@ import pyarrow as pa
 
 from ._strings import Strings, concat_strings, encode_strings, raw_json_strings
 
-__all__ = ["to_arrow", "to_numpy", "str_array", "eq_mask", "isin_mask", "take_or_null", "Strings",
+__all__ = ["to_arrow", "to_numpy", "str_array", "eq_mask", "isin_mask", "take_or_null", "take", "dictionary_encode", "Strings",
            "encode_strings", "concat_strings", "strings_to_arrow", "raw_json_strings"]
 
 _TYPES = {
@@ -78,6 +78,26 @@ def str_array(values: list[str | None] | list[str]) -> pa.Array:
     return strings_to_arrow(encode_strings(values))
 
 
+def take(arr: pa.Array, indices: Any) -> pa.Array:
+    """``arr[indices]`` through Arrow's compute kernels directly.
+
+    ``Array.take`` goes through the pyarrow.compute module, whose import builds a Python
+    wrapper for every kernel; the import is a noticeable part of a short command's run.
+    """
+    from pyarrow import _compute
+
+    if isinstance(indices, np.ndarray):
+        indices = to_arrow(indices.astype(np.int64, copy=False))
+    return _compute.call_function("take", [arr, indices])
+
+
+def dictionary_encode(arr: pa.Array) -> pa.DictionaryArray:
+    """Dictionary-encode an array (see ``take`` for why not the method)."""
+    from pyarrow import _compute
+
+    return _compute.call_function("dictionary_encode", [arr])
+
+
 def take_or_null(arr: pa.Array, idx: np.ndarray) -> pa.Array:
     """``arr[idx]`` with null wherever ``idx`` is negative."""
     valid = idx >= 0
@@ -86,14 +106,14 @@ def take_or_null(arr: pa.Array, idx: np.ndarray) -> pa.Array:
     indices = pa.Array.from_buffers(pa.int64(), len(idx), [bits, pa.py_buffer(safe)])
     if len(arr) == 0:
         return pa.nulls(len(idx), arr.type)
-    return arr.take(indices)
+    return take(arr, indices)
 
 
 def _codes(arr: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, list[str | None]]:
     """Dictionary codes (-1 for null) and the distinct values of a string array."""
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
-    enc = arr.dictionary_encode()
+    enc = dictionary_encode(arr)
     return to_numpy(enc.indices).astype(np.int64), enc.dictionary.to_pylist()
 
 

@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from .._arrow import concat_strings, eq_mask, isin_mask, str_array, strings_to_arrow, take_or_null, to_arrow, to_numpy
+from .._arrow import (concat_strings, dictionary_encode, eq_mask, isin_mask, str_array, strings_to_arrow, take,
+                      take_or_null, to_arrow, to_numpy)
 from .._schema import arrow_schema
 from ._events import Batch
 from ._link import innermost_op, match_flows, match_ids, nest, thread_index, top_of
@@ -77,13 +78,13 @@ def copy_kind(name: str) -> tuple[str | None, str | None]:
 
 def _map_names(names: pa.Array, fn: Any) -> list[pa.Array]:
     """Apply a per-name function once per distinct name, then spread the results."""
-    enc = names.dictionary_encode()
+    enc = dictionary_encode(names)
     uniq = [fn(x) for x in enc.dictionary.to_pylist()]
     width = len(uniq[0]) if uniq and isinstance(uniq[0], tuple) else 1
     outs = []
     for j in range(width):
         col = [u[j] if width > 1 or isinstance(u, tuple) else u for u in uniq]
-        outs.append(str_array(col).take(enc.indices))
+        outs.append(take(str_array(col), enc.indices))
     return outs
 
 
@@ -118,7 +119,7 @@ def build_rank(rank: int, batches: list[Batch]) -> RankTables:
     op_thr, rt_thr = thr_all[:n_ops], thr_all[n_ops:]
     if host:
         order = np.lexsort((-host["dur"], host["ts"], op_thr))
-        host = {k: (v[order] if isinstance(v, np.ndarray) else v.take(to_arrow(order))) for k, v in host.items()}
+        host = {k: (v[order] if isinstance(v, np.ndarray) else take(v, order)) for k, v in host.items()}
         op_thr = op_thr[order]
         parent, depth = nest(op_thr, host["ts"], host["dur"])
         is_cpu = eq_mask(host["cat"], "cpu_op")
@@ -188,7 +189,7 @@ def build_rank(rank: int, batches: list[Batch]) -> RankTables:
     if device:
         nk = len(device["ts"])
         order = np.lexsort((device["ts"], device["tid"], device["pid"]))
-        device = {k: (v[order] if isinstance(v, np.ndarray) else v.take(to_arrow(order))) for k, v in device.items()}
+        device = {k: (v[order] if isinstance(v, np.ndarray) else take(v, order)) for k, v in device.items()}
         kcorr = device["correlation"]
         if flows is not None and (kcorr < 0).any():
             f = ~flows["start"] & flows["ok"]
@@ -256,7 +257,7 @@ def build_rank(rank: int, batches: list[Batch]) -> RankTables:
         exact_timestamps=any(b.exact for b in batches),
     )
     if device:
-        kinds_enc = tables["kernels"]["kind"].combine_chunks().dictionary_encode()
+        kinds_enc = dictionary_encode(tables["kernels"]["kind"].combine_chunks())
         counts = np.bincount(to_numpy(kinds_enc.indices), minlength=len(kinds_enc.dictionary))
         stats["activities_by_kind"] = dict(zip(kinds_enc.dictionary.to_pylist(), counts.tolist()))
     spans = [(to_numpy(t["ts"]), to_numpy(t["dur"])) for t in (tables["ops"], tables["kernels"], tables["launches"]) if t.num_rows]
@@ -305,7 +306,7 @@ def _regions(rank: int, host: dict[str, Any] | None, gpu: dict[str, Any] | None)
         is_ann = eq_mask(host["cat"], "user_annotation")
         idx = np.flatnonzero(is_ann)
         if len(idx):
-            names = host["name"].take(to_arrow(idx)).to_pylist()
+            names = take(host["name"], idx).to_pylist()
             kinds, clean, steps = [], [], []
             for nm in names:  # one entry per region, a small fraction of events
                 m = _STEP.match(nm)
