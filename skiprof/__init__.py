@@ -34,36 +34,21 @@ def trace(output: str | Path, *, force: bool = False, record_shapes: bool = True
 
     Yields a dict that holds ``path`` and, after the block, ``summary``.
     """
-    import json
-    import shutil
-
-    from ._folder import META, check_output, commit_folder, staging_folder
-    from ._schema import SCHEMA_VERSION
+    from ._folder import building
     from ._summary import summarize
     from .capture import CaptureOptions, Session
-    from .capture._session import NVML_FILE, TRACE_FILE
-    from .commands._base import build_meta, ingest_files
+    from .commands._base import finish_capture
 
     out = Path(output)
-    check_output(out, force)
-    staging = staging_folder(out)
     handle: dict[str, Any] = {"path": out}
-    try:
+    with building(out, force) as staging:
         session = Session(staging, CaptureOptions(record_shapes=record_shapes, with_stack=with_stack))
         session.start()
         try:
             yield handle
         finally:
             session.stop()
-        if not session.exported:
-            raise SkiprofError(f"{out}: the profiler produced no trace")
-        ranks, fields = ingest_files([staging / TRACE_FILE], staging, extra_events=staging / NVML_FILE)
-        (staging / NVML_FILE).unlink(missing_ok=True)
-        meta = {"schema_version": SCHEMA_VERSION,
-                **build_meta(ranks, fields, [Path(TRACE_FILE)], capture={"nvml": session.nvml_available})}
-        (staging / META).write_text(json.dumps(meta, indent=2, default=str) + "\n")
-        commit_folder(staging, out, force)
-        handle["summary"] = summarize(str(out), meta)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+        if session.export_error or not session.exported:
+            raise SkiprofError(f"{out}: {session.export_error or 'the profiler produced no trace'}")
+        meta = finish_capture(session, staging, capture={"nvml": session.nvml_available})
+    handle["summary"] = summarize(str(out), meta)

@@ -12,6 +12,8 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +21,7 @@ from typing import Any
 from ._errors import OutputExistsError, TraceFolderError
 from ._schema import SCHEMA_VERSION, TABLES, arrow_schema
 
-__all__ = ["Trace", "load", "write_folder", "staging_folder", "commit_folder", "check_output"]
+__all__ = ["Trace", "load", "building", "write_meta", "write_tables", "staging_folder", "commit_folder", "check_output"]
 
 META = "meta.json"
 
@@ -65,21 +67,24 @@ def write_tables(folder: Path, ranks: list[Any]) -> None:
                            row_group_size=1 << 16, use_dictionary=False)
 
 
-def write_folder(out: Path, ranks: list[Any], meta: dict[str, Any], *, force: bool,
-                 extra_files: dict[str, Path] | None = None) -> None:
-    """Write a complete trace folder to ``out`` atomically."""
+@contextmanager
+def building(out: Path, force: bool) -> Iterator[Path]:
+    """Yield a staging folder beside ``out``; on success it becomes ``out``, on any failure it goes away."""
     check_output(out, force)
     staging = staging_folder(out)
     try:
-        write_tables(staging, ranks)
-        for name, src in (extra_files or {}).items():
-            shutil.copyfile(src, staging / name)
-        meta = {"schema_version": SCHEMA_VERSION, **meta}
-        (staging / META).write_text(json.dumps(meta, indent=2, default=str) + "\n")
+        yield staging
         commit_folder(staging, out, force)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def write_meta(folder: Path, meta: dict[str, Any]) -> dict[str, Any]:
+    """Write meta.json (with the schema version first); returns what was written."""
+    meta = {"schema_version": SCHEMA_VERSION, **meta}
+    (folder / META).write_text(json.dumps(meta, indent=2, default=str) + "\n")
+    return meta
 
 
 @dataclass

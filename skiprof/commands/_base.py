@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import datetime as _dt
-import os
 import socket
 import sys
 from collections.abc import Callable
@@ -13,8 +12,9 @@ from .._version import __version__
 from .._errors import UsageError
 from .._folder import write_tables
 from ..ingest import ingest_file
+from ..ingest._stream import uncompressed_size
 
-__all__ = ["ingest_files", "build_meta", "Progress"]
+__all__ = ["ingest_files", "build_meta", "finish_capture", "Progress"]
 
 Progress = Callable[[str, int, int], None]  # (label, done, total)
 
@@ -25,16 +25,6 @@ _KEEP_FIELDS = (
 )
 
 
-def _gzip_size(path: Path) -> int:
-    """Uncompressed size from the gzip trailer (mod 4 GiB), or the file size for plain JSON."""
-    size = path.stat().st_size
-    with open(path, "rb") as fh:
-        if fh.read(2) != b"\x1f\x8b" or size < 18:
-            return size
-        fh.seek(-4, os.SEEK_END)
-        return int.from_bytes(fh.read(4), "little") or size
-
-
 def ingest_files(
     files: list[Path], folder: Path, *, progress: Progress | None = None,
     extra_events: Path | None = None, workers: int = 1,
@@ -43,7 +33,7 @@ def ingest_files(
     ranks: list[Any] = []
     fields: list[dict[str, Any]] = []
     for i, path in enumerate(files):
-        total = _gzip_size(path) if path.exists() else 0
+        total = uncompressed_size(path) if path.exists() else 0
         cb = (lambda done, p=path, t=total: progress(p.name, done, t)) if progress else None
         rt, f = ingest_file(path, default_rank=i if len(files) > 1 and _no_rank_hint(path) else 0, progress=cb, workers=workers)
         if extra_events is not None and extra_events.exists():
@@ -105,3 +95,13 @@ def build_meta(
         "process_names": {str(rt.rank): rt.process_names for rt in ranks},
         **extra,
     }
+
+
+def finish_capture(session: Any, staging: Path, **meta: Any) -> dict[str, Any]:
+    """Ingest what a capture session wrote into ``staging`` and write meta.json; returns the meta."""
+    from .._folder import write_meta
+    from ..capture._session import NVML_FILE, TRACE_FILE
+
+    ranks, fields = ingest_files([staging / TRACE_FILE], staging, extra_events=staging / NVML_FILE)
+    (staging / NVML_FILE).unlink(missing_ok=True)
+    return write_meta(staging, build_meta(ranks, fields, [Path(TRACE_FILE)], **meta))

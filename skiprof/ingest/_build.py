@@ -213,7 +213,6 @@ def build_rank(rank: int, batches: list[Batch]) -> RankTables:
         # correlation id is older than every call recorded), it has no id, or no record.
         first_corr = runtime["correlation"][runtime["correlation"] >= 0].min() if n_rt and (runtime["correlation"] >= 0).any() else None
         before = (kcorr >= 0) & (kcorr < first_corr) if first_corr is not None else np.zeros(nk, bool)
-        reason = np.where(linked, "", np.where(before, "before_window", np.where(kcorr < 0, "no_correlation", "no_launch_record")))
         reason_names = ["before_window", "no_correlation", "no_launch_record"]
         reason_idx = np.where(linked, -1, np.where(before, 0, np.where(kcorr < 0, 1, 2)))
         device["orphan_reason"] = take_or_null(str_array(reason_names), reason_idx)

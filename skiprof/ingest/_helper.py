@@ -176,6 +176,8 @@ _early: Helper | None = None
 
 def start_early(argv: list[str]) -> None:
     """For ``skiprof import ONE_FILE``, fork the helper before the CLI loads its heavy modules."""
+    from ._stream import uncompressed_size
+
     global _early
     if not argv or argv[0] != "import":
         return
@@ -199,21 +201,11 @@ def start_early(argv: list[str]) -> None:
         return
     path = Path(positional[0])
     try:
-        if not path.is_file() or _size_hint(path) < _MIN_BYTES:
+        if not path.is_file() or uncompressed_size(path) < _MIN_BYTES:
             return
     except OSError:
         return
     _early = spawn(path)
-
-
-def _size_hint(path: Path) -> int:
-    """Uncompressed size: the gzip trailer's ISIZE, or the file size."""
-    size = path.stat().st_size
-    with open(path, "rb") as fh:
-        if fh.read(2) != b"\x1f\x8b" or size < 18:
-            return size
-        fh.seek(-4, os.SEEK_END)
-        return int.from_bytes(fh.read(4), "little") or size * 10
 
 
 def take(path: Path) -> Helper | None:

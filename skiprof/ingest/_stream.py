@@ -20,7 +20,7 @@ import msgspec
 
 from .._errors import BadTraceError
 
-__all__ = ["TraceText", "read_chunks"]
+__all__ = ["TraceText", "read_chunks", "uncompressed_size"]
 
 _READ = 1 << 17  # compressed bytes read per step; inflates to a few MB
 _PIECE = 2 << 20  # decompressed bytes decoded at a time: small pieces keep the peak memory low
@@ -36,6 +36,18 @@ class TraceText:
 
     fields: dict[str, Any] = field(default_factory=dict)
     bytes_read: int = 0
+
+
+def uncompressed_size(path: Path) -> int:
+    """Size of the text: the gzip trailer's ISIZE (mod 4 GiB), or the file size for plain JSON."""
+    import os
+
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        if fh.read(2) != b"\x1f\x8b" or size < 18:
+            return size
+        fh.seek(-4, os.SEEK_END)
+        return int.from_bytes(fh.read(4), "little") or size
 
 
 def _raw_bytes(path: Path) -> Iterator[bytes]:
