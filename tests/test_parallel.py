@@ -24,9 +24,14 @@ def _events(n: int, odd_name: str | None = None) -> list[dict]:
     return events
 
 
-@pytest.mark.parametrize("odd_name", [None, "weird}, {name"])
-def test_parallel_equals_serial(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, odd_name: str | None) -> None:
+@pytest.mark.parametrize(("odd_name", "slot_bytes"), [(None, None), ("weird}, {name", None), (None, 1000)])
+def test_parallel_equals_serial(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, odd_name: str | None,
+                                slot_bytes: int | None) -> None:
+    from skiprof.ingest import _helper
+
     monkeypatch.setattr(ingest, "_PARALLEL_MIN_BYTES", 0)
+    if slot_bytes:  # pieces larger than a shared-memory slot travel through the pipe instead
+        monkeypatch.setattr(_helper, "_SLOT_BYTES", slot_bytes)
     src = write_trace(tmp_path / "t.json", _events(120, odd_name))
     serial = _tables(src, 1)
     outcomes = []
