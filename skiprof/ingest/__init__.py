@@ -108,7 +108,8 @@ def _parallel_batches(path: Path, info: TraceText, progress: Callable[[int], Non
         from . import _build  # noqa: F401
 
         try:
-            return helper.run(info, None)
+            # Progress in bytes: pieces are about _PARALLEL_PIECE long.
+            return helper.run(info, (lambda i: progress((i + 1) * _PARALLEL_PIECE)) if progress else None)
         except msgspec.DecodeError:
             return None
     finally:
