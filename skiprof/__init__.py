@@ -22,9 +22,11 @@ from typing import Any
 from ._errors import SkiprofError
 from ._folder import Trace, load
 from ._version import __version__
+from .capture._metrics import record_metrics
 from .capture._regions import KNOWN_REGIONS, region, step
 
-__all__ = ["load", "Trace", "region", "step", "trace", "KNOWN_REGIONS", "SkiprofError", "__version__"]
+__all__ = ["load", "Trace", "region", "step", "record_metrics", "trace", "KNOWN_REGIONS", "SkiprofError",
+           "__version__"]
 
 
 @contextmanager

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ._errors import OutputExistsError, TraceFolderError
-from ._schema import SCHEMA_VERSION, TABLES, arrow_schema
+from ._schema import READABLE_VERSIONS, SCHEMA_VERSION, TABLES, arrow_schema
 
 __all__ = ["Trace", "load", "building", "write_meta", "write_tables", "staging_folder", "commit_folder", "check_output"]
 
@@ -140,6 +140,10 @@ class Trace:
         return self.frame("counters")
 
     @property
+    def metrics(self) -> Any:
+        return self.frame("metrics")
+
+    @property
     def ranks(self) -> list[int]:
         return list(self.meta.get("ranks", [0]))
 
@@ -154,6 +158,9 @@ def _read_table(folder: Path, name: str, columns: list[str] | None = None) -> An
         return pq.ParquetFile(single).read(columns=columns)
     parts = sorted(folder.glob(f"rank=*/{name}.parquet"), key=lambda p: int(p.parent.name.split("=")[1]))
     if not parts:
+        if name == "metrics":  # schema version 1 folders have no metrics table
+            empty = arrow_schema(name).empty_table()
+            return empty.select(columns) if columns else empty
         raise TraceFolderError(f"{folder}: table {name!r} is missing ({name}.parquet)")
     schema = arrow_schema(name)
     if columns:
@@ -174,7 +181,7 @@ def load(path: str | os.PathLike[str]) -> Trace:
     except (OSError, ValueError) as exc:
         raise TraceFolderError(f"{meta_path}: unreadable ({exc})") from None
     version = meta.get("schema_version")
-    if version != SCHEMA_VERSION:
+    if version not in READABLE_VERSIONS:
         raise TraceFolderError(
             f"{folder}: schema version {version} is not supported by this skiprof (expects {SCHEMA_VERSION})"
         )

@@ -9,10 +9,12 @@ from dataclasses import dataclass
 
 from typing import Any
 
-__all__ = ["SCHEMA_VERSION", "Column", "Table", "TABLES", "table", "arrow_schema"]
+__all__ = ["SCHEMA_VERSION", "READABLE_VERSIONS", "Column", "Table", "TABLES", "table", "arrow_schema"]
 
 #: Bumped on any change a reader could notice (new/removed/renamed column, unit change).
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: Older versions this skiprof still reads (tables they lack load as empty).
+READABLE_VERSIONS = (1, 2)
 
 # Arrow type names, resolved with pyarrow only when a schema is built (pyarrow is slow to import).
 I64, I32, F64, STR, BOOL = "int64", "int32", "float64", "string", "bool_"
@@ -147,7 +149,20 @@ COUNTERS = Table(
     ),
 )
 
-TABLES: dict[str, Table] = {t.name: t for t in (OPS, LAUNCHES, KERNELS, REGIONS, COUNTERS)}
+METRICS = Table(
+    "metrics",
+    "Scenario metrics a workload recorded with skiprof.record_metrics (TTFT, tokens/s, bytes moved, ...); "
+    "empty for imported traces. Added in schema version 2.",
+    (
+        _RANK,
+        _c("scenario", STR, "-", "Workload or scenario name, e.g. serving, moe."),
+        _c("name", STR, "-", "Metric name."),
+        _c("value", F64, "-", "Metric value."),
+        _c("unit", STR, "-", "Unit of value, e.g. ms, tokens/s, bytes (empty when unitless)."),
+    ),
+)
+
+TABLES: dict[str, Table] = {t.name: t for t in (OPS, LAUNCHES, KERNELS, REGIONS, COUNTERS, METRICS)}
 
 
 def table(name: str) -> Table:

@@ -133,3 +133,36 @@ def test_region_decorator_and_step_without_trace() -> None:
 
     assert work(3) == 6 and calls == [3]
     skiprof.step()  # no active trace: a no-op
+
+
+def test_record_metrics_lands_in_the_folder(tmp_path: Path) -> None:
+    import torch
+
+    with skiprof.trace(tmp_path / "o"):
+        torch.ones(3).sum()
+        out = skiprof.record_metrics("demo", {"ttft_ms": 12.5, "tokens": 7}, units={"ttft_ms": "ms"})
+    assert out == {"ttft_ms": 12.5, "tokens": 7}
+    m = skiprof.load(tmp_path / "o").metrics.sort_values("name")
+    assert m[["scenario", "name", "value", "unit"]].values.tolist() == [["demo", "tokens", 7.0, ""], ["demo", "ttft_ms", 12.5, "ms"]]
+    assert not (tmp_path / "o" / "scenario.json").exists()
+
+
+def test_record_metrics_refuses_nan_and_works_untraced() -> None:
+    assert skiprof.record_metrics("demo", {"x": 1.0}) == {"x": 1.0}
+    with pytest.raises(ValueError, match="finite"):
+        skiprof.record_metrics("demo", {"x": float("nan")})
+
+
+def test_schema_1_folders_still_load(tmp_path: Path) -> None:
+    import json
+
+    import torch
+
+    with skiprof.trace(tmp_path / "o"):
+        torch.ones(3).sum()
+    meta = json.loads((tmp_path / "o" / "meta.json").read_text())
+    meta["schema_version"] = 1
+    (tmp_path / "o" / "meta.json").write_text(json.dumps(meta))
+    (tmp_path / "o" / "metrics.parquet").unlink()
+    t = skiprof.load(tmp_path / "o")
+    assert len(t.metrics) == 0 and list(t.metrics.columns) == ["rank", "scenario", "name", "value", "unit"]

@@ -77,6 +77,7 @@ class Session:
         self._old_alarm: Any = None
         self.started_at_ns = 0
         self.stopped_at_ns = 0
+        self.metrics: list[dict[str, Any]] = []  # skiprof.record_metrics rows
 
     # --- schedule -------------------------------------------------------------------------
     def _schedule(self, step: int) -> Any:
@@ -161,6 +162,10 @@ class Session:
             self._end()
         self._nvml.stop()
         _active = None
+        if self.metrics:
+            from ._metrics import write_metrics
+
+            write_metrics(self.folder, self.metrics)
         # Keep the samples taken while the profiler recorded: same window as the trace.
         samples = [x for x in self._nvml.samples if self.started_at_ns <= x[0] <= (self.stopped_at_ns or x[0])]
         if samples and self.exported:

@@ -99,9 +99,16 @@ def build_meta(
 
 def finish_capture(session: Any, staging: Path, **meta: Any) -> dict[str, Any]:
     """Ingest what a capture session wrote into ``staging`` and write meta.json; returns the meta."""
-    from .._folder import write_meta
+    from .._folder import write_meta, write_tables
+    from ..capture._metrics import METRICS_FILE, read_metrics
     from ..capture._session import NVML_FILE, TRACE_FILE
+    from ..ingest._build import metrics_table
 
     ranks, fields = ingest_files([staging / TRACE_FILE], staging, extra_events=staging / NVML_FILE)
-    (staging / NVML_FILE).unlink(missing_ok=True)
+    rows = read_metrics(staging)
+    if rows:
+        ranks[0].tables["metrics"] = metrics_table(ranks[0].rank, rows)
+        write_tables(staging, ranks)
+    for name in (NVML_FILE, METRICS_FILE):
+        (staging / name).unlink(missing_ok=True)
     return write_meta(staging, build_meta(ranks, fields, [Path(TRACE_FILE)], **meta))

@@ -248,6 +248,7 @@ def build_rank(rank: int, batches: list[Batch]) -> RankTables:
 
     tables["regions"] = _regions(rank, host, _concat(batches, "gpu_ann"))
     tables["counters"] = _counters(rank, _concat(batches, "counter"))
+    tables["metrics"] = _empty("metrics")  # filled by capture from what the workload recorded
     stats.update(
         ops=n_ops, launches=n_rt,
         launch_calls=int(isin_mask(tables["launches"]["kind"], ["launch", "graph"]).sum()) if n_rt else 0,
@@ -333,6 +334,19 @@ def _regions(rank: int, host: dict[str, Any] | None, gpu: dict[str, Any] | None)
     if not parts:
         return _empty("regions")
     return pa.concat_tables([_table("regions", p) for p in parts])
+
+
+def metrics_table(rank: int, rows: list[dict[str, Any]]) -> pa.Table:
+    """The metrics table of one rank from recorded (scenario, name, value, unit) rows."""
+    if not rows:
+        return _empty("metrics")
+    return _table("metrics", {
+        "rank": np.full(len(rows), rank, np.int32),
+        "scenario": str_array([r["scenario"] for r in rows]),
+        "name": str_array([r["name"] for r in rows]),
+        "value": np.array([float(r["value"]) for r in rows], np.float64),
+        "unit": str_array([r.get("unit") or "" for r in rows]),
+    })
 
 
 def _counters(rank: int, counters: dict[str, Any] | None) -> pa.Table:
