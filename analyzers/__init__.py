@@ -12,10 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import boundness, breakdown, hta, kernels, launch
+from . import boundness, breakdown, hta, kernels, launch, scenario
 from ._view import View, select
 
-__all__ = ["View", "select", "REGISTRY", "Analyzer", "launch", "boundness", "breakdown", "kernels", "hta"]
+__all__ = ["View", "select", "REGISTRY", "Analyzer", "launch", "boundness", "breakdown", "kernels", "hta", "scenario"]
 
 
 @dataclass(frozen=True)
@@ -38,4 +38,6 @@ REGISTRY: dict[str, Analyzer] = {a.name: a for a in (
     Analyzer("kernels.top_kernels", kernels.top_kernels, "Which kernels take the device time?"),
     Analyzer("kernels.top_ops", kernels.top_ops, "What does each top-level op cost on host and device?"),
     Analyzer("hta.temporal_breakdown", hta.temporal_breakdown, "HTA's idle/compute/non-compute shares, for comparison"),
+    Analyzer("scenario.recorded", scenario.recorded, "What did the workload itself measure (TTFT, tokens/s, ...)?"),
+    Analyzer("scenario.per_region", scenario.per_region, "What launch/queue time does each named phase (prefill, decode, ...) cost?"),
 )}

@@ -33,6 +33,8 @@ class Report:
     top_ops: list[dict[str, Any]]
     overall: str
     notes: list[str]
+    scenario_metrics: list[dict[str, Any]]
+    regions: list[dict[str, Any]]
 
     def idle_by_cause(self) -> dict[str, int]:
         """Idle gaps summed over all streams, per cause."""
@@ -45,7 +47,7 @@ class Report:
 def build_report(t: Any, *, rank: int | None = None, step: int | None = None, region: str | None = None,
                  top: int = 10, windows: int = 10) -> Report:
     """Run the analyzers on one view of ``t``."""
-    from .analyzers import boundness, breakdown, hta, kernels, launch, select
+    from .analyzers import boundness, breakdown, hta, kernels, launch, scenario, select
     from .analyzers._frame import rows
 
     v = select(t, rank=rank, step=step, region=region)
@@ -68,6 +70,7 @@ def build_report(t: Any, *, rank: int | None = None, step: int | None = None, re
         phases=breakdown.phases(v), memcpy=rows(breakdown.memcpy_columns(v)),
         top_kernels=rows(kernels.kernel_columns(v, top)), top_kernels_by_count=rows(kernels.kernel_columns(v, top, by="count")),
         top_ops=rows(kernels.op_columns(v, top, per)), overall=boundness.label(q_share, idle_share, s.kernels), notes=notes,
+        scenario_metrics=rows(scenario.recorded_columns(v)), regions=rows(scenario.region_columns(v, per)),
     )
 
 
@@ -117,5 +120,6 @@ def to_dict(r: Report) -> dict[str, Any]:
         "top_kernels": r.top_kernels,
         "top_kernels_by_count": r.top_kernels_by_count,
         "top_ops": r.top_ops,
+        "scenario": {"metrics": r.scenario_metrics, "regions": r.regions},
         "notes": r.notes,
     }

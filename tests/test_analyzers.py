@@ -192,3 +192,16 @@ def test_report_json_keys(tmp_path: Path) -> None:
     assert (d["tklqt_ns"], d["il_ns"], d["kernels"], d["linked_kernels"], d["orphan_kernels"]) == (256 * US, 205 * US, 4, 4, 0)
     assert d["boundness"]["overall"] == "gpu-bound"
     assert d["top_kernels"][0] == {"name": "gemm", "count": 4, "total_ns": 200 * US, "mean_ns": 50.0 * US, "share": 1.0}
+
+
+def test_per_region_tklqt(tmp_path: Path) -> None:
+    # The CPU-bound chain with a prefill region [0,150) and a decode region [150,400): launches at
+    # 10 and 110 fall in prefill, 210 and 310 in decode; each kernel's launch+queue is 15 µs.
+    from skiprof.analyzers import scenario
+
+    events = cpu_bound() + [op("skiprof:prefill", 0, 150, cat="user_annotation"),
+                            op("skiprof:decode", 150, 250, cat="user_annotation")]
+    v = select(_load(tmp_path, events))
+    r = scenario.per_region(v)
+    assert r.values.tolist() == [["prefill", 1, 150 * US, 2, 30 * US, 0], ["decode", 1, 250 * US, 2, 30 * US, 0]]
+    assert len(scenario.recorded(v)) == 0

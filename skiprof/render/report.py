@@ -80,6 +80,13 @@ def render_markdown(r: Report) -> str:
         parts += ["", "## Top kernels by time", "", _md_table(["kernel", "count", "total", "mean", "share"],
                   [[_short(k["name"], 60), k["count"], _ms(k["total_ns"]), _us(k["mean_ns"]), _pct(k["share"])]
                    for k in r.top_kernels])]
+    if r.scenario_metrics:
+        parts += ["", "## Scenario metrics", "", _md_table(["scenario", "metric", "value", "unit"],
+                  [[m["scenario"], m["name"], f"{m['value']:.4g}", m["unit"]] for m in r.scenario_metrics])]
+    if r.regions:
+        parts += ["", "## Named regions", "", _md_table(["region", "times", "time", "kernels", "TKLQT", "queue"],
+                  [[x["region"], x["occurrences"], _ms(x["time_ns"]), x["kernels"], _ms(x["tklqt_ns"]), _ms(x["queue_ns"])]
+                   for x in r.regions])]
     if r.top_ops:
         parts += ["", "## Top-level ops", "", _md_table(["op", "calls", "CPU", "activities", "GPU", "launch+queue"],
                   [[o["name"], o["calls"], _ms(o["cpu_ns"]), o["activities"], _ms(o["gpu_ns"]), _ms(o["launch_queue_ns"])]
@@ -127,6 +134,13 @@ def render_terminal(r: Report, console: Any) -> None:
     if r.top_kernels:
         table("Top kernels by time", ["kernel", "count", "total", "share"],
               [[_short(k["name"]), f"{k['count']:,}", _ms(k["total_ns"]), _pct(k["share"])] for k in r.top_kernels])
+    if r.scenario_metrics:
+        table("Scenario metrics", ["scenario", "metric", "value", "unit"],
+              [[m["scenario"], m["name"], f"{m['value']:.4g}", m["unit"]] for m in r.scenario_metrics], right=2)
+    if r.regions:
+        table("Named regions", ["region", "times", "time", "kernels", "TKLQT", "queue"],
+              [[x["region"], f"{x['occurrences']:,}", _ms(x["time_ns"]), f"{x['kernels']:,}", _ms(x["tklqt_ns"]),
+                _ms(x["queue_ns"])] for x in r.regions])
     if r.top_ops:
         table("Top-level ops", ["op", "calls", "CPU", "GPU", "launch+queue"],
               [[_short(o["name"], 30), f"{o['calls']:,}", _ms(o["cpu_ns"]), _ms(o["gpu_ns"]), _ms(o["launch_queue_ns"])]

@@ -1,0 +1,67 @@
+"""Scenario section: the metrics a workload recorded, and launch/queue time per named region.
+
+Per region (skiprof.region names such as prefill and decode): how often it ran, the time inside
+it, and the kernels launched inside it with their TKLQT and queue part, so that e.g. the serving
+workload's prefill and decode phases each get their own TKLQT (docs/metrics.md, "Scenario").
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import _intervals as iv
+from ._cols import from_arrow
+from ._frame import frame
+from ._view import View
+from .launch import activity_columns
+
+__all__ = ["recorded", "recorded_columns", "per_region", "region_columns"]
+
+_REGION_COLS = ["region", "occurrences", "time_ns", "kernels", "tklqt_ns", "queue_ns"]
+
+
+def recorded_columns(view: View) -> dict[str, Any]:
+    """The rank's rows of the metrics table: scenario, name, value, unit."""
+    m = from_arrow(view.trace.table("metrics"))
+    if len(m) and len(view.trace.ranks) > 1:
+        m = m.take(m["rank"] == view.rank)
+    return {"scenario": m["scenario"].tolist() if len(m) else [], "name": m["name"].tolist() if len(m) else [],
+            "value": m["value"].tolist() if len(m) else [], "unit": m["unit"].tolist() if len(m) else []}
+
+
+def recorded(view: View) -> Any:
+    """Scenario metrics as a DataFrame."""
+    return frame(recorded_columns(view), ["scenario", "name", "value", "unit"])
+
+
+def region_columns(view: View, per: Any = None) -> dict[str, Any]:
+    """per_region as a dict of columns, regions in order of first appearance."""
+    per = per if isinstance(per, dict) else activity_columns(view)
+    r = view.regions
+    sk = r.take(r["kind"].eq("skiprof"))
+    out: dict[str, list[Any]] = {c: [] for c in _REGION_COLS}
+    if not len(sk):
+        return out
+    kern = per["kind"].eq("kernel")
+    lts, lq, q = per["launch_ts"][kern], per["launch_queue_ns"][kern], per["queue_ns"][kern]
+    names = sk["name"]
+    first = {}
+    for i, code in enumerate(names.codes):
+        first.setdefault(int(code), i)
+    for code in sorted(first, key=first.get):
+        rows = names.codes == code
+        lo, hi = sk["ts"][rows], sk["ts"][rows] + sk["dur"][rows]
+        windows = iv.union(lo, hi)
+        # A kernel belongs to the region its launch call was made in.
+        idx = np.searchsorted(windows[0], lts, side="right") - 1
+        inside = (idx >= 0) & (lts < windows[1][np.maximum(idx, 0)])
+        for c, v in zip(_REGION_COLS, (names.values[code], int(rows.sum()), iv.total(windows), int(inside.sum()),
+                                       int(lq[inside].sum()), int(q[inside].sum()))):
+            out[c].append(v)
+    return out
+
+
+def per_region(view: View, per: Any = None) -> Any:
+    """Occurrences, time, kernels launched and TKLQT per skiprof region name (DataFrame)."""
+    return frame(region_columns(view, per), _REGION_COLS)
