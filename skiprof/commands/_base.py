@@ -77,7 +77,7 @@ def build_meta(
     return {
         "skiprof_version": __version__,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "command": extra.pop("command", sys.argv),
+        "command": extra.pop("command", ["skiprof", *sys.argv[1:]]),
         "host": extra.pop("host", first.get("host_name") or None),
         "importing_host": socket.gethostname(),
         "sources": [str(p) for p in files],

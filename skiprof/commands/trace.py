@@ -37,7 +37,7 @@ def run_trace(target: Target, output: str | None, *, force: bool, options: Captu
 
         meta = finish_capture(
             session, staging,
-            command=["skiprof", *sys.argv[1:]] if sys.argv and sys.argv[0].endswith("skiprof") else sys.argv,
+            command=["skiprof", *sys.argv[1:]],
             torch_version=torch.__version__,
             capture={
                 "script": str(target.script) if target.script else None,
