@@ -21,13 +21,22 @@ __all__ = ["recorded", "recorded_columns", "per_region", "region_columns"]
 _REGION_COLS = ["region", "occurrences", "time_ns", "kernels", "tklqt_ns", "queue_ns"]
 
 
-def recorded_columns(view: View) -> dict[str, Any]:
-    """The rank's rows of the metrics table: scenario, name, value, unit."""
+def recorded_columns(view: View, per: Any = None) -> dict[str, Any]:
+    """The rank's rows of the metrics table (scenario, name, value, unit), then figures derived
+    from them and the trace: ``launches_per_token`` wherever a workload recorded ``tokens``."""
     m = from_arrow(view.trace.table("metrics"))
     if len(m) and len(view.trace.ranks) > 1:
         m = m.take(m["rank"] == view.rank)
-    return {"scenario": m["scenario"].tolist() if len(m) else [], "name": m["name"].tolist() if len(m) else [],
-            "value": m["value"].tolist() if len(m) else [], "unit": m["unit"].tolist() if len(m) else []}
+    out: dict[str, list[Any]] = {"scenario": m["scenario"].tolist() if len(m) else [],
+                                 "name": m["name"].tolist() if len(m) else [],
+                                 "value": m["value"].tolist() if len(m) else [],
+                                 "unit": m["unit"].tolist() if len(m) else []}
+    for sc, name, value in list(zip(out["scenario"], out["name"], out["value"])):
+        if name == "tokens" and value > 0:
+            calls = int(view.launches["kind"].isin(("launch", "graph")).sum())
+            for c, v in zip(out, (sc, "launches_per_token", calls / value, "launches/token")):
+                out[c].append(v)
+    return out
 
 
 def recorded(view: View) -> Any:

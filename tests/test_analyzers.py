@@ -205,3 +205,19 @@ def test_per_region_tklqt(tmp_path: Path) -> None:
     r = scenario.per_region(v)
     assert r.values.tolist() == [["prefill", 1, 150 * US, 2, 30 * US, 0], ["decode", 1, 250 * US, 2, 30 * US, 0]]
     assert len(scenario.recorded(v)) == 0
+
+
+def test_launches_per_token_is_derived(tmp_path: Path) -> None:
+    # gpu_bound() has 4 launch calls; a workload that recorded tokens=8 gets 0.5 launches per token.
+    import skiprof.analyzers.scenario as scenario
+    from skiprof.capture._metrics import write_metrics
+    from skiprof.commands._base import build_meta
+    from skiprof.ingest._build import metrics_table
+    from skiprof._folder import write_tables
+
+    t = _load(tmp_path, gpu_bound())
+    rt = type("R", (), {})()
+    rt.rank, rt.tables = 0, {"metrics": metrics_table(0, [{"scenario": "moe", "name": "tokens", "value": 8.0, "unit": ""}])}
+    write_tables(t.path, [rt])
+    m = scenario.recorded(select(skiprof.load(t.path)))
+    assert m.values.tolist() == [["moe", "tokens", 8.0, ""], ["moe", "launches_per_token", 0.5, "launches/token"]]

@@ -8,9 +8,9 @@ and the ones a layer's router picks are copied to the device on demand before th
 (the baseline of Pre-gated MoE). prefetch: a pre-gate on each layer's input predicts the next
 layer's experts, which are copied on a side stream while the current layer computes (pre-gating).
 Regions: route, h2d, compute, wait (time blocked on expert copies). Metrics (scenario "moe"):
-tokens, load imbalance (max/mean tokens per expert), expert bytes and time host->device, stall time,
-and the mean number of experts used per layer. Launches per token follow from the report's
-launch_calls / tokens.
+tokens, tokens routed to each expert, load imbalance (max/mean tokens per expert), expert bytes and
+time host->device, stall time, and the mean number of experts used per layer. The report's scenario
+section adds launches per token (launch calls in the trace / tokens).
 """
 from __future__ import annotations
 
@@ -154,6 +154,8 @@ def main(argv: list[str] | None = None) -> int:
         "h2d_ms": h2d_s * 1e3,
         "stall_ms": stall_s * 1e3,
         "tokens_per_s": args.tokens * args.steps / wall,
+        # Routed token slots per expert, summed over layers and steps (top_k slots per token per layer).
+        **{f"tokens_expert_{e}": float(per_expert[e]) for e in range(args.experts)},
     }
     finish("moe", metrics, {"expert_bytes_h2d": "bytes", "h2d_ms": "ms", "stall_ms": "ms", "tokens_per_s": "tokens/s"}, args)
     return 0
