@@ -134,6 +134,71 @@ def report_cmd(
         write_output(text, output, force)
 
 
+@app.command(
+    "sweep",
+    help="Run SCRIPT once per configuration, each under skiprof trace in its own process, e.g. "
+         "skiprof sweep workloads/serving.py --param batch_size=1,2,4,8 -o sweep1 -- --gen-len 8. "
+         "Failed runs are recorded and skipped; --resume continues an interrupted sweep. Ends with the transition report.",
+)
+def sweep_cmd(
+    script: Annotated[str, typer.Argument(help="Workload script; each NAME in --param becomes its --NAME option.", show_default=False)],
+    fixed: Annotated[Optional[list[str]], typer.Argument(help="Arguments passed to every run (after --).", show_default=False)] = None,
+    param: Annotated[list[str], typer.Option("--param", help="NAME=V1,V2,... (repeatable; the grid is their product).")] = [],  # noqa: B006 - typer needs a list default
+    repeat: Annotated[int, typer.Option("--repeat", help="Runs per configuration.", min=1)] = 1,
+    warmup: Annotated[int, typer.Option("--warmup", help="Unmeasured runs per configuration before the measured ones.", min=0)] = 0,
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Sweep folder (default: sweep-<script>).", show_default=False)] = None,
+    force: Force = False,
+    resume: Annotated[bool, typer.Option("--resume", help="Skip runs the folder already holds.")] = False,
+    timeout: Annotated[Optional[float], typer.Option("--timeout", help="Seconds before a run is stopped and recorded as failed.", show_default=False)] = None,
+) -> None:
+    from .commands.sweep import parse_param, run_sweep
+    from .commands.transition import run_transition
+    from .render.transition import render_transition
+
+    params = [parse_param(p) for p in param]
+    out = output or Path(f"sweep-{Path(script).stem}")
+    bar = _sweep_bar() if sys.stderr.isatty() else None
+    try:
+        record = run_sweep(script, params, list(fixed or []), out, repeat=repeat, warmup=warmup, force=force,
+                           resume=resume, timeout=timeout, progress=bar)
+    finally:
+        if bar is not None:
+            bar.close()  # type: ignore[attr-defined]
+    ok = sum(r["status"] == "ok" for r in record["runs"])
+    _console(stderr=True).print(f"skiprof: sweep wrote {out} ({ok} of {len(record['runs'])} runs succeeded)")
+    if ok:
+        render_transition(run_transition(out), _console())
+
+
+@app.command("transition", help="Per-configuration TKLQT, IL, AKD and idle/queue/launch shares of a sweep folder, the CPU->GPU-bound transition by two criteria, and transition.csv / transition.png.")
+def transition_cmd(
+    folder: Annotated[Path, typer.Argument(help="Folder written by skiprof sweep.", show_default=False)],
+    by: Annotated[Optional[str], typer.Option("--by", help="Swept parameter for the x axis (default: the first).", show_default=False)] = None,
+) -> None:
+    from .commands.transition import run_transition
+    from .render.transition import render_transition
+
+    render_transition(run_transition(folder, by=by), _console())
+
+
+def _sweep_bar():  # noqa: ANN202
+    """A rich progress bar with time remaining, fed with (runs done, runs in all, current configuration)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                   console=_console(stderr=True), transient=True)
+    task: list[int] = []
+
+    def update(done: int, total: int, label: str) -> None:
+        if not task:
+            bar.start()
+            task.append(bar.add_task("sweep", total=total))
+        bar.update(task[0], completed=done, description=f"sweep: {label}")
+
+    update.close = bar.stop  # type: ignore[attr-defined]
+    return update
+
+
 def _progress_bar():  # noqa: ANN202
     """A rich progress bar on stderr, fed with (file, bytes decoded, total bytes)."""
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn

@@ -1,0 +1,96 @@
+"""Where a workload turns from CPU-bound to GPU-bound across a sweep (the SKIP paper's TKLQT method).
+
+Two criteria, both reported (docs/metrics.md, "Transition"):
+  queue > launch: the first configuration, in order of the swept value, whose queue time per kernel
+                  exceeds its launch time per kernel;
+  knee:           the breakpoint of a two-segment linear fit of TKLQT against log2(value), chosen by
+                  least squares: the curve is flat while launches dominate and climbs once kernels queue.
+Confidence: high when they agree (same or neighbouring configuration), low when they disagree,
+none when the sweep has no device activity.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ._view import select
+from .launch import activity_columns, summary
+
+__all__ = ["run_figures", "per_config", "locate", "Transition"]
+
+FIELDS = ["value", "runs", "tklqt_ns", "il_ns", "akd_ns", "gpu_idle_share", "queue_share", "launch_share",
+          "launch_ns_per_kernel", "queue_ns_per_kernel"]
+
+
+def run_figures(t: Any) -> dict[str, float]:
+    """The per-run figures of one trace folder."""
+    v = select(t)
+    s = summary(v, activity_columns(v))
+    n = max(s.kernels, 1)
+    return {
+        "tklqt_ns": s.tklqt_ns, "il_ns": s.il_ns, "akd_ns": s.akd_ns,
+        "gpu_idle_share": s.gpu_idle_ns / s.il_ns if s.il_ns else 0.0,
+        "queue_share": s.queue_ns / s.tklqt_ns if s.tklqt_ns else 0.0,
+        "launch_share": s.launch_ns / s.tklqt_ns if s.tklqt_ns else 0.0,
+        "launch_ns_per_kernel": s.launch_ns / n, "queue_ns_per_kernel": s.queue_ns / n, "kernels": s.kernels,
+    }
+
+
+def per_config(rows: list[tuple[float, dict[str, float]]]) -> dict[str, list[Any]]:
+    """Mean of each figure over the repeats of each swept value, values in increasing order."""
+    by: dict[float, list[dict[str, float]]] = {}
+    for value, figs in rows:
+        by.setdefault(value, []).append(figs)
+    out: dict[str, list[Any]] = {f: [] for f in FIELDS}
+    for value in sorted(by):
+        runs = by[value]
+        out["value"].append(value)
+        out["runs"].append(len(runs))
+        for f in FIELDS[2:]:
+            out[f].append(float(np.mean([r[f] for r in runs])))
+    return out
+
+
+@dataclass(frozen=True)
+class Transition:
+    """The located transition: each criterion's value (None when not found) and how sure."""
+
+    queue_over_launch: float | None
+    knee: float | None
+    confidence: str
+    reason: str
+
+
+def _knee(x: np.ndarray, y: np.ndarray) -> float | None:
+    """Breakpoint of the best two-segment (continuous at the break) least-squares fit; None under 4 points."""
+    if len(x) < 4 or np.ptp(y) == 0:
+        return None
+    best, best_err = None, math.inf
+    for k in range(1, len(x) - 1):
+        # Basis: intercept, slope, and a hinge that starts at x[k].
+        a = np.column_stack([np.ones_like(x), x, np.maximum(x - x[k], 0)])
+        coef, *_ = np.linalg.lstsq(a, y, rcond=None)
+        err = float(((a @ coef - y) ** 2).sum())
+        if coef[2] > 0 and err < best_err:  # only a bend upwards is a CPU->GPU transition
+            best, best_err = k, err
+    return None if best is None else float(2 ** x[best])
+
+
+def locate(cfg: dict[str, list[Any]]) -> Transition:
+    """Apply both criteria to per_config output."""
+    values = cfg["value"]
+    if not values or not any(t > 0 for t in cfg["tklqt_ns"]):
+        return Transition(None, None, "none", "no device activity in the sweep: launch/queue time is zero")
+    qol = next((v for v, q, lch in zip(values, cfg["queue_ns_per_kernel"], cfg["launch_ns_per_kernel"]) if q > lch), None)
+    knee = _knee(np.log2(np.array(values, dtype=float)), np.array(cfg["tklqt_ns"], dtype=float))
+    if qol is None and knee is None:
+        return Transition(None, None, "low", "launch time dominates everywhere: CPU-bound over the whole sweep")
+    if qol is None or knee is None:
+        return Transition(qol, knee, "medium", "only one criterion found a transition")
+    i, j = values.index(qol), values.index(knee)
+    if abs(i - j) <= 1:
+        return Transition(qol, knee, "high", "both criteria agree (same or neighbouring configuration)")
+    return Transition(qol, knee, "low", "the criteria disagree")
