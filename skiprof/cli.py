@@ -181,6 +181,33 @@ def transition_cmd(
     render_transition(run_transition(folder, by=by), _console())
 
 
+@app.command("fusion", help="Kernel-fusion candidates: chains of kernels that keep following each other on a stream, scored by SKIP's proximity score and ranked by the launch time fusing them would save.")
+def fusion_cmd(
+    folder: Annotated[Path, typer.Argument(help="Trace folder.", show_default=False)],
+    max_len: Annotated[int, typer.Option("--max-len", help="Longest chain considered.", min=2, max=16)] = 4,
+    threshold: Annotated[float, typer.Option("--threshold", help="Minimum proximity score.", min=0.0, max=1.0)] = 0.8,
+    min_count: Annotated[int, typer.Option("--min-count", help="Minimum occurrences of a chain.", min=1)] = 2,
+    top: Annotated[int, typer.Option("--top", help="Chains shown.", min=1)] = 10,
+    rank: Annotated[Optional[int], typer.Option("--rank", help="Rank (default: the lowest).", show_default=False)] = None,
+    fmt: Annotated[str, typer.Option("--format", help="terminal or json.")] = "terminal",
+) -> None:
+    import json
+
+    from ._folder import load
+    from .analyzers import fusion, select
+    from .analyzers._frame import rows
+    from .render.fusion import render_fusion
+
+    v = select(load(folder), rank=rank)
+    cols = fusion.chain_columns(v, max_len=max_len, threshold=threshold, min_count=min_count, top=top)
+    if fmt == "json":
+        sys.stdout.write(json.dumps(rows(cols), indent=2) + "\n")
+    elif fmt == "terminal":
+        render_fusion(rows(cols), v.label, _console())
+    else:
+        raise typer.BadParameter(f"unknown format {fmt!r} (terminal, json)", param_hint="--format")
+
+
 def _sweep_bar():  # noqa: ANN202
     """A rich progress bar with time remaining, fed with (runs done, runs in all, current configuration)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn

@@ -221,3 +221,36 @@ def test_launches_per_token_is_derived(tmp_path: Path) -> None:
     write_tables(t.path, [rt])
     m = scenario.recorded(select(skiprof.load(t.path)))
     assert m.values.tolist() == [["moe", "tokens", 8.0, ""], ["moe", "launches_per_token", 0.5, "launches/token"]]
+
+
+def _chain_trace(sync_at: float | None = None) -> list[dict]:
+    # Kernels A B C A B C A B D on one stream, op i at 100i launching at 100i+10 (10 long), kernel at
+    # 100i+25 for 5: every launch costs 15 µs and every stretch is CPU-bound.
+    ev = []
+    for i, name in enumerate("ABCABCABD"):
+        t0 = 100 * i
+        ev += [op(f"aten::op_{name}", t0, 50), runtime("cudaLaunchKernel", t0 + 10, 10, 100 + i), kernel(name, t0 + 25, 5, 100 + i)]
+    if sync_at is not None:
+        ev.append(runtime("cudaDeviceSynchronize", sync_at, 1, 999))
+    return ev
+
+
+def test_fusion_chains(tmp_path: Path) -> None:
+    # Length 2: AB 3 of A's 3 (PS 1), CA 2 of C's 2 (PS 1), BC 2 of 3 (0.67, out). Length 3: CAB 2 of
+    # 2 (PS 1); ABC, BCA 2 of 3 (out). Saving = occurrences x (length-1) x 15 µs: CAB 60, AB 45, CA 30.
+    from skiprof.analyzers import fusion
+
+    c = fusion.chains(select(_load(tmp_path, _chain_trace())))
+    assert c[["chain", "length", "occurrences", "first_kernel_count", "proximity", "saving_ns"]].values.tolist() == [
+        ["C > A > B", 3, 2, 2, 1.0, 60 * US], ["A > B", 2, 3, 3, 1.0, 45 * US], ["C > A", 2, 2, 2, 1.0, 30 * US]]
+    assert c["ops"].tolist()[1] == "aten::op_A"
+
+
+def test_fusion_chains_stop_at_syncs(tmp_path: Path) -> None:
+    # A sync at 350, between the launches of the 2nd A (310) and the 2nd B (410), breaks that AB:
+    # AB now occurs 2 of 3 times (PS 0.67) and drops out; the first CAB (kernels 2-4) is broken too,
+    # leaving one, below min_count. CA (kernels 2-3 and 5-6) keeps 2 of 2.
+    from skiprof.analyzers import fusion
+
+    c = fusion.chains(select(_load(tmp_path, _chain_trace(sync_at=350))))
+    assert c["chain"].tolist() == ["C > A"]

@@ -313,3 +313,15 @@ def test_report_on_real_gpu_trace(tmp_path: Path) -> None:
     d = json.loads(js.stdout)
     assert d["kernels"] == 60 and d["tklqt_ns"] > 0 and len(d["top_kernels"]) == 3
     assert abs(100 * d["hta"]["idle_share"] - 93.5) <= 1.0
+
+
+def test_fusion_command(tmp_path: Path) -> None:
+    from test_analyzers import _chain_trace
+
+    src = write_trace(tmp_path / "c.json", _chain_trace())
+    assert run_cli("import", str(src), "-o", str(tmp_path / "o")).returncode == 0
+    r = run_cli("fusion", str(tmp_path / "o"), "--format", "json")
+    assert r.returncode == 0, r.stderr
+    assert [x["chain"] for x in json.loads(r.stdout)] == ["C > A > B", "A > B", "C > A"]
+    t = run_cli("fusion", str(tmp_path / "o"))
+    assert "PS 1.00" in t.stdout and "aten::op_C" in t.stdout

@@ -1,1 +1,16 @@
 """Renderers: they format analyzer results and import rich; nothing else here computes."""
+
+
+def short_kernel(name: str, width: int = 70) -> str:
+    """A kernel name a person can scan: no `void`, no `at::native::`, no argument list; cut to ``width``."""
+    n = name.removeprefix("void ").replace("at::native::", "").replace("(anonymous namespace)::", "")
+    depth = 0
+    for i, ch in enumerate(n):  # drop the parameter list: the first "(" outside template brackets
+        if ch == "<":
+            depth += 1
+        elif ch == ">":
+            depth -= 1
+        elif ch == "(" and depth == 0 and i > 0:
+            n = n[:i]
+            break
+    return n if len(n) <= width else n[: width - 1] + "…"

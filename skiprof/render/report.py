@@ -5,6 +5,7 @@ import json
 from typing import Any
 
 from .._report import Report, to_dict
+from . import short_kernel
 
 __all__ = ["render_json", "render_markdown", "render_terminal", "RENDERERS", "renderer_for"]
 
@@ -78,7 +79,7 @@ def render_markdown(r: Report) -> str:
                    for m in r.memcpy])]
     if r.top_kernels:
         parts += ["", "## Top kernels by time", "", _md_table(["kernel", "count", "total", "mean", "share"],
-                  [[_short(k["name"], 60), k["count"], _ms(k["total_ns"]), _us(k["mean_ns"]), _pct(k["share"])]
+                  [[short_kernel(k["name"], 60), k["count"], _ms(k["total_ns"]), _us(k["mean_ns"]), _pct(k["share"])]
                    for k in r.top_kernels])]
     if r.scenario_metrics:
         parts += ["", "## Scenario metrics", "", _md_table(["scenario", "metric", "value", "unit"],
@@ -133,7 +134,7 @@ def render_terminal(r: Report, console: Any) -> None:
                for m in r.memcpy], right=2)
     if r.top_kernels:
         table("Top kernels by time", ["kernel", "count", "total", "share"],
-              [[_short(k["name"]), f"{k['count']:,}", _ms(k["total_ns"]), _pct(k["share"])] for k in r.top_kernels])
+              [[short_kernel(k["name"], 44), f"{k['count']:,}", _ms(k["total_ns"]), _pct(k["share"])] for k in r.top_kernels])
     if r.scenario_metrics:
         table("Scenario metrics", ["scenario", "metric", "value", "unit"],
               [[m["scenario"], m["name"], f"{m['value']:.4g}", m["unit"]] for m in r.scenario_metrics], right=2)

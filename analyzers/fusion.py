@@ -1,0 +1,94 @@
+"""Kernel-fusion candidates: chains of kernels that keep following each other on a stream (SKIP).
+
+A chain is a run of consecutive kernels on one device stream with nothing else in between (no
+memcpy/memset on the stream, no synchronization call between their launches). Its proximity score
+is PS = occurrences of the chain / occurrences of its first kernel (SKIP's definition), for chain
+lengths 2..max_len. Recommended chains have PS >= threshold; each is ranked by its estimated
+saving, occurrences x (length - 1) x the per-launch cost measured in the CPU-bound stretches of the
+run (all kernels when no stretch is CPU-bound). docs/metrics.md, "Fusion".
+"""
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import numpy as np
+
+from ._frame import frame
+from ._view import View
+from .boundness import window_columns
+from .launch import activity_columns
+
+__all__ = ["chains", "chain_columns", "per_launch_cost"]
+
+_COLS = ["chain", "length", "occurrences", "first_kernel_count", "proximity", "saving_ns", "ops"]
+
+
+def per_launch_cost(view: View, per: dict[str, Any]) -> float:
+    """Mean launch_ns per kernel launched in CPU-bound windows (else over all kernels)."""
+    kern = per["kind"].eq("kernel")
+    lts, launch = per["launch_ts"][kern], per["launch_ns"][kern]
+    if not len(lts):
+        return 0.0
+    w = window_columns(view, 10, per)
+    sel = np.zeros(len(lts), bool)
+    for lo, hi, lab in zip(w["start_ns"], w["end_ns"], w["label"]):
+        if lab == "cpu-bound":
+            sel |= (lts >= lo) & (lts < hi)
+    return float(launch[sel].mean()) if sel.any() else float(launch.mean())
+
+
+def chain_columns(view: View, *, max_len: int = 4, threshold: float = 0.8, min_count: int = 2,
+                  top: int = 10, per: Any = None) -> dict[str, Any]:
+    """fusion candidates as a dict of columns, best saving first."""
+    per = per if isinstance(per, dict) else activity_columns(view)
+    k = view.kernels
+    order = np.lexsort((k["ts"], k["stream"], k["device"]))
+    k = k.take(order)
+    is_kernel = k["kind"].eq("kernel")
+    names, codes = k["name"].values, k["name"].codes
+    key = k["device"].astype(np.int64) * (1 << 32) + k["stream"].astype(np.int64)
+    # A chain may not continue across: a new stream, a non-kernel activity, or a sync call between launches.
+    la = view.launches
+    syncs = np.sort(la["ts"][la["kind"].eq("sync")])
+    lts = np.where(k["launch_id"] >= 0, k["launch_ts"], k["ts"])
+    n = len(codes)
+    link = np.zeros(max(n - 1, 0), bool)  # link[i]: kernel i and i+1 may be in one chain
+    if n > 1:
+        lo, hi = np.minimum(lts[:-1], lts[1:]), np.maximum(lts[:-1], lts[1:])
+        sync_between = np.searchsorted(syncs, hi, side="left") > np.searchsorted(syncs, lo, side="right")
+        link = (key[1:] == key[:-1]) & is_kernel[1:] & is_kernel[:-1] & ~sync_between
+    first_count = Counter(codes[is_kernel].tolist())
+    ops = k["op_name"].codes
+    op_names = k["op_name"].values
+    cost = per_launch_cost(view, per)
+    rows: list[tuple[Any, ...]] = []
+    for length in range(2, max_len + 1):
+        if n < length:
+            break
+        # Windows of `length` kernels whose internal links all hold.
+        ok = np.ones(n - length + 1, bool)
+        for j in range(length - 1):
+            ok &= link[j: n - length + 1 + j]
+        starts = np.flatnonzero(ok)
+        if not len(starts):
+            continue
+        grams = np.stack([codes[starts + j] for j in range(length)], axis=1)
+        uniq, inverse, counts = np.unique(grams, axis=0, return_inverse=True, return_counts=True)
+        inverse = inverse.reshape(-1)
+        for g, (gram, count) in enumerate(zip(uniq, counts)):
+            ps = count / first_count[int(gram[0])]
+            if count < min_count or ps < threshold:
+                continue
+            members = starts[inverse == g]
+            launching = Counter(op_names[c] for c in ops[members] if c >= 0).most_common(2)
+            rows.append((" > ".join(names[c] for c in gram), length, int(count), int(first_count[int(gram[0])]),
+                         float(ps), float(count * (length - 1) * cost), ", ".join(o for o, _ in launching)))
+    rows.sort(key=lambda r: (-r[5], -r[2], r[0]))
+    rows = rows[:top]
+    return {c: [r[i] for r in rows] for i, c in enumerate(_COLS)}
+
+
+def chains(view: View, *, max_len: int = 4, threshold: float = 0.8, min_count: int = 2, top: int = 10) -> Any:
+    """Recommended fusion chains (DataFrame): chain, length, occurrences, proximity, estimated saving, launching ops."""
+    return frame(chain_columns(view, max_len=max_len, threshold=threshold, min_count=min_count, top=top), _COLS)
