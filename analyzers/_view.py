@@ -47,7 +47,7 @@ class View:
 # Columns the analyzers read (input shapes and other wide columns stay on disk).
 _COLUMNS = {
     "ops": ["rank", "op_id", "name", "cat", "ts", "dur", "cpu_parent"],
-    "launches": ["rank", "kind", "ts", "dur", "top_op_id"],
+    "launches": ["rank", "pid", "tid", "launch_id", "name", "kind", "ts", "dur", "top_op_id"],
 }
 
 

@@ -208,6 +208,48 @@ def fusion_cmd(
         raise typer.BadParameter(f"unknown format {fmt!r} (terminal, json)", param_hint="--format")
 
 
+@app.command("whatif", help="Predict latency, GPU idle and boundness with faster or slower launches, host or device, fused kernel chains or a region run as one CUDA graph, by replaying the trace's own timeline.")
+def whatif_cmd(
+    folder: Annotated[Path, typer.Argument(help="Trace folder.", show_default=False)],
+    launch_scale: Annotated[float, typer.Option("--launch-scale", help="Multiply launch cost (call and wait to kernel start).", min=0.0)] = 1.0,
+    host_scale: Annotated[float, typer.Option("--host-scale", help="Multiply host work between calls (a slower or faster CPU).", min=0.0)] = 1.0,
+    device_scale: Annotated[float, typer.Option("--device-scale", help="Multiply device activity durations.", min=0.0)] = 1.0,
+    fuse: Annotated[Optional[str], typer.Option("--fuse", help="topN: fuse the N best chains of skiprof fusion.", show_default=False)] = None,
+    cuda_graph: Annotated[Optional[str], typer.Option("--cuda-graph", help="Run each occurrence of this region as one graph launch.", show_default=False)] = None,
+    rank: Annotated[Optional[int], typer.Option("--rank", help="Rank (default: the lowest).", show_default=False)] = None,
+    fmt: Annotated[str, typer.Option("--format", help="terminal or json.")] = "terminal",
+) -> None:
+    import dataclasses
+    import json
+    import re
+
+    from ._folder import load
+    from .analyzers import fusion, select, whatif
+
+    v = select(load(folder), rank=rank)
+    chains: tuple[tuple[str, ...], ...] = ()
+    if fuse:
+        m = re.fullmatch(r"top(\d+)", fuse)
+        if not m:
+            raise typer.BadParameter("expected topN, e.g. top5", param_hint="--fuse")
+        cols = fusion.chain_columns(v, top=int(m.group(1)))
+        chains = tuple(tuple(c.split(" > ")) for c in cols["chain"])
+    knobs = whatif.Knobs(launch_scale, host_scale, device_scale, chains, cuda_graph)
+    if cuda_graph and not v.regions["name"].eq(cuda_graph).any():
+        raise typer.BadParameter(f"no region named {cuda_graph!r} in {folder}", param_hint="--cuda-graph")
+    p = whatif.replay(v, knobs)
+    if fmt == "json":
+        sys.stdout.write(json.dumps({**dataclasses.asdict(p), "il_change": p.il_change,
+                                     "knobs": {**dataclasses.asdict(knobs), "fuse": [list(c) for c in chains]}}, indent=2) + "\n")
+        return
+    c = _console()
+    c.print(f"what-if ({v.label}): launch x{launch_scale:g}, host x{host_scale:g}, device x{device_scale:g}"
+            + (f", {len(chains)} fused chains" if chains else "") + (f", graph over {cuda_graph}" if cuda_graph else ""), highlight=False)
+    c.print(f"  latency (IL): {p.measured_il_ns / 1e6:,.3f} ms measured -> {p.il_ns / 1e6:,.3f} ms predicted ({100 * p.il_change:+.1f}%)", highlight=False)
+    c.print(f"  GPU idle:     {p.measured_gpu_idle_ns / 1e6:,.3f} ms -> {p.gpu_idle_ns / 1e6:,.3f} ms", highlight=False)
+    c.print(f"  boundness:    {p.measured_boundness} -> {p.boundness}; launch calls removed: {p.removed_launches:,}", highlight=False)
+
+
 def _sweep_bar():  # noqa: ANN202
     """A rich progress bar with time remaining, fed with (runs done, runs in all, current configuration)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn

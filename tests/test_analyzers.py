@@ -254,3 +254,37 @@ def test_fusion_chains_stop_at_syncs(tmp_path: Path) -> None:
 
     c = fusion.chains(select(_load(tmp_path, _chain_trace(sync_at=350))))
     assert c["chain"].tolist() == ["C > A"]
+
+
+def test_whatif_identity_and_knobs(tmp_path: Path) -> None:
+    """Worked on paper from the CPU-bound chain (calls at 100i+10 lasting 10, 90 of host work between
+    calls, kernels 5 after the call ends, 5 long; measured IL 330):
+    launch x0.5 halves the call (10 -> 5) and the wait from its end to the kernel (5 -> 2.5):
+    c0 10-15, k0 17.5-22.5; c1 105-110 ... c3 295-300, k3 302.5-307.5: IL 307.5.
+    host x2: gaps double -> c0 20-30 k0 35-40; c1 210-220; c2 400-410; c3 590-600, k3 605-610: IL 610.
+    graph over a region holding all four launches: c0 10-20, k0 25-30, the rest back to back: IL 45."""
+    from skiprof.analyzers import whatif
+
+    v = select(_load(tmp_path, cpu_bound()))
+    same = whatif.replay(v)
+    assert (same.il_ns, same.measured_il_ns, same.gpu_busy_ns) == (330 * US, 330 * US, 20 * US)
+    assert whatif.replay(v, whatif.Knobs(launch_scale=0.5)).il_ns == 307_500
+    assert whatif.replay(v, whatif.Knobs(host_scale=2.0)).il_ns == 610 * US
+    g = select(_load(tmp_path, cpu_bound() + [op("skiprof:graph", 0, 400, cat="user_annotation")], "g"))
+    p = whatif.replay(g, whatif.Knobs(cuda_graph="graph"))
+    assert (p.il_ns, p.removed_launches, p.gpu_busy_ns) == (45 * US, 3, 20 * US)
+
+
+def test_whatif_device_scale_and_fusion(tmp_path: Path) -> None:
+    """GPU-bound queue at device x0.5: K0 starts 5 after its call ends (at 3) and lasts 25 -> 30; the
+    others were stream-bound and follow back to back: 55, 80, 105. IL 105.
+    Fusing C>A>B in A B C A B C A B D (calls 90 apart, 10 long): the 2nd and 3rd calls of each
+    occurrence vanish (host shifts 10 earlier each); C gets 15 long: c2 210-220, C 225-240; c5 490-500,
+    C 505-520; c8 770-780, D 785-790. IL 790 (measured 830)."""
+    from skiprof.analyzers import whatif
+
+    v = select(_load(tmp_path, gpu_bound()))
+    assert whatif.replay(v, whatif.Knobs(device_scale=0.5)).il_ns == 105 * US
+    f = select(_load(tmp_path, _chain_trace(), "f"))
+    p = whatif.replay(f, whatif.Knobs(fuse=(("C", "A", "B"),)))
+    assert (p.il_ns, p.measured_il_ns, p.removed_launches) == (790 * US, 830 * US, 4)

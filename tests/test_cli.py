@@ -325,3 +325,18 @@ def test_fusion_command(tmp_path: Path) -> None:
     assert [x["chain"] for x in json.loads(r.stdout)] == ["C > A > B", "A > B", "C > A"]
     t = run_cli("fusion", str(tmp_path / "o"))
     assert "PS 1.00" in t.stdout and "aten::op_C" in t.stdout
+
+
+def test_whatif_command(tmp_path: Path) -> None:
+    from test_analyzers import _chain_trace
+
+    src = write_trace(tmp_path / "c.json", _chain_trace())
+    assert run_cli("import", str(src), "-o", str(tmp_path / "o")).returncode == 0
+    r = run_cli("whatif", str(tmp_path / "o"), "--fuse", "top1", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert (d["il_ns"], d["measured_il_ns"], d["knobs"]["fuse"]) == (790_000, 830_000, [["C", "A", "B"]])
+    t = run_cli("whatif", str(tmp_path / "o"), "--launch-scale", "0.5")
+    assert "predicted" in t.stdout
+    bad = run_cli("whatif", str(tmp_path / "o"), "--cuda-graph", "nope")
+    assert bad.returncode == 2 and "no region named 'nope'" in bad.stderr

@@ -26,3 +26,14 @@ def test_gpu_idle_share_matches_hta(imported_real: dict[str, Path], name: str) -
         pytest.skip("HTA's temporal breakdown failed on this trace (see its oracle)")
     b = hta.temporal_breakdown(_view.select(skiprof.load(imported_real[name])))
     assert abs(100 * b.idle_share - expected) <= 1.0, (100 * b.idle_share, expected)
+
+
+def test_whatif_identity_replay_on_real_traces(imported_real: dict[str, Path]) -> None:
+    """With no knob the replay reproduces the measured latency within 5% (docs/whatif.md has the table)."""
+    from skiprof.analyzers import whatif
+
+    close = []
+    for name, folder in imported_real.items():
+        p = whatif.replay(_view.select(skiprof.load(folder)))
+        close.append(abs(p.il_change) <= 0.05)
+    assert sum(close) >= 10 and sum(close) >= len(close) - 1
