@@ -250,6 +250,22 @@ def whatif_cmd(
     c.print(f"  boundness:    {p.measured_boundness} -> {p.boundness}; launch calls removed: {p.removed_launches:,}", highlight=False)
 
 
+@app.command("export", help="Write a trace folder as a Chrome/Perfetto trace (opens in ui.perfetto.dev and chrome://tracing) with launch->kernel flows, per-kernel launch/queue/op args, and skiprof's boundness and phase shares as annotation tracks.")
+def export_cmd(
+    folder: Annotated[Path, typer.Argument(help="Trace folder.", show_default=False)],
+    output: Annotated[Path, typer.Option("-o", "--output", help="out.json or out.json.gz", show_default=False)],
+    fmt: Annotated[str, typer.Option("--format", help="chrome (the only format).")] = "chrome",
+    force: Force = False,
+    rank: Annotated[Optional[int], typer.Option("--rank", help="Rank (default: the lowest).", show_default=False)] = None,
+) -> None:
+    from .commands.export import export_chrome
+
+    if fmt != "chrome":
+        raise typer.BadParameter(f"unknown format {fmt!r} (chrome)", param_hint="--format")
+    n = export_chrome(folder, output, force=force, rank=rank)
+    _console(stderr=True).print(f"skiprof: wrote {output} ({n:,} events)", highlight=False)
+
+
 def _sweep_bar():  # noqa: ANN202
     """A rich progress bar with time remaining, fed with (runs done, runs in all, current configuration)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
