@@ -46,7 +46,7 @@ class View:
 
 # Columns the analyzers read (input shapes and other wide columns stay on disk).
 _COLUMNS = {
-    "ops": ["rank", "op_id", "name", "cat", "ts", "dur", "cpu_parent"],
+    "ops": ["rank", "pid", "tid", "op_id", "name", "cat", "ts", "dur", "cpu_parent"],
     "launches": ["rank", "pid", "tid", "launch_id", "name", "kind", "ts", "dur", "top_op_id"],
 }
 

@@ -66,7 +66,12 @@ def trace_cmd(
     target = resolve_target(script, module, list(args or []))
     options = CaptureOptions(delay=delay, duration=duration, steps=steps, skip_first=skip_first,
                              record_shapes=record_shapes, with_stack=with_stack)
-    code, summary = run_trace(target, output, force=force, options=options)
+    progress = _progress_bar() if sys.stderr.isatty() else None
+    try:
+        code, summary = run_trace(target, output, force=force, options=options, progress=progress)
+    finally:
+        if progress is not None:
+            progress.close()  # type: ignore[attr-defined]
     if not no_report:
         from .render.summary import render_summary
 
@@ -111,8 +116,15 @@ def report_cmd(
     from .render.report import RENDERERS, render_terminal, renderer_for
 
     kind = renderer_for(fmt, str(output) if output else None)
-    if kind not in ("terminal", *RENDERERS):
-        raise typer.BadParameter(f"unknown format {kind!r} (terminal, json, markdown)", param_hint="--format")
+    if kind not in ("terminal", "html", *RENDERERS):
+        raise typer.BadParameter(f"unknown format {kind!r} (terminal, json, markdown, html)", param_hint="--format")
+    if kind == "html":
+        if output is None:
+            raise typer.BadParameter("--format html needs -o FILE.html", param_hint="--format")
+        from .commands.report import run_html
+
+        write_output(run_html(folder, rank=rank, step=step, region=region, top=top), output, force)
+        return
     if output is not None and output.exists() and not force:
         from ._errors import OutputExistsError
 

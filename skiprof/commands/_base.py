@@ -97,14 +97,14 @@ def build_meta(
     }
 
 
-def finish_capture(session: Any, staging: Path, **meta: Any) -> dict[str, Any]:
+def finish_capture(session: Any, staging: Path, progress: Progress | None = None, **meta: Any) -> dict[str, Any]:
     """Ingest what a capture session wrote into ``staging`` and write meta.json; returns the meta."""
     from .._folder import write_meta, write_tables
     from ..capture._metrics import METRICS_FILE, read_metrics
     from ..capture._session import NVML_FILE, TRACE_FILE
     from ..ingest._build import metrics_table
 
-    ranks, fields = ingest_files([staging / TRACE_FILE], staging, extra_events=staging / NVML_FILE)
+    ranks, fields = ingest_files([staging / TRACE_FILE], staging, extra_events=staging / NVML_FILE, progress=progress)
     rows = read_metrics(staging)
     if rows:
         ranks[0].tables["metrics"] = metrics_table(ranks[0].rank, rows)

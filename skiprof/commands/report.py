@@ -24,3 +24,27 @@ def write_output(text: str, output: Path, force: bool) -> None:
     tmp = output.with_name(f".{output.name}.partial")
     tmp.write_text(text)
     tmp.replace(output)
+
+
+def run_html(folder: Path, *, rank: int | None, step: int | None, region: str | None, top: int) -> str:
+    """The HTML report of a trace folder, or of a sweep folder (its first run, plus the sweep curves)."""
+    from ..analyzers import select
+    from ..render.html import render_html
+    from .sweep import SWEEP_FILE
+
+    try:
+        import plotly  # noqa: F401
+    except ImportError:
+        raise UsageError("the HTML report needs plotly: pip install 'skiprof[plot]'") from None
+
+    sweep = None
+    if (folder / SWEEP_FILE).exists():
+        from .transition import run_transition
+        from .sweep import load_sweep
+
+        sweep = run_transition(folder, write=False)
+        ok = [r for r in load_sweep(folder)["runs"] if r.get("status") == "ok"]
+        folder = folder / ok[-1]["folder"]
+    t = load(folder)
+    report = build_report(t, rank=rank, step=step, region=region, top=top)
+    return render_html(report, select(t, rank=rank, step=step, region=region), sweep)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 from .._errors import SkiprofError
 from .._folder import building
@@ -16,7 +17,8 @@ class CaptureFailed(SkiprofError):
     """The script ran but no trace came out of the profiler."""
 
 
-def run_trace(target: Target, output: str | None, *, force: bool, options: CaptureOptions) -> tuple[int, IngestSummary]:
+def run_trace(target: Target, output: str | None, *, force: bool, options: CaptureOptions,
+              progress: Any = None) -> tuple[int, IngestSummary]:
     """Profile ``target``; returns (the script's exit code, the summary of the written folder)."""
     out = expand_output(output) if output else default_output(target.label)
     with building(out, force) as staging:  # refuses before running anything: never clobber, never waste a run
@@ -36,7 +38,7 @@ def run_trace(target: Target, output: str | None, *, force: bool, options: Captu
         import torch
 
         meta = finish_capture(
-            session, staging,
+            session, staging, progress,
             command=["skiprof", *sys.argv[1:]],
             torch_version=torch.__version__,
             capture={

@@ -160,4 +160,6 @@ def renderer_for(fmt: str | None, output: str | None) -> str:
             return "json"
         if output.endswith((".md", ".markdown")):
             return "markdown"
+        if output.endswith((".html", ".htm")):
+            return "html"
     return "terminal"
