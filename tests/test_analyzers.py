@@ -210,8 +210,6 @@ def test_per_region_tklqt(tmp_path: Path) -> None:
 def test_launches_per_token_is_derived(tmp_path: Path) -> None:
     # gpu_bound() has 4 launch calls; a workload that recorded tokens=8 gets 0.5 launches per token.
     import skiprof.analyzers.scenario as scenario
-    from skiprof.capture._metrics import write_metrics
-    from skiprof.commands._base import build_meta
     from skiprof.ingest._build import metrics_table
     from skiprof._folder import write_tables
 

@@ -54,7 +54,11 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def finish(scenario: str, metrics: dict[str, float], units: dict[str, str], args: argparse.Namespace) -> None:
-    """Record the metrics with skiprof (kept in the trace folder) and print them."""
+    """Record the metrics with skiprof (kept in the trace folder) and print them.
+
+    Names ending in ``_ms`` or holding ``_ms_`` (ttft_ms_p50) get the unit ms unless ``units`` says otherwise.
+    """
+    units = {**{k: "ms" for k in metrics if k.endswith("_ms") or "_ms_" in k}, **units}
     skiprof.record_metrics(scenario, metrics, units)
     if args.json:
         print(json.dumps({"scenario": scenario, "preset": args.preset, **metrics}))

@@ -117,10 +117,8 @@ def main(argv: list[str] | None = None) -> int:
         "params_on_host": 1.0, "grads_on_host": 1.0, "optimizer_state_on_host": 1.0,
         "seq_len": float(args.seq_len),
     }
-    units = {k: "bytes" for k in ("bytes_h2d", "bytes_d2h")}
-    units.update({k: "ms" for k in metrics if k.endswith("_ms")}, h2d_gb_per_s="GB/s", d2h_gb_per_s="GB/s",
-                 seq_len="tokens")
-    finish("cxl_offload", metrics, units, args)
+    finish("cxl_offload", metrics, {"bytes_h2d": "bytes", "bytes_d2h": "bytes", "h2d_gb_per_s": "GB/s",
+                                     "d2h_gb_per_s": "GB/s", "seq_len": "tokens"}, args)
     return 0
 
 

@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         # Routed token slots per expert, summed over layers and steps (top_k slots per token per layer).
         **{f"tokens_expert_{e}": float(per_expert[e]) for e in range(args.experts)},
     }
-    finish("moe", metrics, {"expert_bytes_h2d": "bytes", "h2d_ms": "ms", "stall_ms": "ms", "tokens_per_s": "tokens/s"}, args)
+    finish("moe", metrics, {"expert_bytes_h2d": "bytes", "tokens_per_s": "tokens/s"}, args)
     return 0
 
 

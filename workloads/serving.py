@@ -132,9 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         "prompt_len": float(args.prompt_len), "gen_len": float(args.gen_len),
         "prefill_ms": prefill_s * 1e3, "decode_ms": decode_s * 1e3,
     }
-    units = {k: "ms" for k in metrics if k.endswith(("_ms", "ms_mean", "ms_p50", "ms_p90"))}
-    units.update(tokens_per_s="tokens/s", prompt_len="tokens", gen_len="tokens")
-    finish("serving", metrics, units, args)
+    finish("serving", metrics, {"tokens_per_s": "tokens/s", "prompt_len": "tokens", "gen_len": "tokens"}, args)
     return 0
 
 

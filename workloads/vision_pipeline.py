@@ -124,9 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     metrics = {f"{s}_ms": spent[s] * 1e3 for s in STAGES if s != "broker" or args.models == 2}
     metrics.update({f"{s}_share": spent[s] / total for s in STAGES if s != "broker" or args.models == 2})
     metrics["images_per_s"] = served / wall
-    units = {k: "ms" for k in metrics if k.endswith("_ms")}
-    units["images_per_s"] = "images/s"
-    finish("vision", metrics, units, args)
+    finish("vision", metrics, {"images_per_s": "images/s"}, args)
     return 0
 
 
