@@ -92,3 +92,6 @@ def test_sweep_of_the_serving_workload(tmp_path: Path) -> None:
     assert (out / "transition.csv").exists() and (out / "transition.png").exists()
     t = run_cli("transition", str(out))
     assert t.returncode == 0 and "Sweep over batch_size" in t.stdout
+    page = run_cli("report", str(out), "-o", str(tmp_path / "sweep.html"))
+    assert page.returncode == 0, page.stderr
+    assert "Sweep over batch_size" in (tmp_path / "sweep.html").read_text()
