@@ -133,6 +133,10 @@ class Batch:
         self.raw_args = False
 
 
+class _NeedsExact(Exception):
+    """A float timestamp too large for float64 to keep its decimals: decode the piece exactly."""
+
+
 def decode_piece(text: bytes, pid_labels: dict[str, int]) -> Batch:
     """Decode one JSON array of events into a Batch; raises msgspec.DecodeError on bad JSON."""
     raw = b'"C"' in text  # possibly counter events, whose args keys are not known in advance
@@ -143,16 +147,17 @@ def decode_piece(text: bytes, pid_labels: dict[str, int]) -> Batch:
         events = _lenient(text, exact=False, batch=batch)
         raw = True
     batch.raw_args = raw
-    ts = np.array([getattr(e, "ts", 0.0) for e in events], dtype=np.float64)
-    if np.any((np.abs(ts) >= _EXACT_LIMIT) & (ts != np.floor(ts))):
+    try:
+        _group(events, batch, pid_labels)
+    except _NeedsExact:
+        batch = Batch()
         try:
             events = _DECODERS[(True, raw)].decode(text)
         except msgspec.ValidationError:
-            events = _lenient(text, exact=True, batch=Batch())
+            events = _lenient(text, exact=True, batch=batch)
             raw = True
-        batch.exact = True
-        batch.raw_args = raw
-    _group(events, batch, pid_labels)
+        batch.exact, batch.raw_args = True, raw
+        _group(events, batch, pid_labels)
     batch.pid_labels = dict(pid_labels)
     return batch
 
@@ -281,6 +286,8 @@ def _times(sub: list[Any], field: str, exact: bool) -> tuple[np.ndarray, np.ndar
     ok = ~np.isnan(a)
     a = np.where(ok, a, 0.0)
     whole = np.floor(a)
+    if field == "ts" and np.any((np.abs(a) >= _EXACT_LIMIT) & (a != whole)):
+        raise _NeedsExact
     return whole.astype(np.int64) * 1000 + np.rint((a - whole) * 1000).astype(np.int64), ok
 
 
