@@ -28,6 +28,21 @@ app = typer.Typer(
     ),
 )
 
+def _version(value: bool) -> None:
+    if value:
+        from ._version import __version__
+
+        print(f"skiprof {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.", callback=_version, is_eager=True)] = False,
+) -> None:
+    """Trace profiler and analyzer for PyTorch: why is the GPU not busy?"""
+
+
 Output = Annotated[Optional[str], typer.Option("-o", "--output", help="Output trace folder. Default: skiprof-<name>-<timestamp>. %p expands to the pid, %q{ENV} to an environment variable, %h to the host name.", show_default=False)]
 Force = Annotated[bool, typer.Option("-f", "--force", help="Overwrite the output folder if it exists.")]
 NoReport = Annotated[bool, typer.Option("--no-report", help="Do not print the summary.")]
