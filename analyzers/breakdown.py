@@ -121,20 +121,22 @@ def phases(view: View) -> Phases:
 
 
 def memcpy_columns(view: View) -> dict[str, Any]:
-    """memcpy as a dict of columns."""
+    """memcpy as a dict of columns, one row per (direction, host memory) pair."""
     k = view.kernels
     k = k.take(k["kind"].eq("memcpy"))
-    kinds, mems = k["copy_kind"].tolist(), k["host_mem"].tolist()
-    groups: dict[tuple[str, str], list[int]] = {}
-    for i, key in enumerate(zip((x or "unknown" for x in kinds), (m or "-" for m in mems))):
-        groups.setdefault(key, []).append(i)  # a handful of directions: grouping in Python is fine
-    out: dict[str, list[Any]] = {"copy_kind": [], "host_mem": [], "count": [], "bytes": [], "ns": [], "gb_per_s": []}
-    nbytes, dur = np.clip(k["bytes"], 0, None), k["dur"]
-    for (kind, mem), idx in sorted(groups.items()):
-        b, t = int(nbytes[idx].sum()), int(dur[idx].sum())
-        for c, v in zip(out, (kind, mem, len(idx), b, t, b / t if t else 0.0)):  # bytes per ns = GB/s
-            out[c].append(v)
-    return out
+    kinds, mems = k["copy_kind"], k["host_mem"]
+    # One group id per (direction, host memory) pair; nulls (code -1) become their own group.
+    pair = (kinds.codes + 1) * (len(mems.values) + 1) + (mems.codes + 1)
+    groups, inverse = np.unique(pair, return_inverse=True)
+    count = np.bincount(inverse, minlength=len(groups))
+    nbytes = np.bincount(inverse, weights=np.clip(k["bytes"], 0, None), minlength=len(groups)).astype(np.int64)
+    ns = np.bincount(inverse, weights=k["dur"], minlength=len(groups)).astype(np.int64)
+    names = [((["unknown"] + kinds.values)[g // (len(mems.values) + 1)] or "unknown",
+              (["-"] + mems.values)[g % (len(mems.values) + 1)] or "-") for g in groups]
+    rows = sorted(zip(names, count.tolist(), nbytes.tolist(), ns.tolist()))
+    return {"copy_kind": [r[0][0] for r in rows], "host_mem": [r[0][1] for r in rows], "count": [r[1] for r in rows],
+            "bytes": [r[2] for r in rows], "ns": [r[3] for r in rows],
+            "gb_per_s": [r[2] / r[3] if r[3] else 0.0 for r in rows]}  # bytes per ns = GB/s
 
 
 def memcpy(view: View) -> Any:

@@ -1,6 +1,7 @@
 """Helpers for the benchmarks: run a command as its own process and read its wall time and peak RSS."""
 from __future__ import annotations
 
+import argparse
 import os
 import statistics
 import subprocess
@@ -48,3 +49,25 @@ def med(runs: list[Run]) -> Run:
 
 PY = sys.executable
 BASELINE = [PY, "-c", "import gzip, json, sys; json.loads(gzip.open(sys.argv[1]).read())"]
+
+
+def common_args(doc: str, scale_help: str) -> argparse.Namespace:
+    """--trace/--repeat/--scale for a benchmark; checks the trace and byte-compiles skiprof first."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--trace", type=Path, default=SHARED / "traces" / "hta_v100_ddp2_df_index_resolver.json.gz")
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--scale", action="store_true", help=scale_help)
+    a = ap.parse_args()
+    if not a.trace.exists():
+        sys.exit(f"{a.trace}: not found (set SKIPROF_SHARED or pass --trace)")
+    OUT.mkdir(parents=True, exist_ok=True)
+    precompile()
+    return a
+
+
+def precompile() -> None:
+    """Byte-compile skiprof once, as pip does at install time (PYTHONDONTWRITEBYTECODE may be set)."""
+    import compileall
+
+    compileall.compile_dir(str(ROOT / "skiprof"), quiet=1)
+    compileall.compile_dir(str(ROOT / "analyzers"), quiet=1)

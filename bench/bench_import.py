@@ -8,13 +8,11 @@ on the 10x trace (bench/make_scaled.py) import <= 6 s with peak RSS <= 800 MB.
 """
 from __future__ import annotations
 
-import argparse
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
-from _util import BASELINE, OUT, PY, ROOT, SHARED, med, median_runs
+from _util import BASELINE, OUT, PY, ROOT, common_args, med, median_runs
 
 REOPEN = """
 import sys, time
@@ -25,14 +23,6 @@ for name in ("ops", "launches", "kernels", "regions", "counters"):
     tr.frame(name)
 print(time.perf_counter() - t)
 """
-
-
-def precompile() -> None:
-    """Byte-compile skiprof once, as pip does at install time (PYTHONDONTWRITEBYTECODE may be set)."""
-    import compileall
-
-    compileall.compile_dir(str(ROOT / "skiprof"), quiet=1)
-    compileall.compile_dir(str(ROOT / "analyzers"), quiet=1)
 
 
 def bench(trace: Path, repeat: int) -> None:
@@ -57,15 +47,7 @@ def bench(trace: Path, repeat: int) -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--trace", type=Path, default=SHARED / "traces" / "hta_v100_ddp2_df_index_resolver.json.gz")
-    ap.add_argument("--repeat", type=int, default=5)
-    ap.add_argument("--scale", action="store_true", help="also run on the 10x trace (built on first use)")
-    a = ap.parse_args()
-    if not a.trace.exists():
-        sys.exit(f"{a.trace}: not found (set SKIPROF_SHARED or pass --trace)")
-    OUT.mkdir(parents=True, exist_ok=True)
-    precompile()
+    a = common_args(__doc__ or "", "also run on the 10x trace (built on first use)")
     bench(a.trace, a.repeat)
     if a.scale:
         from make_scaled import scaled_path

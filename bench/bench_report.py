@@ -9,13 +9,10 @@ with pyarrow; the ratio shows what the analysis adds on top of reading.
 """
 from __future__ import annotations
 
-import argparse
 import shutil
-import sys
 from pathlib import Path
 
-from _util import OUT, PY, SHARED, med, median_runs, run
-from bench_import import precompile
+from _util import OUT, PY, common_args, med, median_runs, run
 
 READ_ONLY = ("import sys, pyarrow.parquet as pq\n"
              "for n in ('ops', 'launches', 'kernels', 'regions'):\n"
@@ -41,15 +38,7 @@ def bench(trace: Path, repeat: int) -> float:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--trace", type=Path, default=SHARED / "traces" / "hta_v100_ddp2_df_index_resolver.json.gz")
-    ap.add_argument("--repeat", type=int, default=5)
-    ap.add_argument("--scale", action="store_true", help="also run on the 10x trace and print the growth")
-    a = ap.parse_args()
-    if not a.trace.exists():
-        sys.exit(f"{a.trace}: not found (set SKIPROF_SHARED or pass --trace)")
-    OUT.mkdir(parents=True, exist_ok=True)
-    precompile()
+    a = common_args(__doc__ or "", "also run on the 10x trace and print the growth")
     one = bench(a.trace, a.repeat)
     if a.scale:
         from make_scaled import scaled_path

@@ -269,12 +269,9 @@ def whatif_cmd(
         sys.stdout.write(json.dumps({**dataclasses.asdict(p), "il_change": p.il_change,
                                      "knobs": {**dataclasses.asdict(knobs), "fuse": [list(c) for c in chains]}}, indent=2) + "\n")
         return
-    c = _console()
-    c.print(f"what-if ({v.label}): launch x{launch_scale:g}, host x{host_scale:g}, device x{device_scale:g}"
-            + (f", {len(chains)} fused chains" if chains else "") + (f", graph over {cuda_graph}" if cuda_graph else ""), highlight=False)
-    c.print(f"  latency (IL): {p.measured_il_ns / 1e6:,.3f} ms measured -> {p.il_ns / 1e6:,.3f} ms predicted ({100 * p.il_change:+.1f}%)", highlight=False)
-    c.print(f"  GPU idle:     {p.measured_gpu_idle_ns / 1e6:,.3f} ms -> {p.gpu_idle_ns / 1e6:,.3f} ms", highlight=False)
-    c.print(f"  boundness:    {p.measured_boundness} -> {p.boundness}; launch calls removed: {p.removed_launches:,}", highlight=False)
+    from .render.whatif import render_whatif
+
+    render_whatif(p, knobs, v.label, _console())
 
 
 @app.command("export", help="Write a trace folder as a Chrome/Perfetto trace (opens in ui.perfetto.dev and chrome://tracing) with launch->kernel flows, per-kernel launch/queue/op args, and skiprof's boundness and phase shares as annotation tracks.")

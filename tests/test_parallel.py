@@ -83,7 +83,7 @@ def test_early_start_only_for_one_big_file(tmp_path: Path, monkeypatch: pytest.M
 
     started = []
     monkeypatch.setattr(_helper, "spawn", lambda p: started.append(p) or None)
-    monkeypatch.setattr(_helper, "_MIN_BYTES", 10)
+    monkeypatch.setattr(ingest, "_PARALLEL_MIN_BYTES", 10)
     f = write_trace(tmp_path / "t.json", _events(5))
     for argv in (["trace", str(f)], ["import", str(f), "-j", "1"], ["import", str(f), str(f)], ["import", str(tmp_path)]):
         _helper.start_early(argv)

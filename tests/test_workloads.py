@@ -62,3 +62,12 @@ def test_vision_shares_add_up(monkeypatch: pytest.MonkeyPatch) -> None:
     vision_pipeline.main(["--images", "4"])
     shares = [v for k, v in seen.items() if k.endswith("_share")]
     assert sum(shares) == pytest.approx(1.0)
+
+
+def test_percentile_known_answers() -> None:
+    # Linear interpolation between order statistics: p50 of 1..4 is 2.5, p90 is 3 + 0.7 = 3.7.
+    from skiprof.workloads._common import percentile
+
+    assert percentile([4.0, 1.0, 3.0, 2.0], 50) == pytest.approx(2.5)
+    assert percentile([1.0, 2.0, 3.0, 4.0], 90) == pytest.approx(3.7)
+    assert percentile([], 50) == 0.0

@@ -73,6 +73,16 @@ def main(argv: list[str] | None = None) -> int:
     finished: list[Request] = []
     prefill_s = decode_s = 0.0
 
+    def forward(phase: str, reqs: list[Request], tokens: torch.Tensor) -> tuple[torch.Tensor, float, float]:
+        """One model step (prefill or decode) for ``reqs``: next tokens, finish time, seconds spent."""
+        t0 = time.perf_counter()
+        with skiprof.region(phase):
+            slots = torch.tensor([r.slot for r in reqs], device=device)
+            out = model(tokens.to(device), cache, slots).argmax(-1)
+            sync(device)
+        t1 = time.perf_counter()
+        return out, t1, t1 - t0
+
     with torch.inference_mode():
         while pending or active:
             now = time.perf_counter()
@@ -91,27 +101,15 @@ def main(argv: list[str] | None = None) -> int:
                 time.sleep(max(0.0, pending[0].arrival - now))
                 continue
             if admit:
-                t0 = time.perf_counter()
-                with skiprof.region("prefill"):
-                    prompts = torch.stack([r.prompt for r in admit]).to(device)
-                    slots = torch.tensor([r.slot for r in admit], device=device)
-                    first = model(prompts, cache, slots).argmax(-1)
-                    sync(device)
-                t1 = time.perf_counter()
-                prefill_s += t1 - t0
+                first, t1, spent = forward("prefill", admit, torch.stack([r.prompt for r in admit]))
+                prefill_s += spent
                 for r, tok in zip(admit, first):
                     r.first_token_at, r.generated, r.last = t1, 1, tok.view(1)
                 active += admit
             running = [r for r in active if r.generated < args.gen_len]
             if running:
-                t0 = time.perf_counter()
-                with skiprof.region("decode"):
-                    tokens = torch.stack([r.last for r in running])
-                    slots = torch.tensor([r.slot for r in running], device=device)
-                    nxt = model(tokens, cache, slots).argmax(-1)
-                    sync(device)
-                t1 = time.perf_counter()
-                decode_s += t1 - t0
+                nxt, _, spent = forward("decode", running, torch.stack([r.last for r in running]))
+                decode_s += spent
                 for r, tok in zip(running, nxt):
                     r.generated, r.last = r.generated + 1, tok.view(1)
             for r in [r for r in active if r.generated >= args.gen_len]:

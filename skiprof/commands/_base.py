@@ -27,9 +27,13 @@ _KEEP_FIELDS = (
 
 def ingest_files(
     files: list[Path], folder: Path, *, progress: Progress | None = None,
-    extra_events: Path | None = None, workers: int = 1,
+    extra_events: Path | None = None, workers: int = 1, metrics: list[dict[str, Any]] | None = None,
 ) -> tuple[list[Any], list[dict[str, Any]]]:
-    """Ingest each file as one rank and write its tables into ``folder``."""
+    """Ingest each file as one rank and write its tables into ``folder``.
+
+    ``extra_events`` (NVML counter samples) and ``metrics`` (recorded scenario rows) belong to the
+    first rank: capture produces one file.
+    """
     ranks: list[Any] = []
     fields: list[dict[str, Any]] = []
     for i, path in enumerate(files):
@@ -45,6 +49,10 @@ def ingest_files(
         if rt.rank in seen:
             raise UsageError(f"{path}: rank {rt.rank} is also the rank of {seen[rt.rank]}; import them separately")
         seen[rt.rank] = path
+    if metrics:
+        from ..ingest._build import metrics_table
+
+        ranks[0].tables["metrics"] = metrics_table(ranks[0].rank, metrics)
     write_tables(folder, ranks)
     return ranks, fields
 
@@ -99,16 +107,12 @@ def build_meta(
 
 def finish_capture(session: Any, staging: Path, progress: Progress | None = None, **meta: Any) -> dict[str, Any]:
     """Ingest what a capture session wrote into ``staging`` and write meta.json; returns the meta."""
-    from .._folder import write_meta, write_tables
+    from .._folder import write_meta
     from ..capture._metrics import METRICS_FILE, read_metrics
     from ..capture._session import NVML_FILE, TRACE_FILE
-    from ..ingest._build import metrics_table
 
-    ranks, fields = ingest_files([staging / TRACE_FILE], staging, extra_events=staging / NVML_FILE, progress=progress)
-    rows = read_metrics(staging)
-    if rows:
-        ranks[0].tables["metrics"] = metrics_table(ranks[0].rank, rows)
-        write_tables(staging, ranks)
+    ranks, fields = ingest_files([staging / TRACE_FILE], staging, extra_events=staging / NVML_FILE, progress=progress,
+                                 metrics=read_metrics(staging))
     for name in (NVML_FILE, METRICS_FILE):
         (staging / name).unlink(missing_ok=True)
     return write_meta(staging, build_meta(ranks, fields, [Path(TRACE_FILE)], **meta))

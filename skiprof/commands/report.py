@@ -32,10 +32,10 @@ def run_html(folder: Path, *, rank: int | None, step: int | None, region: str | 
     from ..render.html import render_html
     from .sweep import SWEEP_FILE
 
-    try:
-        import plotly  # noqa: F401
-    except ImportError:
-        raise UsageError("the HTML report needs plotly: pip install 'skiprof[plot]'") from None
+    import importlib.util
+
+    if importlib.util.find_spec("plotly") is None:
+        raise UsageError("the HTML report needs plotly: pip install 'skiprof[plot]'")
 
     sweep = None
     if (folder / SWEEP_FILE).exists():

@@ -76,16 +76,11 @@ def copy_kind(name: str) -> tuple[str | None, str | None]:
     return direction, host
 
 
-def _map_names(names: pa.Array, fn: Any) -> list[pa.Array]:
-    """Apply a per-name function once per distinct name, then spread the results."""
+def _map_names(names: pa.Array, fn: Any, width: int) -> list[pa.Array]:
+    """Apply ``fn`` (name -> tuple of ``width`` strings) once per distinct name, then spread the results."""
     enc = dictionary_encode(names)
     uniq = [fn(x) for x in enc.dictionary.to_pylist()]
-    width = len(uniq[0]) if uniq and isinstance(uniq[0], tuple) else 1
-    outs = []
-    for j in range(width):
-        col = [u[j] if width > 1 or isinstance(u, tuple) else u for u in uniq]
-        outs.append(take(str_array(col), enc.indices))
-    return outs
+    return [take(str_array([u[j] for u in uniq]), enc.indices) for j in range(width)]
 
 
 def _table(name: str, cols: dict[str, Any]) -> pa.Table:
@@ -175,7 +170,7 @@ def build_rank(rank: int, batches: list[Batch]) -> RankTables:
                 op_id[miss] = any_op
                 top_op[miss] = np.where(any_op >= 0, top_any[np.maximum(any_op, 0)], -1)
                 stats["launches_linked_to_non_cpu_op"] = int((any_op >= 0).sum())
-        kinds = _map_names(runtime["name"], launch_kind)[0]
+        (kinds,) = _map_names(runtime["name"], lambda n: (launch_kind(n),), 1)
         runtime.update(
             launch_id=np.arange(n_rt, dtype=np.int64), kind=kinds, op_id=op_id, top_op_id=top_op,
             rank=np.full(n_rt, rank, np.int32), correlation=corr,
@@ -218,7 +213,7 @@ def build_rank(rank: int, batches: list[Batch]) -> RankTables:
         device["orphan_reason"] = take_or_null(str_array(reason_names), reason_idx)
         k_op = pick(op_id)
         k_top = pick(top_op)
-        copy_dir, host_mem = _map_names(device["name"], copy_kind)
+        copy_dir, host_mem = _map_names(device["name"], copy_kind, 2)
         not_copy = ~eq_mask(device["kind"], "memcpy")
         copy_dir = _null_where(copy_dir, not_copy)
         host_mem = _null_where(host_mem, not_copy)

@@ -19,7 +19,6 @@ from typing import Any
 
 __all__ = ["Helper", "spawn", "start_early", "take", "shutdown", "IMPORT_VALUE_OPTIONS"]
 
-_MIN_BYTES = 16 << 20  # uncompressed bytes below which a helper costs more than it saves
 #: Options of ``skiprof import`` that take a value (start_early must skip their values).
 IMPORT_VALUE_OPTIONS = ("-o", "--output", "-j", "--jobs")
 
@@ -214,7 +213,7 @@ _early: Helper | None = None
 
 def start_early(argv: list[str]) -> None:
     """For ``skiprof import ONE_FILE``, fork the helper before the CLI loads its heavy modules."""
-    from ._stream import uncompressed_size
+    from . import _worth_parallel
 
     global _early
     if not argv or argv[0] != "import":
@@ -239,7 +238,7 @@ def start_early(argv: list[str]) -> None:
         return
     path = Path(positional[0])
     try:
-        if not path.is_file() or uncompressed_size(path) < _MIN_BYTES:
+        if not path.is_file() or not _worth_parallel(path):
             return
     except OSError:
         return
