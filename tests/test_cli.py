@@ -340,3 +340,10 @@ def test_whatif_command(tmp_path: Path) -> None:
     assert "predicted" in t.stdout
     bad = run_cli("whatif", str(tmp_path / "o"), "--cuda-graph", "nope")
     assert bad.returncode == 2 and "no region named 'nope'" in bad.stderr
+
+
+def test_import_of_a_skiprof_folder_is_refused(tmp_path: Path) -> None:
+    src = write_trace(tmp_path / "t.json", linking_trace())
+    run_cli("import", str(src), "-o", str(tmp_path / "o"))
+    r = run_cli("import", str(tmp_path / "o"), "-o", str(tmp_path / "again"))
+    assert r.returncode == 2 and "is a skiprof trace folder" in r.stderr and not (tmp_path / "again").exists()

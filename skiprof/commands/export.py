@@ -40,6 +40,8 @@ def export_chrome(folder: Path, output: Path, *, force: bool = False, rank: int 
 
     if output.exists() and not force:
         raise OutputExistsError(output)
+    if not output.name.endswith((".json", ".json.gz")):
+        raise UsageError(f"{output}: the output name must end in .json or .json.gz")
     t = load(folder)
     v = select(t, rank=rank)
     stats = t.meta.get("stats", {}).get(str(v.rank), {})
@@ -124,9 +126,7 @@ def export_chrome(folder: Path, output: Path, *, force: bool = False, rank: int 
     if output.name.endswith(".gz"):
         with gzip.open(tmp, "wb", compresslevel=6) as fh:
             fh.write(data)
-    elif output.name.endswith(".json"):
-        tmp.write_bytes(data)
     else:
-        raise UsageError(f"{output}: the output name must end in .json or .json.gz")
+        tmp.write_bytes(data)
     tmp.replace(output)
     return len(ev)

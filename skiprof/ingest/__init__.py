@@ -24,6 +24,8 @@ def trace_files(inputs: list[Path]) -> list[Path]:
     out: list[Path] = []
     for p in inputs:
         if p.is_dir():
+            if (p / "meta.json").exists():
+                raise BadTraceError(p, "is a skiprof trace folder, not Kineto traces (import its trace.json.gz, or open it with skiprof.load)")
             found = sorted(q for q in p.iterdir() if q.is_file() and q.name.endswith((".json", ".json.gz")))
             if not found:
                 raise BadTraceError(p, "folder holds no .json or .json.gz trace files")
@@ -76,7 +78,7 @@ def ingest_file(
     return tables, info.fields
 
 
-_PARALLEL_MIN_BYTES = 4 << 20  # compressed or plain file size below which a helper costs more than it saves
+_PARALLEL_MIN_BYTES = 16 << 20  # uncompressed bytes below which a helper process costs more than it saves
 _PARALLEL_PIECE = 2 << 20
 
 
@@ -85,13 +87,12 @@ def _can_fork() -> bool:
 
 
 def _worth_parallel(path: Path) -> bool:
+    from ._stream import uncompressed_size
+
     try:
-        size = path.stat().st_size
+        return uncompressed_size(path) >= _PARALLEL_MIN_BYTES
     except OSError:
         return False
-    with open(path, "rb") as fh:
-        gz = fh.read(2) == b"\x1f\x8b"
-    return size * (10 if gz else 1) >= _PARALLEL_MIN_BYTES * 4
 
 
 def _parallel_batches(path: Path, info: TraceText, progress: Callable[[int], None] | None) -> list[Any] | None:
