@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["union", "total", "subtract", "clip", "intersect_total"]
+__all__ = ["union", "total", "subtract", "clip", "intersect_total", "covered_before", "Intervals"]
 
 Intervals = tuple[np.ndarray, np.ndarray]
 
@@ -52,3 +52,15 @@ def subtract(a: Intervals, b: Intervals) -> Intervals:
 def intersect_total(a: Intervals, b: Intervals) -> int:
     """Length of the overlap between two sets of disjoint intervals."""
     return total(a) - total(subtract(a, b))
+
+
+def covered_before(iv: Intervals, points: np.ndarray) -> np.ndarray:
+    """Length of disjoint sorted intervals ``iv`` that lies before each point (vectorized)."""
+    s, e = iv
+    if not len(s):
+        return np.zeros(len(points), np.int64)
+    done = np.concatenate([[0], np.cumsum(e - s)])  # length of the first i intervals
+    i = np.searchsorted(s, points, side="right")  # intervals that started before the point
+    j = np.maximum(i - 1, 0)
+    partial = np.where(i > 0, np.clip(points - s[j], 0, e[j] - s[j]), 0)
+    return np.where(i > 0, done[j] + partial, 0)

@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 
 from skiprof._errors import UsageError
 
+from . import _intervals as iv
+from ._activity import activity_columns
 from ._cols import Cols, from_arrow
 
 __all__ = ["View", "select"]
@@ -30,18 +33,66 @@ class View:
     def has_device(self) -> bool:
         return len(self.kernels) > 0
 
-    def span(self) -> tuple[int, int]:
-        """[first start, last end) over host ops and device activities in scope."""
+    @cached_property
+    def per(self) -> dict[str, Any]:
+        """Launch and queue time of every linked device activity (analyzers/_activity.py), computed once."""
+        return activity_columns(self.kernels)
+
+    @cached_property
+    def scope(self) -> iv.Intervals:
+        """The time this view covers, as disjoint intervals: the IL window of docs/metrics.md.
+
+        Whole trace: from the first host op or annotation, launch call or device activity to the
+        last end of any of them. A step or region: its windows plus the time its device work ran
+        after them.
+        """
+        k = self.kernels
         if self.windows:
-            return min(w[0] for w in self.windows), max(w[1] for w in self.windows)
-        starts, ends = [], []
-        for c in (self.ops, self.kernels):
-            if len(c):
-                starts.append(int(c["ts"].min()))
-                ends.append(int((c["ts"] + c["dur"]).max()))
+            lo = np.array([w[0] for w in self.windows] + k["ts"].tolist(), np.int64)
+            hi = np.array([w[1] for w in self.windows] + (k["ts"] + k["dur"]).tolist(), np.int64)
+            return iv.union(lo, hi)
+        ops, la = self.ops, self.launches
+        # Python frames (with_stack) wrap everything, the script's start-up included, and the step
+        # left open when a capture stops is no iteration: neither bounds the scope.
+        host = ~ops["cat"].eq("python_function") & ~self.tail_step_mask()
+        starts = [a for a in (ops["ts"][host], la["ts"], k["ts"]) if len(a)]
+        ends = [a for a in ((ops["ts"] + ops["dur"])[host], la["ts"] + la["dur"], k["ts"] + k["dur"]) if len(a)]
         if not starts:
-            return 0, 0
-        return min(starts), max(ends)
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        lo = min(int(a.min()) for a in starts)
+        hi = max(int(a.max()) for a in ends)
+        return np.array([lo], np.int64), np.array([max(hi, lo)], np.int64)
+
+    def tail_step_mask(self) -> np.ndarray:
+        """Ops rows of the ProfilerStep a capture left open (see steps())."""
+        calls = (self.trace.meta.get("capture") or {}).get("step_calls")
+        if not isinstance(calls, int):
+            return np.zeros(len(self.ops), bool)
+        return self.ops["name"].eq(f"ProfilerStep#{calls}") & self.ops["cat"].eq("user_annotation")
+
+    def span(self) -> tuple[int, int]:
+        """[first start, last end) of the scope."""
+        s, e = self.scope
+        return (int(s[0]), int(e[-1])) if len(s) else (0, 0)
+
+    @property
+    def il_ns(self) -> int:
+        """Length of the scope (the SKIP paper's inference latency for a whole trace)."""
+        return iv.total(self.scope)
+
+    def steps(self) -> Cols:
+        """Step regions in time order, without the tail after the last skiprof.step() of a capture.
+
+        Under ``skiprof trace`` the profiler opens ProfilerStep#N at the N-th step() call and only a
+        further call closes it; the one still open when recording stops is not an iteration.
+        """
+        r = self.regions
+        sel = r["kind"].eq("step")
+        calls = (self.trace.meta.get("capture") or {}).get("step_calls")
+        if isinstance(calls, int):
+            sel &= r["step"] < calls
+        steps = r.take(sel)
+        return steps.take(np.argsort(steps["ts"], kind="stable"))
 
 
 # Columns the analyzers read (input shapes and other wide columns stay on disk).

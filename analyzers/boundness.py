@@ -1,11 +1,15 @@
-"""CPU-bound or GPU-bound, per step and per time window, with the evidence; HTA-style idle attribution.
+"""CPU-bound, GPU-bound or sync-bound, per step and per time window, with the evidence beside each label.
 
-Rule (docs/metrics.md, "Boundness"): in a stretch with device work,
-  GPU-bound  when queue_share >= 0.5 (kernels mostly wait behind earlier work on their stream),
-  CPU-bound  when queue_share < 0.2 and gpu_idle_share >= 0.3 (the GPU idles waiting for launches),
-  mixed      otherwise;
-where queue_share = sum(queue_ns) / sum(launch_queue_ns) of the kernels launched in the stretch and
-gpu_idle_share = 1 - (device busy time inside the stretch) / (stretch length).
+Rule (docs/metrics.md, "Boundness"). A stretch of time is judged by when the device work ran in it:
+  gpu-bound   the GPU was busy for at least GPU_BOUND_BUSY (70%) of the stretch;
+  otherwise the GPU idled for more than 30% of it, and the label names why:
+  sync-bound  most of that idle passed while the host was blocked in a synchronization call or a
+              collective (it waited on the device, another stream or another rank);
+  cpu-bound   most of it passed with the host free: the GPU waited for the host to launch work
+              (host_wait) or for launched work to arrive (launch_wait).
+  no-gpu-work the trace has no device activity at all (CPU-only).
+Busy time and the kernels counted in a stretch are those that ran in it, so a label can never
+contradict the busy and idle figures printed beside it.
 """
 from __future__ import annotations
 
@@ -13,82 +17,124 @@ from typing import Any
 
 import numpy as np
 
+from skiprof._domain import COMM_HOST_OP, is_blocking, stream_key
+
 from . import _intervals as iv
 from ._frame import frame
 from ._view import View
-from .launch import activity_columns
+from .launch import carries_launch
 
 __all__ = ["label", "per_step", "per_window", "idle_attribution", "step_columns", "window_columns",
-           "idle_columns", "GPU_BOUND_QUEUE", "CPU_BOUND_QUEUE", "CPU_BOUND_IDLE", "KERNEL_WAIT_NS"]
+           "idle_columns", "idle_causes", "IdleCauses", "GPU_BOUND_BUSY", "KERNEL_WAIT_NS", "STRETCH_COLUMNS"]
 
-GPU_BOUND_QUEUE = 0.5
-CPU_BOUND_QUEUE = 0.2
-CPU_BOUND_IDLE = 0.3
+#: A stretch is gpu-bound when the device was busy for at least this share of it.
+GPU_BOUND_BUSY = 0.7
 #: Gaps up to this long between back-to-back kernels count as launch overhead ("kernel wait").
 KERNEL_WAIT_NS = 30_000
-_STRETCH = ["stretch", "start_ns", "end_ns", "kernels", "launch_ns_per_kernel", "queue_ns_per_kernel",
-            "queue_share", "gpu_busy_ns", "gpu_idle_share", "label"]
+STRETCH_COLUMNS = ["stretch", "start_ns", "end_ns", "kernels", "launch_ns_per_kernel", "queue_ns_per_kernel",
+                   "queue_share", "gpu_busy_ns", "gpu_idle_share", "idle_host_share", "idle_launch_share",
+                   "idle_sync_share", "label"]
 
 
-def label(queue_share: float, idle_share: float, kernels: int) -> str:
-    """cpu-bound | gpu-bound | mixed | no-gpu-work, from the two shares."""
-    if kernels == 0:
+def label(busy_share: float, idle_cpu_ns: int, idle_sync_ns: int, has_device: bool = True) -> str:
+    """The boundness rule, applied to one stretch's evidence."""
+    if not has_device:
         return "no-gpu-work"
-    if queue_share >= GPU_BOUND_QUEUE:
+    if busy_share >= GPU_BOUND_BUSY:
         return "gpu-bound"
-    if queue_share < CPU_BOUND_QUEUE and idle_share >= CPU_BOUND_IDLE:
-        return "cpu-bound"
-    return "mixed"
+    return "sync-bound" if idle_sync_ns > idle_cpu_ns else "cpu-bound"
 
 
-def _stretches(view: View, bounds: list[tuple[int, int]], names: list[str], per: dict[str, Any]) -> dict[str, Any]:
-    k = view.kernels
+class IdleCauses:
+    """Disjoint interval sets over the scope: device busy, and device idle by cause."""
+
+    def __init__(self, busy: iv.Intervals, sync: iv.Intervals, pending: iv.Intervals) -> None:
+        self.busy = busy
+        self.sync = iv.subtract(sync, busy)
+        self.launch = iv.subtract(iv.subtract(pending, busy), self.sync)
+
+    def evidence(self, scope: iv.Intervals) -> tuple[int, int, int, int]:
+        """(busy, idle waiting for launched work to arrive, idle with the host blocked, idle with nothing
+        pending) inside ``scope``; the four add up to its length."""
+        b = iv.intersect_total(scope, self.busy)
+        s = iv.intersect_total(scope, self.sync)
+        launch = iv.intersect_total(scope, self.launch)
+        return b, launch, s, max(iv.total(scope) - b - s - launch, 0)
+
+
+def blocked_intervals(view: View) -> iv.Intervals:
+    """Host time inside blocking calls (synchronize, synchronous copies) and collective host ops."""
+    la, ops = view.launches, view.ops
+    blocking = np.array([is_blocking(n) if n else False for n in la["name"].values] + [False])[la["name"].codes]
+    comm = ops["name"].search(COMM_HOST_OP)
+    s = np.concatenate([la["ts"][blocking], ops["ts"][comm]])
+    e = np.concatenate([(la["ts"] + la["dur"])[blocking], (ops["ts"] + ops["dur"])[comm]])
+    return iv.union(s, e)
+
+
+def idle_causes(view: View) -> IdleCauses:
+    """Busy and idle-by-cause intervals of a view."""
+    k, per = view.kernels, view.per
     busy = iv.union(k["ts"], k["ts"] + k["dur"])
-    kern = per["kind"].eq("kernel")
-    lts, lq_all, q_all = per["launch_ts"][kern], per["launch_queue_ns"][kern], per["queue_ns"][kern]
-    rows: dict[str, list[Any]] = {c: [] for c in _STRETCH}
-    for name, (lo, hi) in zip(names, bounds):
-        sel = (lts >= lo) & (lts < hi)
-        lq, q, n = int(lq_all[sel].sum()), int(q_all[sel].sum()), int(sel.sum())
-        length = hi - lo
-        b = iv.total(iv.clip(busy, lo, hi))
-        qs = q / lq if lq else 0.0
-        idle = 1 - b / length if length > 0 else 0.0
-        for c, v in zip(_STRETCH, (name, lo, hi, n, (lq - q) / n if n else 0.0, q / n if n else 0.0, qs, b, idle,
-                                   label(qs, idle, n))):
+    pending = iv.union(per["launch_end"], np.maximum(per["ts"], per["launch_end"]))
+    return IdleCauses(busy, blocked_intervals(view), pending)
+
+
+def _stretches(view: View, bounds: list[tuple[int, int]], names: list[str],
+               scopes: list[iv.Intervals] | None = None) -> dict[str, list[Any]]:
+    per, k = view.per, view.kernels
+    causes = idle_causes(view)
+    k_ts = np.sort(k["ts"][k["kind"].eq("kernel")])
+    carry = carries_launch(per)
+    p_ts, p_lq, p_q = per["ts"][carry], per["launch_queue_ns"][carry], per["queue_ns"][carry]
+    rows: dict[str, list[Any]] = {c: [] for c in STRETCH_COLUMNS}
+    for i, (name, (lo, hi)) in enumerate(zip(names, bounds)):
+        scope = scopes[i] if scopes else (np.array([lo], np.int64), np.array([hi], np.int64))
+        # Kernels that ran (started) in the stretch: the same time base as the busy figure.
+        n = int(np.searchsorted(k_ts, hi, "left") - np.searchsorted(k_ts, lo, "left"))
+        sel = (p_ts >= lo) & (p_ts < hi)
+        lq, q, nc = int(p_lq[sel].sum()), int(p_q[sel].sum()), int(sel.sum())
+        length = iv.total(scope)
+        b, wait_launch, wait_sync, wait_host = causes.evidence(scope)
+        share = (lambda x: x / length if length else 0.0)  # noqa: E731
+        values = (name, lo, hi, n, (lq - q) / nc if nc else 0.0, q / nc if nc else 0.0, q / lq if lq else 0.0, b,
+                  1 - share(b) if length else 0.0, share(wait_host), share(wait_launch), share(wait_sync),
+                  label(share(b), wait_host + wait_launch, wait_sync, view.has_device))
+        for c, v in zip(STRETCH_COLUMNS, values):
             rows[c].append(v)
     return rows
 
 
 def step_columns(view: View, per: Any = None) -> dict[str, Any]:
     """per_step as a dict of columns."""
-    per = per if isinstance(per, dict) else activity_columns(view)
-    r = view.regions
-    steps = r.take(r["kind"].eq("step"))
-    order = np.argsort(steps["ts"], kind="stable")
-    bounds = [(int(steps["ts"][i]), int(steps["ts"][i] + steps["dur"][i])) for i in order]
-    return _stretches(view, bounds, [f"step {int(steps['step'][i])}" for i in order], per)
+    steps = view.steps()
+    bounds = [(int(a), int(a + d)) for a, d in zip(steps["ts"], steps["dur"])]
+    return _stretches(view, bounds, [f"step {int(s)}" for s in steps["step"]])
 
 
 def per_step(view: View, per: Any = None) -> Any:
     """One row per ProfilerStep / skiprof.step() in view (DataFrame)."""
-    return frame(step_columns(view, per), _STRETCH)
+    return frame(step_columns(view), STRETCH_COLUMNS)
 
 
 def window_columns(view: View, windows: int = 10, per: Any = None) -> dict[str, Any]:
     """per_window as a dict of columns."""
-    per = per if isinstance(per, dict) else activity_columns(view)
     lo, hi = view.span()
     if hi <= lo:
-        return _stretches(view, [], [], per)
+        return _stretches(view, [], [])
     edges = np.linspace(lo, hi, windows + 1).astype(np.int64)
     bounds = list(zip(edges[:-1].tolist(), edges[1:].tolist()))
-    return _stretches(view, bounds, [f"window {i}" for i in range(windows)], per)
+    return _stretches(view, bounds, [f"window {i}" for i in range(windows)])
 
 
 def per_window(view: View, windows: int = 10, per: Any = None) -> Any:
     """The view's span cut into ``windows`` equal stretches (DataFrame)."""
-    return frame(window_columns(view, windows, per), _STRETCH)
+    return frame(window_columns(view, windows), STRETCH_COLUMNS)
+
+
+def overall_columns(view: View) -> dict[str, Any]:
+    """The whole scope as one stretch (what ``boundness.overall`` labels)."""
+    return _stretches(view, [view.span()], ["overall"], [view.scope])
 
 
 def idle_columns(view: View) -> dict[str, Any]:
@@ -99,7 +145,7 @@ def idle_columns(view: View) -> dict[str, Any]:
     rows: dict[str, list[Any]] = {"device": [], "stream": [], "category": [], "idle_ns": [], "share": []}
     if not len(k):
         return rows
-    key = k["device"].astype(np.int64) * (1 << 32) + k["stream"].astype(np.int64)
+    key = stream_key(k["device"], k["stream"])
     bounds = np.flatnonzero(np.r_[True, key[1:] != key[:-1], True])
     for a, b in zip(bounds[:-1], bounds[1:]):
         end = np.maximum.accumulate((k["ts"] + k["dur"])[a:b])

@@ -1,50 +1,39 @@
-"""Where the end-to-end time goes: preprocessing, data movement, compute, communication, ...
+"""Where the end-to-end time goes: preprocessing, data movement, compute, compilation, communication, ...
 
-Every instant of the view's span gets exactly one phase, the first in PRIORITY that is active
-then, so the shares add up to 100% (docs/metrics.md, "Phase breakdown"). Sources: the phase list
-follows "Beyond Inference" (DAC 2024); the priority idea follows the TensorBoard profiler's step
-time breakdown.
+Every instant of the view's scope gets exactly one phase, the first source in SOURCES that is
+active then, so the phase times add up to the scope's length, the IL (docs/metrics.md, "Phase
+breakdown"). Device activity comes first: while the GPU works, that is what the time is spent on.
+On traces without device activity the host ops that do the work are the compute. Time no event
+covers is host overhead (Python between ops) unless CPU-time samples taken during capture show
+that the main thread was waiting then: that part is idle. Sources: the phase list follows "Beyond
+Inference" (DAC 2024); the priority idea follows the TensorBoard profiler's step time breakdown.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from skiprof._domain import COMM_HOST_OP, COMM_KERNEL, COMPILE_OP, HOST_COPY_OPS, REGION_PHASES, WAIT_FUNCTION
+
 from . import _intervals as iv
-from ._cols import Cols
+from ._cols import Cols, from_arrow
 from ._frame import frame
 from ._view import View
+from .boundness import blocked_intervals
 
-__all__ = ["PRIORITY", "Phases", "phases", "memcpy", "memcpy_columns", "REGION_PHASES", "HOST_COPY_OPS"]
+__all__ = ["PHASES", "Phases", "phases", "memcpy", "memcpy_columns", "REGION_PHASES", "HOST_COPY_OPS", "CPU_COUNTER"]
 
-PRIORITY = (
-    "communication",   # nccl/rccl device activity
-    "compute",         # other kernels; on CPU-only traces, compute-marked regions
-    "data_movement",   # memcpy/memset activity, host copy ops, h2d/d2h regions
-    "preprocessing",   # skiprof preprocess/load regions, DataLoader iterations
-    "postprocessing",  # skiprof postprocess regions
-    "host_overhead",   # any other host op or runtime call
-    "idle",            # nothing recorded
-)
-
-#: skiprof.region names and the phase they stand for.
-REGION_PHASES = {
-    "preprocess": "preprocessing", "load": "preprocessing",
-    "h2d": "data_movement", "d2h": "data_movement",
-    "postprocess": "postprocessing",
-    "compute": "compute", "prefill": "compute", "decode": "compute", "optimizer": "compute",
-    "comm": "communication",
-}
-HOST_COPY_OPS = ("aten::copy_", "aten::to", "aten::_to_copy", "aten::pin_memory", "aten::_pin_memory")
-_COMM = re.compile(r"nccl|rccl", re.IGNORECASE)
+#: The phases, in the order reports list them.
+PHASES = ("communication", "compute", "compile", "data_movement", "preprocessing", "postprocessing",
+          "host_overhead", "idle")
+CPU_COUNTER = "main_thread_cpu_ns"
 
 
 @dataclass(frozen=True)
 class Phases:
-    """Phase times over the view's span (ns), and GPU busy time split the same way."""
+    """Phase times over the view's scope (ns), and GPU busy time split the same way."""
 
     span_ns: int
     names: tuple[str, ...]
@@ -52,6 +41,7 @@ class Phases:
     device_names: tuple[str, ...]
     device_ns: tuple[int, ...]
     device_busy_ns: int
+    cpu_sampled: bool
 
     def share(self, phase: str) -> float:
         return self.ns[self.names.index(phase)] / self.span_ns if self.span_ns else 0.0
@@ -70,54 +60,111 @@ class Phases:
                       "share": [n / b if b else 0.0 for n in self.device_ns]})
 
 
-def _iv(c: Cols, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def _iv(c: Cols, mask: np.ndarray | None = None) -> iv.Intervals:
     ts, dur = c["ts"], c["dur"]
     if mask is not None:
         ts, dur = ts[mask], dur[mask]
     return iv.union(ts, ts + dur)
 
 
-def _sources(view: View) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    k, ops, regions, la = view.kernels, view.ops, view.regions, view.launches
-    is_kernel = k["kind"].eq("kernel")
-    is_comm = k["name"].search(_COMM) & is_kernel
-    src: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {p: [] for p in PRIORITY[:-1]}
-    src["communication"].append(_iv(k, is_comm))
-    src["compute"].append(_iv(k, is_kernel & ~is_comm))
-    src["data_movement"].append(_iv(k, ~is_kernel))
-    sk = regions["kind"].eq("skiprof")
+def _merge(parts: list[iv.Intervals]) -> iv.Intervals:
+    parts = [p for p in parts if len(p[0])]
+    if not parts:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return iv.union(np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]))
+
+
+def _region_sources(view: View) -> list[tuple[str, iv.Intervals]]:
+    """skiprof.region phases and DataLoader iterations; compute regions only without a GPU."""
+    r = view.regions
+    sk = r["kind"].eq("skiprof")
+    out = []
     for name, phase in REGION_PHASES.items():
         if phase == "compute" and view.has_device:
             continue  # with a GPU, compute means kernels; a compute region's host time is overhead
-        src[phase].append(_iv(regions, sk & regions["name"].eq(name)))
-    src["preprocessing"].append(_iv(regions, regions["kind"].eq("dataloader")))
-    src["data_movement"].append(_iv(ops, ops["name"].isin(HOST_COPY_OPS)))
-    src["host_overhead"].append(_iv(ops, ~ops["cat"].eq("user_annotation")))
-    src["host_overhead"].append(_iv(la))
-    return {p: iv.union(np.concatenate([a[0] for a in parts]), np.concatenate([a[1] for a in parts]))
-            for p, parts in src.items()}
+        out.append((phase, _iv(r, sk & r["name"].eq(name))))
+    out.append(("preprocessing", _iv(r, r["kind"].eq("dataloader"))))
+    return out
+
+
+def _host_compute(ops: Cols) -> iv.Intervals:
+    """Top-level host ops that do the work: every cpu_op without a cpu_op above it, except copies,
+    collectives and compilation (they have phases of their own)."""
+    top = ops["cat"].eq("cpu_op") & (ops["cpu_parent"] < 0)
+    other = ops["name"].isin(HOST_COPY_OPS) | ops["name"].search(COMM_HOST_OP) | ops["name"].search(COMPILE_OP)
+    return _iv(ops, top & ~other)
+
+
+def sources(view: View) -> list[tuple[str, iv.Intervals]]:
+    """(phase, intervals) in priority order; an instant belongs to the first source active then."""
+    k, ops, la = view.kernels, view.ops, view.launches
+    is_kernel = k["kind"].eq("kernel")
+    is_comm = k["name"].search(COMM_KERNEL) & is_kernel
+    cpu_only = not view.has_device
+    out = [("communication", _iv(k, is_comm)), ("compute", _iv(k, is_kernel & ~is_comm)),
+           ("data_movement", _iv(k, ~is_kernel)), ("compile", _iv(ops, ops["name"].search(COMPILE_OP)))]
+    out += _region_sources(view)
+    if cpu_only:  # a collective holds the CPU rank; on a GPU trace its host op only enqueues a kernel
+        out += [("communication", _iv(ops, ops["name"].search(COMM_HOST_OP))), ("compute", _host_compute(ops))]
+    out.append(("data_movement", _iv(ops, ops["name"].isin(HOST_COPY_OPS))))
+    waits = ops["cat"].eq("python_function") & ops["name"].search(WAIT_FUNCTION)
+    out.append(("idle", _merge([blocked_intervals(view), _iv(ops, waits)])))
+    out.append(("host_overhead", _merge([_iv(ops, ~ops["cat"].eq("user_annotation")), _iv(la)])))
+    return out
+
+
+def _cpu_samples(view: View) -> tuple[np.ndarray, np.ndarray, int] | None:
+    """(times, cumulative CPU ns, sampled tid) of the capture's main-thread CPU samples, if any."""
+    tid = (view.trace.meta.get("capture") or {}).get("cpu_sampled_tid")
+    if not isinstance(tid, int):
+        return None
+    c = from_arrow(view.trace.table("counters", ["rank", "ts", "name", "value"]))
+    sel = c["name"].eq(CPU_COUNTER) & (c["rank"] == view.rank)
+    if sel.sum() < 2:
+        return None
+    order = np.argsort(c["ts"][sel], kind="stable")
+    return c["ts"][sel][order], c["value"][sel][order], tid
+
+
+def split_uncovered(view: View, left: iv.Intervals) -> tuple[int, int]:
+    """(host overhead, idle) of the time no source covers, from main-thread CPU samples.
+
+    In each sample interval the thread's CPU time beyond what its ops took (ops are taken to run
+    on the CPU throughout) ran between ops; the rest of the uncovered time it waited.
+    Without samples all of it is host overhead.
+    """
+    samples = _cpu_samples(view)
+    total = iv.total(left)
+    if samples is None:
+        return total, 0
+    t, cpu, tid = samples
+    ops = view.ops
+    on_thread = iv.union(ops["ts"][ops["tid"] == tid], (ops["ts"] + ops["dur"])[ops["tid"] == tid])
+    gap = np.diff(iv.covered_before(left, t))
+    busy = np.diff(iv.covered_before(on_thread, t))
+    worked = np.clip(np.diff(cpu) - busy, 0, gap)
+    idle = int((gap - worked).sum())
+    return total - idle, idle
 
 
 def phases(view: View) -> Phases:
-    """Split the view's span into phases by PRIORITY."""
-    if view.windows:
-        scope = iv.union(np.array([w[0] for w in view.windows]), np.array([w[1] for w in view.windows]))
-    else:
-        lo, hi = view.span()
-        scope = (np.array([lo], np.int64), np.array([hi], np.int64))
-    src = _sources(view)
-    left, ns = scope, []
-    for phase in PRIORITY[:-1]:
-        ns.append(iv.intersect_total(left, src[phase]))
-        left = iv.subtract(left, src[phase])
-    ns.append(iv.total(left))
+    """Split the view's scope into phases by priority."""
+    left = view.scope
+    acc = dict.fromkeys(PHASES, 0)
+    for phase, src in sources(view):
+        acc[phase] += iv.intersect_total(left, src)
+        left = iv.subtract(left, src)
+    host, idle = split_uncovered(view, left)
+    acc["host_overhead"] += host
+    acc["idle"] += idle
     busy = _iv(view.kernels)
     dev_names = ("communication", "compute", "data_movement")
     dev_left, dev_ns = busy, []
-    for phase in dev_names:
-        dev_ns.append(iv.intersect_total(dev_left, src[phase]))
-        dev_left = iv.subtract(dev_left, src[phase])
-    return Phases(iv.total(scope), PRIORITY, tuple(ns), dev_names, tuple(dev_ns), iv.total(busy))
+    for phase, src in sources(view)[:3]:
+        dev_ns.append(iv.intersect_total(dev_left, src))
+        dev_left = iv.subtract(dev_left, src)
+    return Phases(iv.total(view.scope), PHASES, tuple(acc[p] for p in PHASES), dev_names, tuple(dev_ns),
+                  iv.total(busy), _cpu_samples(view) is not None)
 
 
 def memcpy_columns(view: View) -> dict[str, Any]:

@@ -17,7 +17,6 @@ import numpy as np
 from ._frame import frame
 from ._view import View
 from .boundness import window_columns
-from .launch import activity_columns
 
 __all__ = ["chains", "chain_columns", "per_launch_cost"]
 
@@ -41,7 +40,7 @@ def per_launch_cost(view: View, per: dict[str, Any]) -> float:
 def chain_columns(view: View, *, max_len: int = 4, threshold: float = 0.8, min_count: int = 2,
                   top: int = 10, per: Any = None) -> dict[str, Any]:
     """fusion candidates as a dict of columns, best saving first."""
-    per = per if isinstance(per, dict) else activity_columns(view)
+    per = view.per
     k = view.kernels
     order = np.lexsort((k["ts"], k["stream"], k["device"]))
     k = k.take(order)

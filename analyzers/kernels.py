@@ -7,7 +7,7 @@ import numpy as np
 
 from ._frame import frame
 from ._view import View
-from .launch import activity_columns, top_level_mask
+from .launch import top_level_mask
 
 __all__ = ["top_kernels", "top_ops", "kernel_columns", "op_columns"]
 
@@ -52,7 +52,7 @@ def op_columns(view: View, k: int = 10, per: Any = None) -> dict[str, Any]:
     codes = ops["name"].codes
     calls = np.bincount(codes[top], minlength=len(names))
     cpu = np.bincount(codes[top], weights=ops["dur"][top], minlength=len(names)).astype(np.int64)
-    per = per if isinstance(per, dict) else activity_columns(view)
+    per = view.per
     # Device work of each activity goes to the name of its top-level op.
     top_ids, top_codes = ops["op_id"][top], codes[top]
     order = np.argsort(top_ids)

@@ -14,7 +14,6 @@ from . import _intervals as iv
 from ._cols import from_arrow
 from ._frame import frame
 from ._view import View
-from .launch import activity_columns
 
 __all__ = ["recorded", "recorded_columns", "per_region", "region_columns"]
 
@@ -46,7 +45,7 @@ def recorded(view: View) -> Any:
 
 def region_columns(view: View, per: Any = None) -> dict[str, Any]:
     """per_region as a dict of columns, regions in order of first appearance."""
-    per = per if isinstance(per, dict) else activity_columns(view)
+    per = view.per
     r = view.regions
     sk = r.take(r["kind"].eq("skiprof"))
     out: dict[str, list[Any]] = {c: [] for c in _REGION_COLS}

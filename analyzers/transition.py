@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from ._view import select
-from .launch import activity_columns, summary
+from .launch import summary
 
 __all__ = ["run_figures", "per_config", "locate", "Transition"]
 
@@ -28,7 +28,7 @@ FIELDS = ["value", "runs", "tklqt_ns", "il_ns", "akd_ns", "gpu_idle_share", "que
 def run_figures(t: Any) -> dict[str, float]:
     """The per-run figures of one trace folder."""
     v = select(t)
-    s = summary(v, activity_columns(v))
+    s = summary(v)
     n = max(s.kernels, 1)
     return {
         "tklqt_ns": s.tklqt_ns, "il_ns": s.il_ns, "akd_ns": s.akd_ns,

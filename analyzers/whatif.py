@@ -1,38 +1,25 @@
-"""What-if replay: re-run the trace's host and device timeline with changed costs.
+"""What-if: predicted latency, GPU busy/idle and boundness when launches, host or device get
+faster or slower, kernel chains are fused or a region runs as one CUDA graph.
 
-A discrete-event replay of one rank (docs/metrics.md, "What-if"). Each host thread issues its
-runtime calls in order, separated by the host work measured between them; streams run device
-work first in, first out; synchronization calls block their thread until the device work
-launched before them is done. Every cost comes from the trace. Knobs scale launch calls, host
-work and device work, fuse kernel chains into one launch, or turn a region's launches into one
-CUDA-graph launch. With no knob the replay reproduces the measured timeline.
+The prediction replays the trace's own timeline (analyzers/_replay.py; model in docs/whatif.md).
+With no knob it reproduces the measurement. Whatever the knobs, no two activities overlap on a
+stream, so predicted GPU busy time and IL are never below the busiest stream's work.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 
+from skiprof._domain import COMM_HOST_OP
+
 from . import _intervals as iv
+from ._replay import Knobs, Timeline, host_map, simulate
 from ._view import View
-from .boundness import label
-from .launch import activity_columns, summary
+from .boundness import IdleCauses, label, overall_columns
+from .launch import summary
 
-__all__ = ["Knobs", "Prediction", "replay"]
-
-_API = ("launch", "graph", "memcpy", "memset")
-
-
-@dataclass(frozen=True)
-class Knobs:
-    """What to change. Scales multiply costs; fuse lists kernel-name chains; cuda_graph names a region."""
-
-    launch_scale: float = 1.0
-    host_scale: float = 1.0
-    device_scale: float = 1.0
-    fuse: tuple[tuple[str, ...], ...] = field(default_factory=tuple)
-    cuda_graph: str | None = None
+__all__ = ["Knobs", "Prediction", "replay", "simulate", "Timeline", "predicted_scope"]
 
 
 @dataclass(frozen=True)
@@ -44,6 +31,7 @@ class Prediction:
     gpu_idle_ns: int
     boundness: str
     measured_il_ns: int
+    measured_gpu_busy_ns: int
     measured_gpu_idle_ns: int
     measured_boundness: str
     removed_launches: int
@@ -54,144 +42,60 @@ class Prediction:
         return self.il_ns / self.measured_il_ns - 1 if self.measured_il_ns else 0.0
 
 
-def _fused_members(per: dict[str, Any], chains: tuple[tuple[str, ...], ...]) -> tuple[set[int], dict[int, int]]:
-    """Activities whose launch disappears, and extra duration for each chain head (kernel_id -> ns)."""
-    removed: set[int] = set()
-    extra: dict[int, int] = {}
-    if not chains:
-        return removed, extra
-    names = per["name"].tolist()
-    ids, dur = per["kernel_id"], per["dur"]
-    key = per["device"].astype(np.int64) * (1 << 32) + per["stream"].astype(np.int64)
-    i, n = 0, len(names)
-    while i < n:  # per_activity is sorted by device, stream, ts: chains are runs of neighbours
-        for chain in chains:
-            L = len(chain)
-            if i + L <= n and tuple(names[i:i + L]) == chain and (key[i:i + L] == key[i]).all() \
-                    and all(int(ids[j]) not in removed for j in range(i, i + L)):
-                extra[int(ids[i])] = int(dur[i + 1:i + L].sum())
-                removed.update(int(ids[j]) for j in range(i + 1, i + L))
-                i += L - 1
-                break
-        i += 1
-    return removed, extra
+def _device(tl: Timeline) -> iv.Intervals:
+    ok = tl.placed()
+    return iv.union(tl.act_start[ok], tl.act_end[ok])
+
+
+def predicted_scope(view: View, tl: Timeline, knobs: Knobs) -> iv.Intervals:
+    """The replayed scope: from the origin to the last replayed end, or a step's mapped windows plus its device work."""
+    dev = _device(tl)
+    la = view.launches
+    if view.windows:
+        w = np.array(view.windows, np.int64)
+        lo = host_map(tl, la["ts"], la["ts"] + la["dur"], w[:, 0], knobs.host_scale)
+        hi = host_map(tl, la["ts"], la["ts"] + la["dur"], w[:, 1], knobs.host_scale)
+        return iv.union(np.concatenate([lo, dev[0]]), np.concatenate([np.maximum(hi, lo), dev[1]]))
+    ends = [tl.host_end] + ([int(tl.call_end.max())] if tl.n_calls else []) + ([int(dev[1].max())] if len(dev[1]) else [])
+    return np.array([tl.origin], np.int64), np.array([max(ends)], np.int64)
+
+
+def _causes(view: View, tl: Timeline, knobs: Knobs) -> IdleCauses:
+    """Busy and idle-by-cause intervals of the replayed timeline, as boundness reads the measured one."""
+    la, ops = view.launches, view.ops
+    done = tl.placed()
+    rows = np.flatnonzero(done)
+    calls = np.array([max(int(c), 0) for c in _calls_of(view)[rows]], np.int64) if len(rows) else np.zeros(0, np.int64)
+    linked = _calls_of(view)[rows] >= 0 if len(rows) else np.zeros(0, bool)
+    pending = iv.union(tl.call_end[calls][linked], np.maximum(tl.act_start[rows][linked], tl.call_end[calls][linked]))
+    comm = ops["name"].search(COMM_HOST_OP)
+    c_lo = host_map(tl, la["ts"], la["ts"] + la["dur"], ops["ts"][comm], knobs.host_scale)
+    c_hi = host_map(tl, la["ts"], la["ts"] + la["dur"], (ops["ts"] + ops["dur"])[comm], knobs.host_scale)
+    sync = iv.union(np.concatenate([tl.call_start[tl.blocking], c_lo]), np.concatenate([tl.call_end[tl.blocking], c_hi]))
+    return IdleCauses(_device(tl), sync, pending)
+
+
+def _calls_of(view: View) -> np.ndarray:
+    """Row in view.launches of each activity's launch call (-1 for orphans)."""
+    row_of = {int(lid): j for j, lid in enumerate(view.launches["launch_id"])}
+    return np.array([row_of.get(int(x), -1) for x in view.kernels["launch_id"]], np.int64)
 
 
 def replay(view: View, knobs: Knobs = Knobs()) -> Prediction:
-    """Replay ``view`` with ``knobs``; the measured figures come from launch.summary."""
-    per = activity_columns(view)
-    measured = summary(view, per)
-    la = view.launches
-    k = view.kernels
-    origin = measured.il_start_ns
-    # Device activities by launch, in their order on the device.
-    by_launch: dict[int, list[int]] = {}
-    for row, lid in enumerate(per["launch_id"]):
-        by_launch.setdefault(int(lid), []).append(row)
-    kid, ts, dur = per["kernel_id"], per["ts"], per["dur"]
-    stream_key = per["device"].astype(np.int64) * (1 << 32) + per["stream"].astype(np.int64)
-    launch_end_m = per["launch_end"]
-    prev_m = per["prev_end_on_stream"]
-    stream_bound = prev_m > launch_end_m
-    # Offsets that make the identity replay exact: from the launch's end when the launch was the
-    # later constraint, from the previous activity's end on the stream otherwise.
-    after_launch = np.where(stream_bound, 0, ts - launch_end_m)
-    after_prev = np.where(stream_bound, ts - prev_m, 0)
-    removed_k, extra_dur = _fused_members(per, knobs.fuse)
-    # CUDA graph: every launch call inside a region occurrence after its first becomes part of it.
-    graph_of: dict[int, int] = {}
-    if knobs.cuda_graph:
-        r = view.regions
-        sel = r["name"].eq(knobs.cuda_graph) & ~r["kind"].eq("gpu_annotation")
-        for lo, d in zip(r["ts"][sel], r["dur"][sel]):
-            inside = np.flatnonzero(la["kind"].isin(("launch", "graph")) & (la["ts"] >= lo) & (la["ts"] < lo + d))
-            for j in inside[1:]:
-                graph_of[int(la["launch_id"][j])] = int(la["launch_id"][inside[0]])
-    removed_launch = set(graph_of)
-    for row in range(len(kid)):
-        if int(kid[row]) in removed_k:
-            removed_launch.add(int(per["launch_id"][row]))
-    # Sync calls: split into the wait for device work launched before them and the rest.
-    l_ts, l_dur, l_kind = la["ts"], la["dur"], la["kind"]
-    kinds = l_kind.tolist()
-    names = la["name"].tolist()
-    # Calls that block their thread until the device catches up; cudaStreamWaitEvent does not.
-    blocking = np.array([("synchroniz" in n.lower() or n in ("cudaMemcpy", "hipMemcpy")) for n in names], bool)
-    # A blocking call waited for the last device activity that was launched before it and had
-    # finished by the time it returned (on its own stream, or everything, the trace does not say).
-    end_m = ts + dur
-    waits_for: dict[int, tuple[int, int]] = {}  # call -> (activity row or -1, time after that activity)
-    for j in np.flatnonzero(blocking):
-        t0, t1 = int(l_ts[j]), int(l_ts[j] + l_dur[j])
-        cand = np.flatnonzero((per["launch_ts"] < t0) & (end_m <= t1))
-        row = int(cand[np.argmax(end_m[cand])]) if len(cand) else -1
-        waits_for[int(j)] = (row, t1 - max(t0, int(end_m[row])) if row >= 0 else t1 - t0)
-
-    host_end: dict[tuple[int, int], tuple[int, int, int]] = {}  # thread -> (measured start, measured end, replayed end)
-    new_launch_end: dict[int, int] = {}
-    stream_end: dict[int, int] = {}
-    dev_done = -(1 << 62)
-    starts_r: dict[int, int] = {}
-    ends_r: dict[int, int] = {}
-    q_total = lq_total = 0
-    for j in np.argsort(l_ts, kind="stable"):  # all threads, in measured time order
-        j = int(j)
-        thread = (int(la["pid"][j]), int(la["tid"][j]))
-        t0, d = int(l_ts[j]), int(l_dur[j])
-        lid = int(la["launch_id"][j])
-        kind = kinds[j]
-        prev = host_end.get(thread)
-        if prev is None:
-            start = origin + round((t0 - origin) * knobs.host_scale)
-        elif t0 >= prev[1]:
-            start = prev[2] + round((t0 - prev[1]) * knobs.host_scale)
-        else:  # nested in the previous call (a driver call inside a runtime call)
-            start = prev[2] - (prev[1] - t0)
-        if blocking[j]:
-            row, rest = waits_for[j]
-            waited = ends_r.get(row, dev_done) if row >= 0 else start
-            end = max(start, waited) + round(rest * knobs.launch_scale)
-        elif lid in removed_launch:
-            end = start  # folded into a fused kernel or a graph launch: the call disappears
-        elif kind in _API:
-            end = start + round(d * knobs.launch_scale)
-        else:
-            end = start + round(d * knobs.host_scale)
-        host_end[thread] = (t0, t0 + d, end)
-        new_launch_end[lid] = end
-        for row in by_launch.get(lid, []):
-            if int(kid[row]) in removed_k:
-                continue
-            anchor = new_launch_end[graph_of[lid]] if lid in graph_of else end
-            s_key = int(stream_key[row])
-            a = 0 if lid in graph_of else int(after_launch[row]) * knobs.launch_scale
-            b = 0 if lid in graph_of else int(after_prev[row])
-            ready = anchor + round(a)
-            s = max(ready, stream_end.get(s_key, -(1 << 62)) + b) if s_key in stream_end else ready
-            length = round((int(dur[row]) + extra_dur.get(int(kid[row]), 0)) * knobs.device_scale)
-            starts_r[row], ends_r[row] = s, s + length
-            stream_end[s_key] = s + length
-            dev_done = max(dev_done, s + length)
-            lq = max(0, s - start)
-            lq_total += lq
-            q_total += 0 if s <= ready else min(s - ready, lq)
-    # Activities without a launch stay where they were.
-    orphan = k["launch_id"] < 0
-    seg_s = np.concatenate([np.array(list(starts_r.values()), np.int64), k["ts"][orphan]])
-    seg_e = np.concatenate([np.array(list(ends_r.values()), np.int64), (k["ts"] + k["dur"])[orphan]])
-    if len(seg_e):
-        il_end = int(seg_e.max())
-        il = il_end - origin
-    else:  # CPU-only: all of the latency is host work
-        il = round(measured.il_ns * knobs.host_scale)
-        il_end = origin + il
-    busy = iv.total(iv.clip(iv.union(seg_s, seg_e), origin, il_end))
-    qs = q_total / lq_total if lq_total else 0.0
-    m_qs = measured.queue_ns / measured.tklqt_ns if measured.tklqt_ns else 0.0
+    """Replay ``view`` with ``knobs``; the measured figures come from launch.summary and boundness."""
+    measured = summary(view)
+    m_label = overall_columns(view)["label"][0]
+    tl = simulate(view, knobs)
+    scope = predicted_scope(view, tl, knobs)
+    il = iv.total(scope)
+    causes = _causes(view, tl, knobs)
+    busy = iv.intersect_total(scope, causes.busy)
+    _, _, wait_sync, _ = causes.evidence(scope)
+    idle_cpu = il - busy - wait_sync
     return Prediction(
         il_ns=il, gpu_busy_ns=busy, gpu_idle_ns=il - busy,
-        boundness=label(qs, (il - busy) / il if il else 0.0, measured.kernels - len(removed_k)),
-        measured_il_ns=measured.il_ns, measured_gpu_idle_ns=measured.gpu_idle_ns,
-        measured_boundness=label(m_qs, measured.gpu_idle_ns / measured.il_ns if measured.il_ns else 0.0, measured.kernels),
-        removed_launches=len(removed_launch),
+        boundness=label(busy / il if il else 0.0, idle_cpu, wait_sync, view.has_device),
+        measured_il_ns=measured.il_ns, measured_gpu_busy_ns=measured.gpu_busy_ns,
+        measured_gpu_idle_ns=measured.gpu_idle_ns, measured_boundness=m_label,
+        removed_launches=len(tl.removed_calls),
     )

@@ -52,5 +52,5 @@ def trace(output: str | Path, *, force: bool = False, record_shapes: bool = True
             session.stop()
         if session.export_error or not session.exported:
             raise SkiprofError(f"{out}: {session.export_error or 'the profiler produced no trace'}")
-        meta = finish_capture(session, staging, capture={"nvml": session.nvml_available})
+        meta = finish_capture(session, staging, capture=session.capture_facts())
     handle["summary"] = summarize(str(out), meta)

@@ -51,7 +51,7 @@ def build_report(t: Any, *, rank: int | None = None, step: int | None = None, re
     from .analyzers._frame import rows
 
     v = select(t, rank=rank, step=step, region=region)
-    per = launch.activity_columns(v)
+    per = v.per
     s = launch.summary(v, per)
     q_share = s.queue_ns / s.tklqt_ns if s.tklqt_ns else 0.0
     idle_share = s.gpu_idle_ns / s.il_ns if s.il_ns else 0.0
@@ -69,7 +69,7 @@ def build_report(t: Any, *, rank: int | None = None, step: int | None = None, re
         windows=rows(boundness.window_columns(v, windows, per)), idle=rows(boundness.idle_columns(v)),
         phases=breakdown.phases(v), memcpy=rows(breakdown.memcpy_columns(v)),
         top_kernels=rows(kernels.kernel_columns(v, top)), top_kernels_by_count=rows(kernels.kernel_columns(v, top, by="count")),
-        top_ops=rows(kernels.op_columns(v, top, per)), overall=boundness.label(q_share, idle_share, s.kernels), notes=notes,
+        top_ops=rows(kernels.op_columns(v, top, per)), overall=boundness.overall_columns(v)["label"][0], notes=notes,
         scenario_metrics=rows(scenario.recorded_columns(v)), regions=rows(scenario.region_columns(v, per)),
     )
 

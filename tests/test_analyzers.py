@@ -1,8 +1,11 @@
 """Analyzers on hand-built traces whose answers were worked out on paper (times below in µs).
 
-1. CPU-bound chain: op i at 100i (50 long) calls cudaLaunchKernel at 100i+10 (10 long); its kernel
-   runs at 100i+25 for 5. launch_queue = 15, queue = 0 (the stream is empty), launch = 15.
-   TKLQT = 4*15 = 60; AKD = 5; IL = 0..330 = 330; busy = 20; idle = 310; HTA delay = 4*5.
+1. CPU-bound chain: steps [0,200) and [200,400); op i at 100i (50 long) calls cudaLaunchKernel at
+   100i+10 (10 long); its kernel runs at 100i+25 for 5. launch_queue = 15, queue = 0 (the stream is
+   empty), launch = 15. TKLQT = 4*15 = 60; AKD = 5; IL = 0..400 (the second step ends last) = 400;
+   busy = 20; idle = 380; HTA delay = 4*5. Step 0 [0,200): kernels at 25 and 125 ran in it, busy 10;
+   its idle 190 is 10 of launched work on its way ([20,25) and [120,125)) and 180 with nothing
+   launched: cpu-bound at idle share 0.95.
 2. GPU-bound queue: op i at 10i (8 long), launch at 10i+1 (2 long); kernels of 50 run back to back
    from 5. launch_queue = 4, 44, 84, 124 (TKLQT 256); queue = 0, 42, 82, 122 (246); launch = 10.
    IL = 0..205; busy 200.
@@ -14,7 +17,14 @@
    Phases: preprocessing 100, data_movement 50 ([100,150)), compute 50, postprocessing 20, idle 0.
    Copy speed 4e6 B / 40 µs = 100 GB/s.
 5. CUDA graph: op [0,40); cudaGraphLaunch at 5 (ends 15) -> kernels [20,30), [30,40), [40,50) on one
-   stream. launch_queue 15, 25, 35 (TKLQT 75); queue 0, 15, 25; launch 15, 10, 10; 1 launch per op.
+   stream. Only the first carries the call's wait: launch_queue 15, 0, 0 (TKLQT 15); queue 0; launch
+   15, 0, 0; the other two are graph members (2 activities, 20 of device time); 1 launch per op.
+6. Graph beside ordinary launches: the graph of 5, then op j [40+20j, 48+20j) launching at
+   41+20j (4 long) kernel k_j at 50, 70, 90 (5 long) on the same stream. k0 waits 9 from its launch,
+   5 of it behind g2 (which ends at 50, 5 after k0's call ended): queue 5, launch 4. k1, k2: 9 each,
+   stream empty: launch 9. TKLQT = 15 + 9 + 9 + 9 = 42 (queue 5, launch 37); the per-kernel rule
+   applied to the graph's members as well would have added 25 + 35. Busy = [20,55) + 5 + 5 = 45;
+   IL = 0..95.
 """
 from __future__ import annotations
 
@@ -72,6 +82,14 @@ def graph() -> list[dict]:
             kernel("g0", 20, 10, 51), kernel("g1", 30, 10, 51), kernel("g2", 40, 10, 51)]
 
 
+def graph_and_launches() -> list[dict]:
+    ev = graph()
+    for j, start in enumerate((50, 70, 90)):
+        t0 = 40 + 20 * j
+        ev += [op("aten::add", t0, 8), runtime("cudaLaunchKernel", t0 + 1, 4, 60 + j), kernel(f"k{j}", start, 5, 60 + j)]
+    return ev
+
+
 def test_cpu_bound_chain(tmp_path: Path) -> None:
     v = select(_load(tmp_path, cpu_bound()))
     per = launch.per_activity(v)
@@ -82,9 +100,9 @@ def test_cpu_bound_chain(tmp_path: Path) -> None:
     s = launch.summary(v, per)
     assert (s.tklqt_ns, s.queue_ns, s.launch_ns) == (60 * US, 0, 60 * US)
     assert s.akd_ns == 5 * US
-    assert (s.il_ns, s.gpu_busy_ns, s.gpu_idle_ns) == (330 * US, 20 * US, 310 * US)
-    assert s.gpu_utilization == pytest.approx(20 / 330)
-    assert s.kernels_per_s == pytest.approx(4 / 330e-6)
+    assert (s.il_ns, s.gpu_busy_ns, s.gpu_idle_ns) == (400 * US, 20 * US, 380 * US)
+    assert s.gpu_utilization == pytest.approx(20 / 400)
+    assert s.kernels_per_s == pytest.approx(4 / 400e-6)
     assert (s.launch_calls, s.top_level_ops, s.launches_per_top_op) == (4, 4, 1.0)
     assert s.launch_api_ns == 40 * US
     assert s.framework_ns == 4 * 50 * US - 40 * US
@@ -94,6 +112,9 @@ def test_cpu_bound_chain(tmp_path: Path) -> None:
     assert steps["kernels"].tolist() == [2, 2]
     assert steps["label"].tolist() == ["cpu-bound", "cpu-bound"]
     assert steps["gpu_idle_share"].tolist() == pytest.approx([1 - 10 / 200, 1 - 10 / 200])
+    assert steps["idle_launch_share"].tolist() == pytest.approx([10 / 200, 10 / 200])
+    assert steps["idle_host_share"].tolist() == pytest.approx([180 / 200, 180 / 200])
+    assert steps["idle_sync_share"].tolist() == [0, 0]
     idle = boundness.idle_attribution(v).set_index("category")["idle_ns"]
     assert idle.to_dict() == {"host_wait": 3 * 95 * US, "kernel_wait": 0, "other": 0}
 
@@ -107,7 +128,7 @@ def test_gpu_bound_queue(tmp_path: Path) -> None:
     s = launch.summary(v, per)
     assert (s.tklqt_ns, s.queue_ns, s.launch_ns) == (256 * US, 246 * US, 10 * US)
     assert (s.il_ns, s.gpu_busy_ns, s.gpu_idle_ns, s.akd_ns) == (205 * US, 200 * US, 5 * US, 50 * US)
-    assert boundness.label(246 / 256, 5 / 205, 4) == "gpu-bound"
+    assert boundness.label(200 / 205, 5 * US, 0) == "gpu-bound"
     w = boundness.per_window(v, 1, per)
     assert w["label"].tolist() == ["gpu-bound"] and w["queue_share"].iloc[0] == pytest.approx(246 / 256)
 
@@ -127,8 +148,8 @@ def test_pipeline_phases_and_copies(tmp_path: Path) -> None:
     v = select(_load(tmp_path, pipeline()))
     p = breakdown.phases(v)
     got = dict(zip(p.table["phase"], p.table["ns"]))
-    assert got == {"communication": 0, "compute": 50 * US, "data_movement": 50 * US, "preprocessing": 100 * US,
-                   "postprocessing": 20 * US, "host_overhead": 0, "idle": 0}
+    assert got == {"communication": 0, "compute": 50 * US, "compile": 0, "data_movement": 50 * US,
+                   "preprocessing": 100 * US, "postprocessing": 20 * US, "host_overhead": 0, "idle": 0}
     assert p.span_ns == 220 * US
     assert p.table["share"].sum() == pytest.approx(1.0)
     assert p.share("preprocessing") == pytest.approx(100 / 220)
@@ -142,13 +163,26 @@ def test_pipeline_phases_and_copies(tmp_path: Path) -> None:
 def test_graph_launch(tmp_path: Path) -> None:
     v = select(_load(tmp_path, graph()))
     per = launch.per_activity(v)
-    assert (per["launch_queue_ns"] // US).tolist() == [15, 25, 35]
-    assert (per["queue_ns"] // US).tolist() == [0, 15, 25]
-    assert (per["launch_ns"] // US).tolist() == [15, 10, 10]
+    assert (per["launch_queue_ns"] // US).tolist() == [15, 0, 0]
+    assert (per["queue_ns"] // US).tolist() == [0, 0, 0]
+    assert (per["launch_ns"] // US).tolist() == [15, 0, 0]
+    assert per["graph_member"].tolist() == [False, True, True]
     s = launch.summary(v, per)
-    assert (s.tklqt_ns, s.launch_calls, s.launches_per_top_op, s.akd_ns) == (75 * US, 1, 1.0, 10 * US)
+    assert (s.tklqt_ns, s.launch_calls, s.launches_per_top_op, s.akd_ns) == (15 * US, 1, 1.0, 10 * US)
+    assert (s.graph_launches, s.graph_member_activities, s.graph_member_ns) == (1, 2, 20 * US)
     ops = kernels.top_ops(v)
-    assert ops.values.tolist() == [["aten::graph_replay", 1, 40 * US, 3, 30 * US, 75 * US]]
+    assert ops.values.tolist() == [["aten::graph_replay", 1, 40 * US, 3, 30 * US, 15 * US]]
+
+
+def test_graph_beside_ordinary_launches(tmp_path: Path) -> None:
+    v = select(_load(tmp_path, graph_and_launches()))
+    per = launch.per_activity(v).set_index("name")
+    assert (per["launch_queue_ns"] // US).to_dict() == {"g0": 15, "g1": 0, "g2": 0, "k0": 9, "k1": 9, "k2": 9}
+    assert (per["queue_ns"] // US).to_dict() == {"g0": 0, "g1": 0, "g2": 0, "k0": 5, "k1": 0, "k2": 0}
+    s = launch.summary(v)
+    assert (s.tklqt_ns, s.queue_ns, s.launch_ns) == (42 * US, 5 * US, 37 * US)
+    assert (s.launch_calls, s.launch_call_ns, s.graph_member_activities, s.graph_member_ns) == (4, 22 * US, 2, 20 * US)
+    assert (s.il_ns, s.gpu_busy_ns) == (95 * US, 45 * US)
 
 
 def test_top_kernels(tmp_path: Path) -> None:
@@ -254,21 +288,33 @@ def test_fusion_chains_stop_at_syncs(tmp_path: Path) -> None:
     assert c["chain"].tolist() == ["C > A"]
 
 
+def whatif_chain() -> list[dict]:
+    # op i [100i, 100i+20) ends with its launch call [100i+10, 100i+20); kernel [100i+25, 100i+30).
+    ev = []
+    for i in range(4):
+        t0 = 100 * i
+        ev += [op(f"aten::op{i}", t0, 20), runtime("cudaLaunchKernel", t0 + 10, 10, 10 + i), kernel(f"k{i}", t0 + 25, 5, 10 + i)]
+    return ev
+
+
 def test_whatif_identity_and_knobs(tmp_path: Path) -> None:
-    """Worked on paper from the CPU-bound chain (calls at 100i+10 lasting 10, 90 of host work between
-    calls, kernels 5 after the call ends, 5 long; measured IL 330):
-    launch x0.5 halves the call (10 -> 5) and the wait from its end to the kernel (5 -> 2.5):
-    c0 10-15, k0 17.5-22.5; c1 105-110 ... c3 295-300, k3 302.5-307.5: IL 307.5.
+    """Worked on paper from whatif_chain() (calls at 100i+10 lasting 10, 90 of host work between
+    calls, kernels 15 after their call starts, 5 long; the host ends at 320, the last kernel at 330:
+    measured IL 330):
+    launch x0.5 halves the call (10 -> 5) and the call-start-to-kernel time (15 -> 7.5):
+    c0 10-15, k0 17.5-22.5; c1 105-110 ... c3 295-300, k3 302.5-307.5; host ends at 300: IL 307.5.
     host x2: gaps double -> c0 20-30 k0 35-40; c1 210-220; c2 400-410; c3 590-600, k3 605-610: IL 610.
-    graph over a region holding all four launches: c0 10-20, k0 25-30, the rest back to back: IL 45."""
+    graph over a region [0,400) holding all four launches: c0 10-20, k0 25-30; the host work after
+    c0's end, up to the region's end, is what the graph replaces: the other calls vanish and their
+    kernels run back to back behind k0 (30-35, 35-40, 40-45): IL 45."""
     from skiprof.analyzers import whatif
 
-    v = select(_load(tmp_path, cpu_bound()))
+    v = select(_load(tmp_path, whatif_chain()))
     same = whatif.replay(v)
     assert (same.il_ns, same.measured_il_ns, same.gpu_busy_ns) == (330 * US, 330 * US, 20 * US)
     assert whatif.replay(v, whatif.Knobs(launch_scale=0.5)).il_ns == 307_500
     assert whatif.replay(v, whatif.Knobs(host_scale=2.0)).il_ns == 610 * US
-    g = select(_load(tmp_path, cpu_bound() + [op("skiprof:graph", 0, 400, cat="user_annotation")], "g"))
+    g = select(_load(tmp_path, whatif_chain() + [op("skiprof:graph", 0, 400, cat="user_annotation")], "g"))
     p = whatif.replay(g, whatif.Knobs(cuda_graph="graph"))
     assert (p.il_ns, p.removed_launches, p.gpu_busy_ns) == (45 * US, 3, 20 * US)
 
@@ -278,11 +324,12 @@ def test_whatif_device_scale_and_fusion(tmp_path: Path) -> None:
     others were stream-bound and follow back to back: 55, 80, 105. IL 105.
     Fusing C>A>B in A B C A B C A B D (calls 90 apart, 10 long): the 2nd and 3rd calls of each
     occurrence vanish (host shifts 10 earlier each); C gets 15 long: c2 210-220, C 225-240; c5 490-500,
-    C 505-520; c8 770-780, D 785-790. IL 790 (measured 830)."""
+    C 505-520; c8 770-780, D 785-790; the last op runs 30 past its call (measured to 850): IL 810
+    (measured 850)."""
     from skiprof.analyzers import whatif
 
     v = select(_load(tmp_path, gpu_bound()))
     assert whatif.replay(v, whatif.Knobs(device_scale=0.5)).il_ns == 105 * US
     f = select(_load(tmp_path, _chain_trace(), "f"))
     p = whatif.replay(f, whatif.Knobs(fuse=(("C", "A", "B"),)))
-    assert (p.il_ns, p.measured_il_ns, p.removed_launches) == (790 * US, 830 * US, 4)
+    assert (p.il_ns, p.measured_il_ns, p.removed_launches) == (810 * US, 850 * US, 4)

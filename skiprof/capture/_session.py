@@ -20,12 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ._cpu import CpuSampler, cpu_counter_events
 from ._nvml import NvmlSampler, counter_events
 
 __all__ = ["CaptureOptions", "Session", "active_session"]
 
 TRACE_FILE = "trace.json.gz"
-NVML_FILE = "nvml.json"
+#: Counter samples taken beside the profiler (NVML, main-thread CPU time), merged into the counters table.
+NVML_FILE = "samples.json"
 
 _active: Session | None = None
 
@@ -74,10 +76,12 @@ class Session:
             with_stack=options.with_stack,
         )
         self._nvml = NvmlSampler()
+        self._cpu = CpuSampler()
         self._old_alarm: Any = None
         self.started_at_ns = 0
         self.stopped_at_ns = 0
         self.metrics: list[dict[str, Any]] = []  # skiprof.record_metrics rows
+        self.step_calls = 0  # profiler steps advanced; ProfilerStep#<step_calls> is the unfinished tail
 
     # --- schedule -------------------------------------------------------------------------
     def _schedule(self, step: int) -> Any:
@@ -110,6 +114,7 @@ class Session:
         global _active
         _active = self
         self._nvml.start()
+        self._cpu.start()
         if self.options.delay > 0 or self.options.duration is not None:
             if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGALRM"):
                 raise RuntimeError("--delay/--duration need the main thread of a POSIX process")
@@ -148,6 +153,7 @@ class Session:
         """Advance the profiler's step counter (skiprof.step())."""
         if self.recording:
             self._prof.step()
+            self.step_calls += 1
             if self.options.steps is not None and self.exported:
                 self._end()  # the requested steps are saved; stop paying for the profiler
 
@@ -161,21 +167,36 @@ class Session:
         if self.recording:
             self._end()
         self._nvml.stop()
+        self._cpu.stop()
         _active = None
         if self.metrics:
             from ._metrics import write_metrics
 
             write_metrics(self.folder, self.metrics)
         # Keep the samples taken while the profiler recorded: same window as the trace.
-        samples = [x for x in self._nvml.samples if self.started_at_ns <= x[0] <= (self.stopped_at_ns or x[0])]
-        if samples and self.exported:
+        def recorded(t: int) -> bool:
+            return self.started_at_ns <= t <= (self.stopped_at_ns or t)
+
+        samples = [x for x in self._nvml.samples if recorded(x[0])]
+        cpu = [x for x in self._cpu.samples if recorded(x[0])]
+        if (samples or cpu) and self.exported:
             base = _base_time_ns(self.trace_path)
-            events = counter_events(samples, base)
+            events = counter_events(samples, base) + cpu_counter_events(cpu, base, os.getpid(), self._cpu.native_id)
             (self.folder / NVML_FILE).write_text(json.dumps({"traceEvents": events}))
+
+    def capture_facts(self) -> dict[str, Any]:
+        """What meta.json's ``capture`` records about this session, whatever started it."""
+        return {"nvml": self.nvml_available, "devices": self.devices, "step_calls": self.step_calls,
+                "cpu_sampled_tid": self.cpu_sampled_tid}
 
     @property
     def nvml_available(self) -> bool:
         return self._nvml.available
+
+    @property
+    def cpu_sampled_tid(self) -> int | None:
+        """Trace tid of the thread whose CPU time was sampled (None when sampling was unavailable)."""
+        return self._cpu.native_id if self._cpu.available else None
 
 
 @contextmanager

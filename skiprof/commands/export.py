@@ -75,7 +75,7 @@ def export_chrome(folder: Path, output: Path, *, force: bool = False, rank: int 
             args["External id"] = la["external_id"]
         ev.append({"ph": "X", "cat": "cuda_runtime", "name": la["name"], "pid": _id(la["pid"], labels),
                    "tid": _id(la["tid"], labels), "ts": _us(la["ts"]), "dur": _us(la["dur"]), "args": args})
-    per = launch.activity_columns(v)
+    per = v.per
     split = {int(k): (int(lq), int(q), int(lch)) for k, lq, q, lch in
              zip(per["kernel_id"], per["launch_queue_ns"], per["queue_ns"], per["launch_ns"])}
     for k in rows("kernels"):

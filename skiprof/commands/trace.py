@@ -46,8 +46,7 @@ def run_trace(target: Target, output: str | None, *, force: bool, options: Captu
                 "module": target.module,
                 "args": list(target.args),
                 "exit_code": code,
-                "nvml": session.nvml_available,
-                "devices": session.devices,
+                **session.capture_facts(),
                 "options": {
                     "delay": options.delay, "duration": options.duration, "steps": options.steps,
                     "skip_first": options.skip_first, "record_shapes": options.record_shapes,

@@ -10,11 +10,12 @@ import pyarrow as pa
 
 from .._arrow import (concat_strings, dictionary_encode, eq_mask, isin_mask, str_array, strings_to_arrow, take,
                       take_or_null, to_arrow, to_numpy)
+from .._domain import copy_kind, launch_kind
 from .._schema import arrow_schema
 from ._events import Batch
 from ._link import innermost_op, match_flows, match_ids, nest, thread_index, top_of
 
-__all__ = ["RankTables", "build_rank", "launch_kind", "copy_kind"]
+__all__ = ["RankTables", "build_rank"]
 
 _STEP = re.compile(r"^ProfilerStep#(\d+)$")
 SKIPROF_PREFIX = "skiprof:"
@@ -44,36 +45,6 @@ def _concat(batches: list[Batch], group: str) -> dict[str, Any] | None:
         else:
             out[key] = strings_to_arrow(concat_strings(vals))
     return out
-
-
-def launch_kind(name: str) -> str:
-    """Classify a runtime/driver API call by name (CUDA and HIP)."""
-    n = name.lower()
-    if "graphlaunch" in n:
-        return "graph"
-    if "launch" in n and "kernel" in n or n in ("culaunchcooperativekernel", "hipmodulelaunchkernel"):
-        return "launch"
-    if "memcpy" in n:
-        return "memcpy"
-    if "memset" in n:
-        return "memset"
-    if "synchronize" in n or n in ("cudastreamwaitevent", "hipstreamwaitevent"):
-        return "sync"
-    return "other"
-
-
-def copy_kind(name: str) -> tuple[str | None, str | None]:
-    """(direction, host memory kind) of a memcpy activity, from its name."""
-    n = name.replace(" ", "").lower()
-    direction = None
-    for tag, kind in (("htod", "HtoD"), ("dtoh", "DtoH"), ("dtod", "DtoD"), ("ptop", "PtoP"), ("htoh", "HtoH"),
-                      ("hosttodevice", "HtoD"), ("devicetohost", "DtoH"), ("devicetodevice", "DtoD"),
-                      ("peertopeer", "PtoP"), ("hosttohost", "HtoH")):
-        if tag in n:
-            direction = kind
-            break
-    host = "pageable" if "pageable" in n else ("pinned" if "pinned" in n else None)
-    return direction, host
 
 
 def _map_names(names: pa.Array, fn: Any, width: int) -> list[pa.Array]:

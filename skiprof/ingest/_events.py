@@ -427,7 +427,7 @@ def _counter(sub: list[Any], batch: Batch, labels: dict[str, int]) -> dict[str, 
                 continue
             rows_ts.append(t)
             rows_dev.append(device if isinstance(device, int) else -1)
-            rows_name.append(k if name in ("", "skiprof.nvml") else f"{name}.{k}")
+            rows_name.append(k if name == "" or name.startswith("skiprof.") else f"{name}.{k}")
             rows_val.append(float(v))
     return {
         "ts": np.array(rows_ts, np.int64),

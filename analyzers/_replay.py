@@ -1,0 +1,311 @@
+"""The replay engine behind ``skiprof whatif`` (and the critical path): one rank's host and device
+timeline re-run with changed costs.
+
+The dependency graph, all costs from the trace (docs/whatif.md):
+  host order    each host thread issues its runtime calls in measured order, separated by the host
+                work measured between them (x host_scale); a call nested in the previous one keeps
+                its offset;
+  launch        an activity starts no earlier than its launch call's start plus its measured
+                launch-to-start time (x launch_scale);
+  stream order  activities on one stream run first in, first out, each after the previous one's
+                end plus the measured gap when the stream was the binding constraint;
+  sync          a blocking call (docs: skiprof._domain.is_blocking) returns only after every
+                device activity it was seen waiting for has ended, linked to a launch or not, then
+                takes its own remaining time (x launch_scale).
+Activities with no launch call in the trace (orphans) keep their measured start as their
+earliest start but still occupy their stream in measured order, so nothing ever overlaps on a
+stream. Every node records the predecessor that bound its start: following those links back from
+the node that ends last gives the critical path.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from skiprof._domain import API_KINDS, LAUNCH_KINDS, is_blocking, stream_key
+
+from . import _intervals as iv
+from ._activity import segment_prev_max
+from ._view import View
+
+__all__ = ["Knobs", "Timeline", "simulate", "NONE"]
+
+NONE = -(1 << 62)  # "not placed yet" / "no constraint"
+
+
+@dataclass(frozen=True)
+class Knobs:
+    """What to change. Scales multiply costs; fuse lists kernel-name chains; cuda_graph names a region."""
+
+    launch_scale: float = 1.0
+    host_scale: float = 1.0
+    device_scale: float = 1.0
+    fuse: tuple[tuple[str, ...], ...] = field(default_factory=tuple)
+    cuda_graph: str | None = None
+
+
+@dataclass
+class Timeline:
+    """Replayed start and end of every call (rows of view.launches) and activity (rows of view.kernels).
+
+    Node ids: call j is j, activity r is n_calls + r. ``pred`` holds the node that bound each
+    node's start (-1: the scope's origin or its own measured time), ``edge`` what kind of link it was.
+    """
+
+    origin: int
+    call_start: np.ndarray
+    call_end: np.ndarray
+    act_start: np.ndarray
+    act_end: np.ndarray
+    act_stream: np.ndarray
+    blocking: np.ndarray
+    removed_calls: set[int]
+    removed_acts: set[int]
+    pred: np.ndarray
+    edge: list[str]
+    host_end: int = 0
+
+    @property
+    def n_calls(self) -> int:
+        return len(self.call_start)
+
+    def placed(self) -> np.ndarray:
+        """Activities that ran in the replay (fusion removes some)."""
+        return self.act_end > NONE
+
+
+class _Graph:
+    """Static facts of the view the replay needs, computed once."""
+
+    def __init__(self, view: View) -> None:
+        la, k = view.launches, view.kernels
+        self.view = view
+        self.l_ts, self.l_dur = la["ts"], la["dur"]
+        self.l_end = self.l_ts + self.l_dur
+        self.thread = list(zip(la["pid"].tolist(), la["tid"].tolist()))
+        kinds = np.array(la["kind"].values + [None], dtype=object)[la["kind"].codes]
+        self.l_kind = kinds
+        names = la["name"].values
+        self.blocking = np.array([is_blocking(n) if n else False for n in names] + [False])[la["name"].codes]
+        self.l_id = la["launch_id"]
+        row_of = {int(lid): j for j, lid in enumerate(self.l_id)}
+        self.k_ts, self.k_dur = k["ts"], k["dur"]
+        self.k_end = self.k_ts + self.k_dur
+        self.k_lid = k["launch_id"]
+        self.k_call = np.array([row_of.get(int(x), -1) for x in self.k_lid], np.int64)
+        self.k_lts = np.where(self.k_call >= 0, self.l_ts[np.maximum(self.k_call, 0)] if len(self.l_ts) else 0, -1)
+        self.k_key = stream_key(k["device"], k["stream"])
+        order = np.lexsort((k["kernel_id"], self.k_ts, self.k_key))
+        prev = segment_prev_max(self.k_end[order], self.k_key[order])
+        self.k_prev = np.full(len(order), -1, np.int64)
+        self.k_prev[order] = np.where(np.isnan(prev), -1, np.nan_to_num(prev)).astype(np.int64)
+        self.stream_order = order
+        self.by_call: dict[int, list[int]] = {}
+        for r in np.argsort(self.k_ts, kind="stable"):
+            if self.k_call[r] >= 0:
+                self.by_call.setdefault(int(self.k_call[r]), []).append(int(r))
+        self.attached, self.tail_orphans = self._attach_orphans()
+
+    def _attach_orphans(self) -> tuple[dict[int, list[int]], list[int]]:
+        """Each orphan goes into its stream's queue right before the next linked activity there."""
+        attached: dict[int, list[int]] = {}
+        tail: list[int] = []
+        waiting: list[int] = []
+        last_key = None
+        for r in self.stream_order.tolist():
+            if self.k_key[r] != last_key:
+                tail += waiting
+                waiting, last_key = [], self.k_key[r]
+            if self.k_call[r] < 0:
+                waiting.append(r)
+            elif waiting:
+                attached[r], waiting = waiting, []
+        return attached, tail + waiting
+
+    def waits_for(self, j: int) -> np.ndarray:
+        """Activities a blocking call was seen waiting for: queued before it returned and done by then."""
+        t0, t1 = self.l_ts[j], self.l_end[j]
+        before = np.where(self.k_call >= 0, self.k_lts < t0, self.k_ts < t1)
+        return np.flatnonzero(before & (self.k_end <= t1))
+
+
+def _graph_members(g: _Graph, region: str | None) -> tuple[dict[int, int], iv.Intervals]:
+    """With --cuda-graph: every launch call in a region occurrence after its first -> that first call,
+    and the host time the graph replaces (from the first launch call's end to the occurrence's end)."""
+    out: dict[int, int] = {}
+    lo_c: list[int] = []
+    hi_c: list[int] = []
+    if region:
+        r = g.view.regions
+        sel = r["name"].eq(region) & ~r["kind"].eq("gpu_annotation")
+        launches = np.isin(g.l_kind, LAUNCH_KINDS)
+        for lo, d in zip(r["ts"][sel], r["dur"][sel]):
+            inside = np.flatnonzero(launches & (g.l_ts >= lo) & (g.l_ts < lo + d))
+            if not len(inside):
+                continue
+            for j in inside[1:]:
+                out[int(j)] = int(inside[0])
+            lo_c.append(int(g.l_end[inside[0]]))
+            hi_c.append(int(lo + d))
+    return out, iv.union(np.array(lo_c, np.int64), np.maximum(np.array(hi_c, np.int64), np.array(lo_c, np.int64)))
+
+
+def _fused(g: _Graph, chains: tuple[tuple[str, ...], ...]) -> tuple[set[int], dict[int, int]]:
+    """Activities whose launch disappears in a fused chain, and the extra duration of each chain head."""
+    removed: set[int] = set()
+    extra: dict[int, int] = {}
+    if not chains:
+        return removed, extra
+    names = g.view.kernels["name"].tolist()
+    order = g.stream_order.tolist()
+    i, n = 0, len(order)
+    while i < n:  # chains are runs of neighbours on one stream
+        for chain in chains:
+            rows = order[i:i + len(chain)]
+            if len(rows) == len(chain) and tuple(names[r] for r in rows) == chain \
+                    and len({int(g.k_key[r]) for r in rows}) == 1 and all(g.k_call[r] >= 0 for r in rows):
+                extra[rows[0]] = int(sum(g.k_dur[r] for r in rows[1:]))
+                removed.update(rows[1:])
+                i += len(chain) - 1
+                break
+        i += 1
+    return removed, extra
+
+
+class _Run:
+    """Mutable state of one replay."""
+
+    def __init__(self, g: _Graph, knobs: Knobs, origin: int) -> None:
+        self.g, self.k = g, knobs
+        n_calls, n_acts = len(g.l_ts), len(g.k_ts)
+        self.members, self.captured = _graph_members(g, knobs.cuda_graph)
+        self.removed_acts, self.extra = _fused(g, knobs.fuse)
+        self.removed_calls = set(self.members) | {int(g.k_call[r]) for r in self.removed_acts}
+        self.tl = Timeline(origin, np.full(n_calls, NONE, np.int64), np.full(n_calls, NONE, np.int64),
+                           np.full(n_acts, NONE, np.int64), np.full(n_acts, NONE, np.int64), g.k_key,
+                           g.blocking, self.removed_calls, self.removed_acts,
+                           np.full(n_calls + n_acts, -1, np.int64), [""] * (n_calls + n_acts))
+        self.host: dict[tuple[int, int], tuple[int, int, int, int]] = {}  # thread -> (m start, m end, r end, call)
+        self.stream_end: dict[int, tuple[int, int]] = {}  # stream -> (replayed end, activity)
+        self.orphans_left = set(int(r) for r in np.flatnonzero(g.k_call < 0))
+
+    def host_gap(self, a: int, b: int) -> int:
+        """Replayed length of the host work measured in [a, b): scaled, without what a graph replaces."""
+        if b <= a:
+            return 0
+        gone = iv.intersect_total((np.array([a], np.int64), np.array([b], np.int64)), self.captured)
+        return round((b - a - gone) * self.k.host_scale)
+
+    def place(self, r: int, ready: int, pred: int, edge: str, gap: int = 0) -> None:
+        """Put activity r on its stream at the earliest time both it and the stream are ready."""
+        tl, key = self.tl, int(self.g.k_key[r])
+        s, e_kind, p = ready, edge, pred
+        prev = self.stream_end.get(key)
+        if prev is not None and prev[0] + gap > s:
+            s, e_kind, p = prev[0] + gap, "stream", self.tl.n_calls + prev[1]
+        length = round((int(self.g.k_dur[r]) + self.extra.get(r, 0)) * self.k.device_scale)
+        tl.act_start[r], tl.act_end[r] = s, s + length
+        node = tl.n_calls + r
+        tl.pred[node], tl.edge[node] = p, e_kind
+        self.stream_end[key] = (s + length, r)
+
+    def place_orphans(self, rows: list[int]) -> None:
+        for r in rows:
+            if r in self.orphans_left:
+                self.orphans_left.discard(r)
+                self.place(r, int(self.g.k_ts[r]), -1, "measured")
+
+
+def _host_start(run: _Run, j: int) -> tuple[int, int]:
+    """Replayed start of call j on its thread, and the call that bound it (-1: the origin)."""
+    g = run.g
+    t0 = int(g.l_ts[j])
+    prev = run.host.get(g.thread[j])
+    if prev is None:
+        return run.tl.origin + run.host_gap(run.tl.origin, t0), -1
+    m_start, m_end, r_end, call = prev
+    if t0 >= m_end:
+        return r_end + run.host_gap(m_end, t0), call
+    return r_end - (m_end - t0), call  # nested in the previous call (a driver call inside a runtime call)
+
+
+def _call_end(run: _Run, j: int, start: int) -> tuple[int, int, str]:
+    """Replayed end of call j; for a blocking call, the activity it waited for (node id) if that bound it."""
+    g, k = run.g, run.k
+    d = int(g.l_dur[j])
+    if g.blocking[j]:
+        rows = g.waits_for(j)
+        run.place_orphans([int(r) for r in rows if int(r) in run.orphans_left])
+        rows = rows[run.tl.act_end[rows] > NONE]
+        if not len(rows):
+            return start + round(d * k.launch_scale), -1, ""
+        t0, t1 = int(g.l_ts[j]), int(g.l_end[j])
+        last = int(rows[np.argmax(run.tl.act_end[rows])])
+        waited = int(run.tl.act_end[last])
+        rest = t1 - max(t0, int(g.k_end[rows].max()))  # the call's own time once the device was done
+        if waited > start:
+            return waited + round(rest * k.launch_scale), run.tl.n_calls + last, "sync"
+        return start + round(rest * k.launch_scale), -1, ""
+    if j in run.removed_calls:
+        return start, -1, ""  # folded into a fused kernel or a graph launch: the call disappears
+    scale = k.launch_scale if g.l_kind[j] in API_KINDS else k.host_scale
+    return start + round(d * scale), -1, ""
+
+
+def _launch_activities(run: _Run, j: int, start: int, end: int) -> None:
+    """Place the activities call j started, each after any orphans queued before it on its stream."""
+    g, tl = run.g, run.tl
+    head = run.members.get(j)
+    for r in g.by_call.get(j, []):
+        if r in run.removed_acts:
+            continue
+        run.place_orphans(g.attached.get(r, []))
+        if head is not None:  # a region run as one graph: back to back behind the graph's launch
+            run.place(r, int(tl.call_end[head]), head, "launch")
+            continue
+        stream_bound = g.k_prev[r] > int(g.l_end[j])
+        if stream_bound:  # it waited behind its stream: ready once its call returned, then the measured gap
+            ready, gap = end, max(int(g.k_ts[r]) - int(g.k_prev[r]), 0)  # never overlap, even where the trace did
+        else:
+            lead = int(g.k_ts[r]) - int(g.l_ts[j])
+            ready, gap = start + (round(lead * run.k.launch_scale) if lead >= 0 else lead), 0
+        run.place(r, ready, j, "launch", gap)
+
+
+def simulate(view: View, knobs: Knobs = Knobs()) -> Timeline:
+    """Replay ``view`` with ``knobs``; with no knob every start and end equals the measured one."""
+    g = _Graph(view)
+    run = _Run(g, knobs, view.span()[0])
+    tl = run.tl
+    for j in np.argsort(g.l_ts, kind="stable").tolist():
+        start, host_pred = _host_start(run, j)
+        end, sync_pred, sync_edge = _call_end(run, j, start)
+        tl.call_start[j], tl.call_end[j] = start, end
+        tl.pred[j], tl.edge[j] = (sync_pred, sync_edge) if sync_pred >= 0 else (host_pred, "host" if host_pred >= 0 else "")
+        run.host[g.thread[j]] = (int(g.l_ts[j]), int(g.l_end[j]), end, j)
+        _launch_activities(run, j, start, end)
+    run.place_orphans(g.tail_orphans + sorted(run.orphans_left))
+    tl.host_end = _host_end(run)
+    return tl
+
+
+def _host_end(run: _Run) -> int:
+    """Replayed end of the host side: the measured host tail after each thread's last call, scaled."""
+    ops, origin = run.g.view.ops, run.tl.origin
+    host = ~ops["cat"].eq("python_function") & ~run.g.view.tail_step_mask()
+    m_end = int((ops["ts"] + ops["dur"])[host].max()) if host.any() else origin
+    ends = [r_end + run.host_gap(me, m_end) for _, me, r_end, _ in run.host.values()]
+    return max(ends) if ends else origin + run.host_gap(origin, m_end)
+
+
+def host_map(tl: Timeline, g_ts: np.ndarray, g_end: np.ndarray, t: np.ndarray, host_scale: float) -> np.ndarray:
+    """Replayed time of measured host instants ``t``: after the latest call that ended before, shifted as it was."""
+    if not len(g_end):
+        return tl.origin + np.round((t - tl.origin) * host_scale).astype(np.int64)
+    order = np.argsort(g_end, kind="stable")
+    shift = np.maximum.accumulate(tl.call_end[order] - np.round(g_end[order] * host_scale))
+    i = np.searchsorted(g_end[order], t, side="right") - 1
+    base = tl.origin + np.round((t - tl.origin) * host_scale)
+    return np.where(i >= 0, np.maximum(shift[np.maximum(i, 0)] + np.round(t * host_scale), base), base).astype(np.int64)
