@@ -347,13 +347,18 @@ def main(argv: list[str] | None = None) -> int:
 def main_entry() -> None:
     """Console-script entry point.
 
-    Exits without tearing the interpreter down: freeing a large trace's objects
-    one by one takes longer than the OS reclaiming the whole process.
+    Commands that ran no user code exit without tearing the interpreter down: freeing a large
+    trace's objects one by one takes longer than the OS reclaiming the whole process. After
+    ``skiprof trace`` the interpreter shuts down normally, as it would under plain python, so that
+    files the script left open are flushed and closed.
     """
     code = main()
     sys.stdout.flush()
     sys.stderr.flush()
+    from .capture._runner import ran_user_code
     from .ingest._helper import shutdown
 
     shutdown()
+    if ran_user_code():
+        sys.exit(code)
     os._exit(code)

@@ -6,19 +6,33 @@ in-process: ``sys.argv`` and ``sys.path[0]`` are set as ``python x.py`` and
 """
 from __future__ import annotations
 
+import atexit
+import builtins
+import gc
 import importlib.util
 import os
 import runpy
 import sys
+import threading
 import traceback
+import types
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .._errors import ScriptNotFoundError
 
-__all__ = ["Target", "resolve_target", "run_target", "INTERRUPTED"]
+__all__ = ["Target", "resolve_target", "run_target", "finish_like_python", "INTERRUPTED", "ran_user_code"]
 
 INTERRUPTED = 130
+_ran = False
+_main: types.ModuleType | None = None
+_saved: tuple[list[str], str | None, Any] = ([], None, None)
+
+
+def ran_user_code() -> bool:
+    """True once a target ran in this process: it then must exit the way python would, not fast."""
+    return _ran
 
 
 @dataclass(frozen=True)
@@ -41,10 +55,14 @@ class Target:
 def resolve_target(script: str | None, module: str | None, args: list[str]) -> Target:
     """Check that the script or module exists before anything is started."""
     if module:
+        # python -m looks in the current folder first; the skiprof console script's sys.path does not.
+        sys.path.insert(0, os.getcwd())
         try:
             spec = importlib.util.find_spec(module)
         except (ImportError, ValueError) as exc:
             raise ScriptNotFoundError(f"{module}: cannot find module ({exc})") from None
+        finally:
+            sys.path.remove(os.getcwd())
         if spec is None:
             raise ScriptNotFoundError(f"{module}: no module by that name")
         extra = [script] if script else []
@@ -70,19 +88,58 @@ def _exit_status(code: object) -> int:
     return 1
 
 
+def _main_module(file: str | None, spec: Any = None) -> types.ModuleType:
+    """A fresh ``__main__`` module, installed in sys.modules as python installs the script's."""
+    main = types.ModuleType("__main__")
+    main.__dict__.update(__file__=file, __builtins__=builtins, __spec__=spec, __loader__=getattr(spec, "loader", None),
+                         __package__=getattr(spec, "parent", None) if spec is not None else None, __cached__=None)
+    sys.modules["__main__"] = main
+    return main
+
+
+def _module_code(name: str) -> tuple[Any, Any]:
+    """(spec, code) of a module as ``python -m`` runs it: a package runs its __main__ submodule."""
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"no module named {name!r}")
+    if spec.submodule_search_locations is not None:
+        return _module_code(name + ".__main__")
+    return spec, spec.loader.get_code(spec.name)  # type: ignore[attr-defined]
+
+
+def _execute(target: Target) -> None:
+    """Run the target's code in the ``__main__`` module, the way python does."""
+    global _main
+    if target.module:
+        sys.argv = [target.module, *target.args]
+        sys.path[0] = os.getcwd()
+        spec, code = _module_code(target.module)
+        _main = _main_module(spec.origin, spec)
+        sys.argv[0] = spec.origin or target.module
+        exec(code, _main.__dict__)
+        return
+    assert target.script is not None
+    path = target.script
+    sys.argv = [str(path), *target.args]
+    sys.path[0] = str(path.resolve().parent if path.is_file() else path.resolve())
+    if not path.is_file():  # a folder or zip with __main__.py: runpy knows those layouts
+        runpy.run_path(str(path), run_name="__main__")
+        return
+    _main = _main_module(str(path))
+    exec(compile(path.read_bytes(), str(path), "exec"), _main.__dict__)
+
+
 def run_target(target: Target) -> int:
-    """Run the target to completion; returns its exit status (1 for an uncaught exception, 130 for Ctrl-C)."""
-    saved_argv, saved_path0 = sys.argv[:], sys.path[0] if sys.path else None
+    """Run the target to completion; returns its exit status (1 for an uncaught exception, 130 for Ctrl-C).
+
+    The script's ``__main__`` module stays in place until finish_like_python, so its globals live
+    on for its threads and atexit handlers, as under python.
+    """
+    global _ran, _saved
+    _ran = True
+    _saved = (sys.argv[:], sys.path[0] if sys.path else None, sys.modules.get("__main__"))
     try:
-        if target.module:
-            sys.argv = [target.module, *target.args]  # run_module puts the file path here
-            sys.path[0] = os.getcwd()
-            runpy.run_module(target.module, run_name="__main__", alter_sys=True)
-        else:
-            assert target.script is not None
-            sys.argv = [str(target.script), *target.args]
-            sys.path[0] = str(target.script.resolve().parent if target.script.is_file() else target.script.resolve())
-            runpy.run_path(str(target.script), run_name="__main__")
+        _execute(target)
         return 0
     except SystemExit as exc:
         return _exit_status(exc.code)
@@ -92,10 +149,44 @@ def run_target(target: Target) -> int:
     except BaseException:
         _print_user_traceback()
         return 1
-    finally:
-        sys.argv = saved_argv
-        if saved_path0 is not None:
-            sys.path[0] = saved_path0
+
+
+def finish_like_python(code: int) -> int:
+    """Do what the interpreter does after ``__main__`` returns: join the non-daemon threads, run the
+    atexit handlers (each failure is printed and the rest still run, as python does), then free the
+    script's globals, which flushes and closes the files it left open.
+
+    Returns the exit status: Ctrl-C while waiting gives 130, otherwise ``code`` is kept.
+    """
+    global _main
+    try:
+        _join_threads()
+    except KeyboardInterrupt:
+        print("\nskiprof: interrupted while waiting for the script's threads; saving the trace", file=sys.stderr)
+        code = INTERRUPTED
+    atexit._run_exitfuncs()
+    if _main is not None:
+        _main.__dict__.clear()
+        _main = None
+    argv, path0, main = _saved
+    sys.argv = argv
+    if path0 is not None and sys.path:
+        sys.path[0] = path0
+    if main is not None:
+        sys.modules["__main__"] = main
+    gc.collect()  # functions and their globals form cycles that only a collection frees
+    return code
+
+
+def _join_threads() -> None:
+    """Wait for every non-daemon thread the script left running (they may start more)."""
+    me = threading.current_thread()
+    while True:
+        alive = [t for t in threading.enumerate() if t is not me and not t.daemon and t.is_alive()]
+        if not alive:
+            return
+        for t in alive:
+            t.join()
 
 
 def _print_user_traceback() -> None:

@@ -7,7 +7,7 @@ from typing import Any
 from .._errors import SkiprofError
 from .._folder import building
 from .._summary import IngestSummary, summarize
-from ..capture import CaptureOptions, Session, Target, default_output, expand_output, run_target
+from ..capture import CaptureOptions, Session, Target, default_output, expand_output, finish_like_python, run_target
 from ._base import finish_capture
 
 __all__ = ["run_trace", "CaptureFailed"]
@@ -24,8 +24,12 @@ def run_trace(target: Target, output: str | None, *, force: bool, options: Captu
     with building(out, force) as staging:  # refuses before running anything: never clobber, never waste a run
         session = Session(staging, options)
         session.start()
+        code = 1
         try:
             code = run_target(target)
+            # Threads and atexit handlers belong to the script: their work is recorded, and the files
+            # they write exist, exactly as under plain python.
+            code = finish_like_python(code)
         finally:
             session.stop()
         if session.export_error:
