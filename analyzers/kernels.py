@@ -18,7 +18,7 @@ _OP_COLS = ["name", "calls", "cpu_ns", "activities", "gpu_ns", "launch_queue_ns"
 def kernel_columns(view: View, k: int = 10, by: str = "total") -> dict[str, Any]:
     """top_kernels as a dict of columns."""
     kc = view.kernels
-    kern = kc["kind"].eq("kernel")
+    kern = kc["kind"].eq("kernel") & (kc["name"].codes >= 0)
     codes, names = kc["name"].codes[kern], kc["name"].values
     if not len(codes):
         return {c: [] for c in _KERNEL_COLS}
@@ -45,7 +45,7 @@ def top_kernels(view: View, k: int = 10, by: str = "total") -> Any:
 def op_columns(view: View, k: int = 10, per: Any = None) -> dict[str, Any]:
     """top_ops as a dict of columns."""
     ops = view.ops
-    top = top_level_mask(ops)
+    top = top_level_mask(ops) & (ops["name"].codes >= 0)
     if not top.any():
         return {c: [] for c in _OP_COLS}
     names = ops["name"].values

@@ -56,7 +56,8 @@ def raw_json_strings(raws: list[Any]) -> Strings:
     plain = b"\\" not in joined and (n == 0 or (bool((buf[starts] == 34).all()) and bool((lens >= 2).all())))
     if not plain:
         values = msgspec.json.decode(b"[" + b",".join(raws) + b"]")
-        return encode_strings([v if isinstance(v, str) else (None if v is None else str(v)) for v in values])
+        # A name that is null or not a string is kept as text ("" for null): names are never null.
+        return encode_strings([v if isinstance(v, str) else ("" if v is None else str(v)) for v in values])
     keep = np.ones(len(buf), bool)
     keep[starts] = False
     keep[starts + lens - 1] = False

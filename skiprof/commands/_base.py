@@ -81,7 +81,8 @@ def build_meta(
     """meta.json content describing where the data came from and what ingestion found."""
     first = fields[0] if fields else {}
     base = first.get("baseTimeNanoseconds")
-    devices = first.get("deviceProperties") or []
+    devices = first.get("deviceProperties")
+    devices = devices if isinstance(devices, list) else []
     return {
         "skiprof_version": __version__,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),

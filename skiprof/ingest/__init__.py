@@ -38,8 +38,11 @@ def trace_files(inputs: list[Path]) -> list[Path]:
 def rank_of(fields: dict[str, Any], path: Path, default: int = 0) -> int:
     """The trace's rank: distributedInfo.rank, else a rank number in the file name, else ``default``."""
     info = fields.get("distributedInfo")
-    if isinstance(info, dict) and isinstance(info.get("rank"), int):
-        return int(info["rank"])
+    rank = info.get("rank") if isinstance(info, dict) else None
+    if isinstance(rank, int) and not isinstance(rank, bool):
+        if not 0 <= rank < 2**31:
+            raise BadTraceError(path, f"distributedInfo.rank is {rank}, which is not a rank (0 to 2^31-1)")
+        return rank
     m = _RANK_IN_NAME.search(path.name)
     return int(m.group(1)) if m else default
 
@@ -69,13 +72,24 @@ def ingest_file(
     from ._build import build_rank  # pyarrow comes in here, not before decoding
 
     rank = rank_of(info.fields, path, default_rank)
-    tables = build_rank(rank, batches)
+    if not any(_has_events(b) for b in batches):
+        raise BadTraceError(path, "holds no readable trace events (nothing to import)")
+    try:
+        tables = build_rank(rank, batches)
+    except (ValueError, TypeError, OverflowError, KeyError, IndexError, UnicodeError) as exc:
+        # Every value the decoder lets through should build; this keeps a case it missed to one line.
+        raise BadTraceError(path, f"unexpected content ({type(exc).__name__}: {exc})") from None
     tables.stats["events_bytes"] = info.bytes_read
     labels_all: dict[str, int] = {}
     for b in batches:
         labels_all.update(b.pid_labels)
     tables.stats["pid_labels"] = {v: k for k, v in labels_all.items()}
     return tables, info.fields
+
+
+def _has_events(batch: Any) -> bool:
+    """True when a decoded piece holds any event skiprof keeps (timed, flow, metadata or counter)."""
+    return any(len(next(iter(cols.values()), ())) for cols in batch.groups.values())
 
 
 _PARALLEL_MIN_BYTES = 16 << 20  # uncompressed bytes below which a helper process costs more than it saves

@@ -43,7 +43,7 @@ def _concat(batches: list[Batch], group: str) -> dict[str, Any] | None:
         elif isinstance(vals[0], list):
             out[key] = [x for v in vals for x in v]
         else:
-            out[key] = strings_to_arrow(concat_strings(vals))
+            out[key] = _valid_utf8(strings_to_arrow(concat_strings(vals)))
     return out
 
 
@@ -58,6 +58,17 @@ def _table(name: str, cols: dict[str, Any]) -> pa.Table:
     schema = arrow_schema(name)
     arrays = [to_arrow(cols[f.name], f.type) for f in schema]
     return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def _valid_utf8(arr: pa.Array) -> pa.Array:
+    """Names are copied from the file as raw bytes: bytes that are not UTF-8 become U+FFFD."""
+    if not pa.types.is_string(arr.type):
+        return arr
+    try:
+        arr.validate(full=True)
+        return arr
+    except pa.ArrowInvalid:
+        return str_array([None if v is None else v.decode("utf-8", "replace") for v in arr.cast(pa.binary()).to_pylist()])
 
 
 def _empty(name: str) -> pa.Table:

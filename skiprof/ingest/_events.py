@@ -32,6 +32,7 @@ FLOW_CATS = frozenset({"ac2g"})
 # float64, so their decimals cannot be recovered after a float parse.
 _EXACT_LIMIT = float(2**43)
 _EMPTY_ARGS = msgspec.Raw(b"{}")
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 PidLike = Union[int, str]
 
 
@@ -139,6 +140,16 @@ class _NeedsExact(Exception):
 
 def decode_piece(text: bytes, pid_labels: dict[str, int]) -> Batch:
     """Decode one JSON array of events into a Batch; raises msgspec.DecodeError on bad JSON."""
+    try:
+        return _decode_piece(text, pid_labels)
+    except UnicodeDecodeError:
+        # Text that is not UTF-8: keep what can be read, with U+FFFD for the bad bytes.
+        batch = _decode_piece(text.decode("utf-8", "replace").encode(), pid_labels)
+        batch.ignored["invalid_utf8_pieces"] += 1
+        return batch
+
+
+def _decode_piece(text: bytes, pid_labels: dict[str, int]) -> Batch:
     raw = b'"C"' in text  # possibly counter events, whose args keys are not known in advance
     batch = Batch()
     try:
@@ -167,10 +178,12 @@ def _lenient(text: bytes, *, exact: bool, batch: Batch) -> list[Any]:
     union = _RawExactEvent if exact else _RawEvent
     raw = (_EXACT_ANY if exact else _ANY).decode(text)
     out = []
+    if not isinstance(raw, list):
+        raise msgspec.DecodeError("not a list of events")
     for item in raw:
-        if not isinstance(item, dict) or item.get("ph") not in KNOWN_PHASES:
-            ph = item.get("ph") if isinstance(item, dict) else None
-            batch.ignored[f"{ph}:unreadable"] += 1
+        ph = item.get("ph") if isinstance(item, dict) else None
+        if not isinstance(ph, str) or ph not in KNOWN_PHASES:
+            batch.ignored[f"{ph if isinstance(ph, str) else type(ph).__name__}:unreadable"] += 1
             continue
         args = item.pop("args", None)
         name = item.pop("name", "")
@@ -254,15 +267,16 @@ def _ids(values: list[PidLike], labels: dict[str, int]) -> np.ndarray:
     """pid/tid as int64; non-numeric strings get stable negative ids recorded in ``labels``."""
     try:
         return np.array(values, dtype=np.int64)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, OverflowError):
         pass
     out = np.empty(len(values), np.int64)
     for i, v in enumerate(values):
-        if isinstance(v, int):
+        if isinstance(v, int) and _INT64_MIN <= v <= _INT64_MAX:
             out[i] = v
-        elif v.lstrip("-").isdigit():
+        elif isinstance(v, str) and v.lstrip("-").isdigit() and _INT64_MIN <= int(v) <= _INT64_MAX:
             out[i] = int(v)
         else:
+            v = str(v)  # a label, or a number no int64 holds: a stable id from its text
             # A stable id from the text, so that pieces decoded apart agree on it.
             out[i] = labels.setdefault(v, -1 - (zlib.crc32(v.encode()) & 0x7FFFFFFF))
     return out
@@ -328,7 +342,11 @@ def _compact(raw: msgspec.Raw) -> str:
 
 
 def _opt_int(values: list[Any]) -> np.ndarray:
-    return np.array([-1 if v is None else v for v in values], dtype=np.int64)
+    """Optional integer args as int64; absent ones, and any an int64 cannot hold, become -1."""
+    try:
+        return np.array([-1 if v is None else v for v in values], dtype=np.int64)
+    except OverflowError:
+        return np.array([v if v is not None and _INT64_MIN <= v <= _INT64_MAX else -1 for v in values], dtype=np.int64)
 
 
 def _base(chunk: _Chunk, idx: np.ndarray, batch: Batch) -> tuple[dict[str, Any], np.ndarray]:
@@ -389,9 +407,9 @@ def _flow(sub: list[Any], batch: Batch, labels: dict[str, int]) -> dict[str, Any
     ids = [e.id for e in sub]
     try:
         id_arr = np.array(ids, dtype=np.int64)
-    except (TypeError, ValueError):
-        id_arr = np.array([v if isinstance(v, int) else (int(v) if isinstance(v, str) and v.isdigit() else -1)
-                           for v in ids], dtype=np.int64)
+    except (TypeError, ValueError, OverflowError):
+        as_int = [v if isinstance(v, int) else (int(v) if isinstance(v, str) and v.isdigit() else -1) for v in ids]
+        id_arr = np.array([v if 0 <= v <= _INT64_MAX else -1 for v in as_int], dtype=np.int64)
     return {
         "start": np.array([e.PH == "s" for e in sub], dtype=bool),
         "id": id_arr,

@@ -102,7 +102,7 @@ def _decode_header(path: Path, text: bytes) -> dict[str, Any]:
         body = body[:-1]
     try:
         value = msgspec.json.decode(body + b"}")
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise BadTraceError(path, f"not a valid JSON trace ({exc})") from None
     if not isinstance(value, dict):
         raise BadTraceError(path, "not a JSON object")
@@ -118,7 +118,7 @@ def _decode_tail(text: bytes) -> dict[str, Any] | None:
         return None
     try:
         value = msgspec.json.decode(b"{" + body[1:])
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError):
         return None
     return value if isinstance(value, dict) else None
 
@@ -185,7 +185,7 @@ def _finish_header_only(path: Path, buf: bytes, info: TraceText) -> None:
     """A JSON document without a traceEvents array: say which."""
     try:
         value = msgspec.json.decode(buf)
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise BadTraceError(path, f"not a valid JSON trace ({exc})") from None
     if isinstance(value, dict):
         raise BadTraceError(path, 'JSON object without a "traceEvents" array')
