@@ -12,6 +12,7 @@ __all__ = [
     "OutputExistsError",
     "ScriptNotFoundError",
     "TraceFolderError",
+    "OutputError",
 ]
 
 
@@ -48,3 +49,13 @@ class ScriptNotFoundError(SkiprofError):
 
 class TraceFolderError(SkiprofError):
     """A trace folder that cannot be loaded: missing files, wrong schema version."""
+
+
+class OutputError(SkiprofError):
+    """An output path that cannot be created or written (permissions, a full disk, a path that cannot exist)."""
+
+    def __init__(self, path: object, exc: OSError) -> None:
+        why = exc.strerror or str(exc)
+        where = exc.filename if exc.filename and str(exc.filename) != str(path) else None
+        super().__init__(f"{path}: cannot write output ({why}{f': {where}' if where else ''})")
+        self.path = path

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._errors import OutputExistsError, TraceFolderError
+from ._errors import OutputError, OutputExistsError, TraceFolderError
 from ._schema import READABLE_VERSIONS, SCHEMA_VERSION, TABLES, arrow_schema
 
 __all__ = ["Trace", "load", "building", "write_meta", "write_tables", "staging_folder", "commit_folder", "check_output"]
@@ -69,14 +69,24 @@ def write_tables(folder: Path, ranks: list[Any]) -> None:
 
 @contextmanager
 def building(out: Path, force: bool) -> Iterator[Path]:
-    """Yield a staging folder beside ``out``; on success it becomes ``out``, on any failure it goes away."""
+    """Yield a staging folder beside ``out``; on success it becomes ``out``, on any failure it goes away.
+
+    Filesystem errors (no such parent, permissions, a full disk) become one OutputError line.
+    """
     check_output(out, force)
-    staging = staging_folder(out)
+    try:
+        staging = staging_folder(out)
+    except OSError as exc:
+        raise OutputError(out, exc) from None
     try:
         yield staging
         commit_folder(staging, out, force)
-    except BaseException:
+    except OSError as exc:
         shutil.rmtree(staging, ignore_errors=True)
+        raise OutputError(out, exc) from None
+    except BaseException as exc:
+        if not getattr(exc, "keep_staging", False):  # a capture that could not be rescued keeps its folder
+            shutil.rmtree(staging, ignore_errors=True)
         raise
 
 

@@ -107,6 +107,8 @@ class Session:
             self.exported = True
         except UnicodeDecodeError as exc:  # torch 2.13 with_stack: stack frames with bad bytes
             self.export_error = f"the profiler could not export stack frames (UnicodeDecodeError: {exc.reason}); rerun without --with-stack"
+        except OSError as exc:  # a full disk, a folder removed under us
+            self.export_error = f"the profiler could not write its trace ({exc.strerror or exc})"
 
     # --- lifecycle --------------------------------------------------------------------------
     def start(self) -> None:

@@ -116,12 +116,15 @@ def export_chrome(folder: Path, output: Path, *, force: bool = False, rank: int 
     ev.append({"ph": "X", "cat": ANNOTATION_CAT, "name": "phase shares", "pid": "skiprof", "tid": "phases",
                "ts": _us(lo), "dur": _us(hi - lo),
                "args": {n: round(ns / p.span_ns, 4) if p.span_ns else 0.0 for n, ns in zip(p.names, p.ns)}})
-    doc: dict[str, Any] = {"schemaVersion": 1, "distributedInfo": {"rank": v.rank}, "traceEvents": ev,
+    info = t.meta.get("trace_fields", {}).get("distributedInfo")
+    info = {**(info if isinstance(info, dict) else {}), "rank": v.rank}  # world size, backend, ... as recorded
+    doc: dict[str, Any] = {"schemaVersion": 1, "distributedInfo": info, "traceEvents": ev,
                            "displayTimeUnit": "ms", "traceName": str(output)}
     origin = t.meta.get("clock", {}).get("origin_unix_ns")
     if origin is not None:
         doc["baseTimeNanoseconds"] = origin
     data = msgspec.json.encode(doc)
+    output.parent.mkdir(parents=True, exist_ok=True)
     tmp = output.with_name(f".{output.name}.partial")
     if output.name.endswith(".gz"):
         with gzip.open(tmp, "wb", compresslevel=6) as fh:
