@@ -4,40 +4,65 @@
     v = select(skiprof.load("run"), step=3)
     launch.summary(v).tklqt_ns
 
-``REGISTRY`` lists them for the report and the docs.
+Every analysis has ``run(view, options) -> Result`` (skiprof._result). ``REGISTRY`` lists them: the
+report runs the ones marked ``in_report`` in order, the CLI and docs/metrics.md read it, and adding
+an analysis is one module plus one line here.
 """
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
-from . import boundness, breakdown, hta, kernels, launch, scenario
+from skiprof._result import Result
+
+from . import boundness, breakdown, fusion, hta, kernels, launch, scenario, timeline, transition, whatif
+from ._options import Options
 from ._view import View, select
 
-__all__ = ["View", "select", "REGISTRY", "Analyzer", "launch", "boundness", "breakdown", "kernels", "hta", "scenario"]
+__all__ = ["View", "select", "Options", "REGISTRY", "Analysis", "register", "report", "launch", "boundness",
+           "breakdown", "kernels", "hta", "scenario", "fusion", "whatif", "transition", "timeline"]
 
 
 @dataclass(frozen=True)
-class Analyzer:
-    """One named analysis: the function of a View and what it answers."""
+class Analysis:
+    """One named analysis: its run function, the question it answers, and where it appears.
+
+    ``in_report``: part of ``skiprof report``. ``formats``: the outputs that show it (a picture-only
+    analysis such as the timeline appears in html alone).
+    """
 
     name: str
-    func: Callable[..., Any]
+    run: Callable[[View, Options], Result]
     question: str
+    in_report: bool = True
+    formats: tuple[str, ...] = ("terminal", "markdown", "html", "json")
 
 
-REGISTRY: dict[str, Analyzer] = {a.name: a for a in (
-    Analyzer("launch.per_activity", launch.per_activity, "How long did each kernel wait between its launch call and its start, and why?"),
-    Analyzer("launch.summary", launch.summary, "TKLQT, AKD, IL, GPU busy/idle, launches per op, host cost of launching"),
-    Analyzer("boundness.per_step", boundness.per_step, "Is each step CPU-bound or GPU-bound?"),
-    Analyzer("boundness.per_window", boundness.per_window, "Does boundness change over time?"),
-    Analyzer("boundness.idle_attribution", boundness.idle_attribution, "Why is each stream idle (HTA's categories)?"),
-    Analyzer("breakdown.phases", breakdown.phases, "Where does end-to-end time go: preprocessing, data movement, compute, ...?"),
-    Analyzer("breakdown.memcpy", breakdown.memcpy, "How much data moves each way, and how fast?"),
-    Analyzer("kernels.top_kernels", kernels.top_kernels, "Which kernels take the device time?"),
-    Analyzer("kernels.top_ops", kernels.top_ops, "What does each top-level op cost on host and device?"),
-    Analyzer("hta.temporal_breakdown", hta.temporal_breakdown, "HTA's idle/compute/non-compute shares, for comparison"),
-    Analyzer("scenario.recorded", scenario.recorded, "What did the workload itself measure (TTFT, tokens/s, ...)?"),
-    Analyzer("scenario.per_region", scenario.per_region, "What launch/queue time does each named phase (prefill, decode, ...) cost?"),
-)}
+REGISTRY: dict[str, Analysis] = {}
+
+
+def register(analysis: Analysis) -> Analysis:
+    """Add (or replace) an analysis; the report picks it up in registration order."""
+    REGISTRY[analysis.name] = analysis
+    return analysis
+
+
+for _a in (
+    Analysis("launch", launch.run, "TKLQT and its launch/queue parts, AKD, IL, GPU busy and idle, host cost of launching"),
+    Analysis("boundness", boundness.run, "Is the run, each step and each stretch of time CPU-, GPU- or sync-bound, and why?"),
+    Analysis("phases", breakdown.run, "Where does end-to-end time go: compute, compile, data movement, preprocessing, ...?"),
+    Analysis("timeline", timeline.run, "What ran when, on the host and on each stream?", formats=("html",)),
+    Analysis("memcpy", breakdown.run_memcpy, "How much data moves each way, from which host memory, and how fast?"),
+    Analysis("kernels", kernels.run, "Which kernels take the device time?"),
+    Analysis("ops", kernels.run_ops, "What does each top-level op cost on host and device?"),
+    Analysis("scenario", scenario.run, "What did the workload measure itself, and what does each named region cost?"),
+    Analysis("hta", hta.run, "HTA's idle/compute/non-compute shares, for comparison"),
+    Analysis("fusion", fusion.run, "Which kernel chains are worth fusing?", in_report=False),
+    Analysis("whatif", whatif.run, "What would faster launches, host or device, fusion or CUDA graphs buy?", in_report=False),
+):
+    register(_a)
+
+
+def report(view: View, options: Options = Options(), fmt: str = "json") -> list[Result]:
+    """The results ``skiprof report`` shows for ``view`` in output format ``fmt``."""
+    return [a.run(view, options) for a in REGISTRY.values() if a.in_report and fmt in a.formats]

@@ -65,7 +65,7 @@ class View:
 
     def tail_step_mask(self) -> np.ndarray:
         """Ops rows of the ProfilerStep a capture left open (see steps())."""
-        calls = (self.trace.meta.get("capture") or {}).get("step_calls")
+        calls = self.trace.meta.capture.step_calls if self.trace.meta.capture else None
         if not isinstance(calls, int):
             return np.zeros(len(self.ops), bool)
         return self.ops["name"].eq(f"ProfilerStep#{calls}") & self.ops["cat"].eq("user_annotation")
@@ -88,7 +88,7 @@ class View:
         """
         r = self.regions
         sel = r["kind"].eq("step")
-        calls = (self.trace.meta.get("capture") or {}).get("step_calls")
+        calls = self.trace.meta.capture.step_calls if self.trace.meta.capture else None
         if isinstance(calls, int):
             sel &= r["step"] < calls
         steps = r.take(sel)

@@ -13,19 +13,23 @@ contradict the busy and idle figures printed beside it.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from skiprof._domain import COMM_HOST_OP, is_blocking, stream_key
+from skiprof._result import Col, Figure, Figures, Note, Plot, Result, Section, Table
 
 from . import _intervals as iv
 from ._frame import frame
+from ._options import Options
 from ._view import View
 from .launch import carries_launch
 
 __all__ = ["label", "per_step", "per_window", "idle_attribution", "step_columns", "window_columns",
-           "idle_columns", "idle_causes", "IdleCauses", "GPU_BOUND_BUSY", "KERNEL_WAIT_NS", "STRETCH_COLUMNS"]
+           "idle_columns", "idle_causes", "IdleCauses", "GPU_BOUND_BUSY", "KERNEL_WAIT_NS", "STRETCH_COLUMNS",
+           "BoundnessResult", "run", "overall_columns", "blocked_intervals"]
 
 #: A stretch is gpu-bound when the device was busy for at least this share of it.
 GPU_BOUND_BUSY = 0.7
@@ -105,19 +109,19 @@ def _stretches(view: View, bounds: list[tuple[int, int]], names: list[str],
     return rows
 
 
-def step_columns(view: View, per: Any = None) -> dict[str, Any]:
+def step_columns(view: View) -> dict[str, Any]:
     """per_step as a dict of columns."""
     steps = view.steps()
     bounds = [(int(a), int(a + d)) for a, d in zip(steps["ts"], steps["dur"])]
     return _stretches(view, bounds, [f"step {int(s)}" for s in steps["step"]])
 
 
-def per_step(view: View, per: Any = None) -> Any:
+def per_step(view: View) -> Any:
     """One row per ProfilerStep / skiprof.step() in view (DataFrame)."""
     return frame(step_columns(view), STRETCH_COLUMNS)
 
 
-def window_columns(view: View, windows: int = 10, per: Any = None) -> dict[str, Any]:
+def window_columns(view: View, windows: int = 10) -> dict[str, Any]:
     """per_window as a dict of columns."""
     lo, hi = view.span()
     if hi <= lo:
@@ -127,7 +131,7 @@ def window_columns(view: View, windows: int = 10, per: Any = None) -> dict[str, 
     return _stretches(view, bounds, [f"window {i}" for i in range(windows)])
 
 
-def per_window(view: View, windows: int = 10, per: Any = None) -> Any:
+def per_window(view: View, windows: int = 10) -> Any:
     """The view's span cut into ``windows`` equal stretches (DataFrame)."""
     return frame(window_columns(view, windows), STRETCH_COLUMNS)
 
@@ -173,3 +177,89 @@ def idle_attribution(view: View) -> Any:
     other:       the rest (event waits, cross-stream syncs, activities without a launch).
     """
     return frame(idle_columns(view), ["device", "stream", "category", "idle_ns", "share"])
+
+
+_STRETCH_COLS = (Col("stretch", "stretch"), Col("kernels", "kern", "count"), Col("gpu_busy_share", "busy", "share"),
+                 Col("idle_host_share", "idle host", "share"), Col("idle_launch_share", "idle launch", "share"),
+                 Col("idle_sync_share", "idle sync", "share"), Col("queue_share", "queue", "share"),
+                 Col("label", "label", "label"))
+_CPU_STEP_COLS = (Col("stretch", "step"), Col("duration_ns", "duration", "ns"), Col("label", "label", "label"))
+
+
+def _rows(cols: dict[str, list[Any]]) -> tuple[dict[str, Any], ...]:
+    keys = list(cols)
+    out = tuple({k: cols[k][i] for k in keys} for i in range(len(cols[keys[0]]) if keys else 0))
+    for r in out:
+        r["gpu_busy_share"] = 1 - r["gpu_idle_share"]
+        r["duration_ns"] = r["end_ns"] - r["start_ns"]
+    return out
+
+
+@dataclass(frozen=True)
+class BoundnessResult(Result):
+    """Boundness of the whole scope, per step and per window, each label beside its evidence."""
+
+    has_device: bool
+    overall: dict[str, Any]
+    steps: tuple[dict[str, Any], ...]
+    windows: tuple[dict[str, Any], ...]
+    idle: tuple[dict[str, Any], ...]
+
+    name = "boundness"
+    schema = "skiprof.boundness/2"
+    title = "Boundness"
+
+    def idle_by_cause(self) -> dict[str, int]:
+        """HTA-category idle gaps summed over all streams."""
+        out: dict[str, int] = {}
+        for row in self.idle:
+            out[row["category"]] = out.get(row["category"], 0) + row["idle_ns"]
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        idle = self.idle_by_cause()
+        total = sum(idle.values())
+        return {"schema": self.schema, "rule": {"gpu_bound_busy_share": GPU_BOUND_BUSY},
+                "overall": self.overall["label"], "evidence": self.overall,
+                "steps": list(self.steps), "windows": list(self.windows),
+                "idle_attribution": {k: {"ns": v, "share": v / total if total else 0.0} for k, v in idle.items()}}
+
+    def sections(self) -> list[Section]:
+        if not self.has_device:
+            return [Table("Steps", _CPU_STEP_COLS, self.steps)] if self.steps else []
+        o = self.overall
+        out: list[Section] = [Figures("Boundness of the whole scope", (
+            Figure("label", o["label"], "label"), Figure("GPU busy", 1 - o["gpu_idle_share"], "share"),
+            Figure("GPU idle, host launching nothing", o["idle_host_share"], "share"),
+            Figure("GPU idle, launched work on its way", o["idle_launch_share"], "share"),
+            Figure("GPU idle, host blocked (sync/collective)", o["idle_sync_share"], "share"),
+            Figure("queue share of TKLQT", o["queue_share"], "share"))),
+            Note(f"gpu-bound: GPU busy >= {GPU_BOUND_BUSY:.0%} of the stretch; otherwise cpu-bound or sync-bound by "
+                 "the larger cause of the idle (docs/metrics.md, Boundness).")]
+        if self.steps:
+            out.append(Table("Boundness per step (work counted where it ran)", _STRETCH_COLS, self.steps))
+        out.append(Table(f"Boundness over time ({len(self.windows)} equal windows)", _STRETCH_COLS, self.windows))
+        stretches = self.steps or self.windows
+        out.append(Plot("GPU busy share per " + ("step" if self.steps else "window"), "bars", {
+            "x": [r["stretch"] for r in stretches], "y_title": "GPU busy (%)",
+            "series": [{"name": "GPU busy (%)", "y": [100 * r["gpu_busy_share"] for r in stretches],
+                        "labels": [r["label"] for r in stretches]}]}))
+        idle = self.idle_by_cause()
+        total = sum(idle.values())
+        out.append(Table("GPU idle between activities on a stream, by cause (HTA's categories)",
+                         (Col("cause", "cause"), Col("ns", "time", "ns"), Col("share", "share", "share")),
+                         tuple({"cause": k, "ns": v, "share": v / total if total else 0.0} for k, v in idle.items())))
+        return out
+
+
+def run(view: View, options: Options) -> BoundnessResult:
+    """Boundness of a view: overall, per step, per window, and HTA-style idle attribution."""
+    overall = _rows(overall_columns(view))[0]
+    return BoundnessResult(view.has_device, overall, _rows(step_columns(view)),
+                           _rows(window_columns(view, options.windows)) if view.has_device else (),
+                           tuple(_rows_plain(idle_columns(view))))
+
+
+def _rows_plain(cols: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    keys = list(cols)
+    return [{k: cols[k][i] for k in keys} for i in range(len(cols[keys[0]]) if keys else 0)]

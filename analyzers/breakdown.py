@@ -15,15 +15,18 @@ from typing import Any
 
 import numpy as np
 
+from skiprof._result import Col, Note, Plot, Result, Section, Table
 from skiprof._domain import COMM_HOST_OP, COMM_KERNEL, COMPILE_OP, HOST_COPY_OPS, REGION_PHASES, WAIT_FUNCTION
 
 from . import _intervals as iv
 from ._cols import Cols, from_arrow
 from ._frame import frame
+from ._options import Options
 from ._view import View
 from .boundness import blocked_intervals
 
-__all__ = ["PHASES", "Phases", "phases", "memcpy", "memcpy_columns", "REGION_PHASES", "HOST_COPY_OPS", "CPU_COUNTER"]
+__all__ = ["PHASES", "Phases", "phases", "memcpy", "memcpy_columns", "REGION_PHASES", "HOST_COPY_OPS", "CPU_COUNTER",
+           "PhasesResult", "MemcpyResult", "run", "run_memcpy"]
 
 #: The phases, in the order reports list them.
 PHASES = ("communication", "compute", "compile", "data_movement", "preprocessing", "postprocessing",
@@ -115,7 +118,7 @@ def sources(view: View) -> list[tuple[str, iv.Intervals]]:
 
 def _cpu_samples(view: View) -> tuple[np.ndarray, np.ndarray, int] | None:
     """(times, cumulative CPU ns, sampled tid) of the capture's main-thread CPU samples, if any."""
-    tid = (view.trace.meta.get("capture") or {}).get("cpu_sampled_tid")
+    tid = view.trace.meta.capture.cpu_sampled_tid if view.trace.meta.capture else None
     if not isinstance(tid, int):
         return None
     c = from_arrow(view.trace.table("counters", ["rank", "ts", "name", "value"]))
@@ -189,3 +192,70 @@ def memcpy_columns(view: View) -> dict[str, Any]:
 def memcpy(view: View) -> Any:
     """Device copies by direction and host memory kind: count, bytes, time and achieved GB/s (DataFrame)."""
     return frame(memcpy_columns(view), ["copy_kind", "host_mem", "count", "bytes", "ns", "gb_per_s"])
+
+
+_PHASE_COLS = (Col("phase", "phase"), Col("ns", "time", "ns"), Col("share", "share", "share"))
+_COPY_COLS = (Col("copy_kind", "direction"), Col("host_mem", "host memory"), Col("count", "count", "count"),
+              Col("bytes", "bytes", "bytes"), Col("ns", "time", "ns"), Col("gb_per_s", "speed", "GB/s"))
+
+
+@dataclass(frozen=True)
+class PhasesResult(Result):
+    """End-to-end time split into phases, and GPU busy time split the same way."""
+
+    phases: Phases
+    has_device: bool
+
+    name = "phases"
+    schema = "skiprof.phases/2"
+    title = "Phases of end-to-end time"
+
+    def to_dict(self) -> dict[str, Any]:
+        p = self.phases
+        return {"schema": self.schema, "span_ns": p.span_ns, "cpu_time_sampled": p.cpu_sampled,
+                "by_phase": {n: {"ns": int(ns), "share": ns / p.span_ns if p.span_ns else 0.0} for n, ns in zip(p.names, p.ns)},
+                "device": {n: {"ns": int(ns), "share": ns / p.device_busy_ns if p.device_busy_ns else 0.0}
+                           for n, ns in zip(p.device_names, p.device_ns)}}
+
+    def sections(self) -> list[Section]:
+        p = self.phases
+        rows = tuple({"phase": n, "ns": ns, "share": ns / p.span_ns if p.span_ns else 0.0} for n, ns in zip(p.names, p.ns))
+        out: list[Section] = [Table("Phases of end-to-end time", _PHASE_COLS, rows),
+                              Plot("Phase breakdown (% of end-to-end time)", "stacked",
+                                   {"label": "end-to-end", "unit": "%", "parts": [(r["phase"], 100 * r["share"]) for r in rows]})]
+        if not p.cpu_sampled and p.ns[p.names.index("host_overhead")]:
+            out.append(Note("no CPU-time samples in this trace: time between ops counts as host overhead; a capture "
+                            "with skiprof trace separates it into host overhead and idle (waiting)."))
+        if self.has_device:
+            b = p.device_busy_ns
+            out.append(Table("GPU busy time by phase", _PHASE_COLS, tuple(
+                {"phase": n, "ns": ns, "share": ns / b if b else 0.0} for n, ns in zip(p.device_names, p.device_ns))))
+        return out
+
+
+@dataclass(frozen=True)
+class MemcpyResult(Result):
+    """Device copies by direction and host memory kind."""
+
+    rows: tuple[dict[str, Any], ...]
+
+    name = "memcpy"
+    schema = "skiprof.memcpy/2"
+    title = "Data movement"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"schema": self.schema, "copies": list(self.rows)}
+
+    def sections(self) -> list[Section]:
+        return [Table("Device copies", _COPY_COLS, self.rows)] if self.rows else []
+
+
+def run(view: View, options: Options) -> PhasesResult:
+    """The phase breakdown of a view."""
+    return PhasesResult(phases(view), view.has_device)
+
+
+def run_memcpy(view: View, options: Options) -> MemcpyResult:
+    """The data-movement table of a view."""
+    cols = memcpy_columns(view)
+    return MemcpyResult(tuple({k: cols[k][i] for k in cols} for i in range(len(cols["count"]))))

@@ -10,26 +10,31 @@ run (all kernels when no stretch is CPU-bound). docs/metrics.md, "Fusion".
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from skiprof._result import Col, Note, Result, Section, Table
+
 from ._frame import frame
+from ._options import Options
 from ._view import View
 from .boundness import window_columns
 
-__all__ = ["chains", "chain_columns", "per_launch_cost"]
+__all__ = ["chains", "chain_columns", "per_launch_cost", "FusionResult", "run"]
 
 _COLS = ["chain", "length", "occurrences", "first_kernel_count", "proximity", "saving_ns", "ops"]
 
 
 def per_launch_cost(view: View, per: dict[str, Any]) -> float:
-    """Mean launch_ns per kernel launched in CPU-bound windows (else over all kernels)."""
-    kern = per["kind"].eq("kernel")
-    lts, launch = per["launch_ts"][kern], per["launch_ns"][kern]
+    """Mean launch_ns per kernel that ran in a CPU-bound window (else over all kernels); kernels inside a
+    graph launch have no launch of their own and are left out."""
+    kern = per["kind"].eq("kernel") & ~per["graph_member"]
+    lts, launch = per["ts"][kern], per["launch_ns"][kern]
     if not len(lts):
         return 0.0
-    w = window_columns(view, 10, per)
+    w = window_columns(view, 10)
     sel = np.zeros(len(lts), bool)
     for lo, hi, lab in zip(w["start_ns"], w["end_ns"], w["label"]):
         if lab == "cpu-bound":
@@ -38,8 +43,8 @@ def per_launch_cost(view: View, per: dict[str, Any]) -> float:
 
 
 def chain_columns(view: View, *, max_len: int = 4, threshold: float = 0.8, min_count: int = 2,
-                  top: int = 10, per: Any = None) -> dict[str, Any]:
-    """fusion candidates as a dict of columns, best saving first."""
+                  top: int = 10) -> dict[str, Any]:
+    """fusion candidates as a dict of columns, best saving first; ``chain`` holds tuples of kernel names."""
     per = view.per
     k = view.kernels
     order = np.lexsort((k["ts"], k["stream"], k["device"]))
@@ -81,13 +86,59 @@ def chain_columns(view: View, *, max_len: int = 4, threshold: float = 0.8, min_c
                 continue
             members = starts[inverse == g]
             launching = Counter(op_names[c] for c in ops[members] if c >= 0).most_common(2)
-            rows.append((" > ".join(names[c] for c in gram), length, int(count), int(first_count[int(gram[0])]),
+            rows.append((tuple(names[c] for c in gram), length, int(count), int(first_count[int(gram[0])]),
                          float(ps), float(count * (length - 1) * cost), ", ".join(o for o, _ in launching)))
-    rows.sort(key=lambda r: (-r[5], -r[2], r[0]))
+    rows.sort(key=lambda r: (-r[5], -r[2], r[0]))  # chains are tuples of names: a total, file-independent order
     rows = rows[:top]
     return {c: [r[i] for r in rows] for i, c in enumerate(_COLS)}
 
 
 def chains(view: View, *, max_len: int = 4, threshold: float = 0.8, min_count: int = 2, top: int = 10) -> Any:
-    """Recommended fusion chains (DataFrame): chain, length, occurrences, proximity, estimated saving, launching ops."""
-    return frame(chain_columns(view, max_len=max_len, threshold=threshold, min_count=min_count, top=top), _COLS)
+    """Recommended fusion chains (DataFrame): chain (a list of kernel names), length, occurrences,
+    proximity, estimated saving, launching ops."""
+    cols = chain_columns(view, max_len=max_len, threshold=threshold, min_count=min_count, top=top)
+    return frame({**cols, "chain": [list(c) for c in cols["chain"]]}, _COLS)
+
+
+_CHAIN_COLS = (Col("rank", "#", "count"), Col("position", "pos", "count"), Col("kernel", "kernel", "kernel"),
+               Col("occurrences", "times", "count"), Col("proximity", "PS", "number"), Col("saving_ns", "saves", "ns"),
+               Col("ops", "launched by"))
+
+
+@dataclass(frozen=True)
+class FusionResult(Result):
+    """Kernel chains worth fusing, best estimated saving first."""
+
+    scope: str
+    chains: tuple[dict[str, Any], ...]
+    per_launch_ns: float
+
+    name = "fusion"
+    schema = "skiprof.fusion/2"
+    title = "Fusion candidates"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"schema": self.schema, "scope": self.scope, "per_launch_ns": self.per_launch_ns,
+                "chains": [{**c, "chain": list(c["chain"])} for c in self.chains]}
+
+    def sections(self) -> list[Section]:
+        rows = []
+        for i, c in enumerate(self.chains, 1):
+            for pos, kernel in enumerate(c["chain"], 1):  # one kernel per line: names are never broken
+                head = pos == 1
+                rows.append({"rank": i if head else None, "position": pos, "kernel": kernel,
+                             "occurrences": c["occurrences"] if head else None,
+                             "proximity": c["proximity"] if head else None,
+                             "saving_ns": c["saving_ns"] if head else None, "ops": c["ops"] if head else ""})
+        return [Table("Kernel chains worth fusing (SKIP proximity score), best estimated saving first", _CHAIN_COLS,
+                      tuple(rows), empty="no chain reaches the proximity threshold"),
+                Note(f"saving = occurrences x (length - 1) x {self.per_launch_ns / 1e3:,.1f} µs per launch "
+                     "(mean launch time in CPU-bound windows; docs/metrics.md, Fusion).")]
+
+
+def run(view: View, options: Options) -> FusionResult:
+    """Fusion candidates of a view."""
+    cols = chain_columns(view, max_len=options.max_len, threshold=options.threshold, min_count=options.min_count,
+                         top=options.top)
+    chains = tuple({k: cols[k][i] for k in cols} for i in range(len(cols["chain"])))
+    return FusionResult(view.label, chains, per_launch_cost(view, view.per))

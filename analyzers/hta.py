@@ -8,14 +8,18 @@ the SKIP paper's latency window instead (launch.summary); both are shown side by
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 
+from skiprof._result import Figure, Figures, Note, Result, Section
+
 from . import _intervals as iv
+from ._options import Options
 from ._view import View
 
-__all__ = ["TemporalBreakdown", "temporal_breakdown"]
+__all__ = ["TemporalBreakdown", "temporal_breakdown", "HtaResult", "run"]
 
 
 @dataclass(frozen=True)
@@ -53,3 +57,32 @@ def temporal_breakdown(view: View) -> TemporalBreakdown:
     # HTA counts memcpy/memset time not hidden under kernels as non-compute.
     non = iv.subtract(iv.union(start[~compute], end[~compute]), comp)
     return TemporalBreakdown(window, 1 - iv.total(busy) / window, iv.total(comp) / window, iv.total(non) / window, cut)
+
+
+@dataclass(frozen=True)
+class HtaResult(Result):
+    """HTA's temporal breakdown beside skiprof's own figures."""
+
+    breakdown: TemporalBreakdown
+
+    name = "hta"
+    schema = "skiprof.hta/2"
+    title = "For comparison: HTA's temporal breakdown"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"schema": self.schema, **asdict(self.breakdown)}
+
+    def sections(self) -> list[Section]:
+        b = self.breakdown
+        if not b.window_ns:
+            return []
+        return [Figures(self.title, (Figure("window", b.window_ns, "ns"), Figure("idle", b.idle_share, "share"),
+                                     Figure("compute", b.compute_share, "share"),
+                                     Figure("non-compute", b.non_compute_share, "share"))),
+                Note("HTA's window leaves out the last step and rounds to whole µs; skiprof's GPU busy share above "
+                     "uses the whole scope (docs/metrics.md).")]
+
+
+def run(view: View, options: Options) -> HtaResult:
+    """HTA's temporal breakdown of a view."""
+    return HtaResult(temporal_breakdown(view))

@@ -1,15 +1,19 @@
 """Top kernels and top-level ops: where device time goes, and what each op costs on both sides."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from skiprof._result import Col, Result, Section, Table
+
 from ._frame import frame
+from ._options import Options
 from ._view import View
 from .launch import top_level_mask
 
-__all__ = ["top_kernels", "top_ops", "kernel_columns", "op_columns"]
+__all__ = ["top_kernels", "top_ops", "kernel_columns", "op_columns", "KernelsResult", "OpsResult", "run", "run_ops"]
 
 _KERNEL_COLS = ["name", "count", "total_ns", "mean_ns", "share"]
 _OP_COLS = ["name", "calls", "cpu_ns", "activities", "gpu_ns", "launch_queue_ns"]
@@ -42,7 +46,7 @@ def top_kernels(view: View, k: int = 10, by: str = "total") -> Any:
     return frame(kernel_columns(view, k, by), _KERNEL_COLS)
 
 
-def op_columns(view: View, k: int = 10, per: Any = None) -> dict[str, Any]:
+def op_columns(view: View, k: int = 10) -> dict[str, Any]:
     """top_ops as a dict of columns."""
     ops = view.ops
     top = top_level_mask(ops) & (ops["name"].codes >= 0)
@@ -69,6 +73,64 @@ def op_columns(view: View, k: int = 10, per: Any = None) -> dict[str, Any]:
             "gpu_ns": [int(gpu[i]) for i in used], "launch_queue_ns": [int(lq[i]) for i in used]}
 
 
-def top_ops(view: View, k: int = 10, per: Any = None) -> Any:
+def top_ops(view: View, k: int = 10) -> Any:
     """Top-level CPU ops by name: calls, CPU time, device activities launched, GPU time, launch/queue time (DataFrame)."""
-    return frame(op_columns(view, k, per), _OP_COLS)
+    return frame(op_columns(view, k), _OP_COLS)
+
+
+_K_COLS = (Col("name", "kernel", "kernel"), Col("count", "count", "count"), Col("total_ns", "total", "ns"),
+           Col("mean_ns", "mean", "ns", "us"), Col("share", "share", "share"))
+_O_COLS = (Col("name", "op", "kernel"), Col("calls", "calls", "count"), Col("cpu_ns", "CPU", "ns"),
+           Col("activities", "device acts", "count"), Col("gpu_ns", "GPU", "ns"), Col("launch_queue_ns", "launch+queue", "ns"))
+
+
+def _rows(cols: dict[str, Any]) -> tuple[dict[str, Any], ...]:
+    keys = list(cols)
+    return tuple({k: cols[k][i] for k in keys} for i in range(len(cols[keys[0]]) if keys else 0))
+
+
+@dataclass(frozen=True)
+class KernelsResult(Result):
+    """The kernels that take the device time, by total time and by count."""
+
+    by_time: tuple[dict[str, Any], ...]
+    by_count: tuple[dict[str, Any], ...]
+
+    name = "kernels"
+    schema = "skiprof.kernels/2"
+    title = "Top kernels"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"schema": self.schema, "by_time": list(self.by_time), "by_count": list(self.by_count)}
+
+    def sections(self) -> list[Section]:
+        if not self.by_time:
+            return []
+        return [Table("Top kernels by time", _K_COLS, self.by_time), Table("Top kernels by count", _K_COLS, self.by_count)]
+
+
+@dataclass(frozen=True)
+class OpsResult(Result):
+    """Top-level ops: what each costs on the host and on the device."""
+
+    rows: tuple[dict[str, Any], ...]
+
+    name = "ops"
+    schema = "skiprof.ops/2"
+    title = "Top-level ops"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"schema": self.schema, "top_ops": list(self.rows)}
+
+    def sections(self) -> list[Section]:
+        return [Table("Top-level ops by CPU time", _O_COLS, self.rows)] if self.rows else []
+
+
+def run(view: View, options: Options) -> KernelsResult:
+    """Top kernels of a view."""
+    return KernelsResult(_rows(kernel_columns(view, options.top)), _rows(kernel_columns(view, options.top, by="count")))
+
+
+def run_ops(view: View, options: Options) -> OpsResult:
+    """Top-level ops of a view."""
+    return OpsResult(_rows(op_columns(view, options.top)))

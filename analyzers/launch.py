@@ -4,21 +4,23 @@ Definitions and sources: docs/metrics.md, "Launch and queue".
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
 from skiprof._domain import API_KINDS, LAUNCH_KINDS
+from skiprof._result import Figure, Figures, Note, Result, Section
 
 from . import _intervals as iv
 from ._activity import activity_columns
 from ._cols import Cols
 from ._frame import frame
+from ._options import Options
 from ._view import View
 
 __all__ = ["per_activity", "activity_columns", "summary", "LaunchSummary", "LAUNCH_KINDS", "top_level_mask",
-           "carries_launch"]
+           "carries_launch", "LaunchResult", "run"]
 
 
 def per_activity(view: View) -> Any:
@@ -77,7 +79,7 @@ def top_level_mask(ops: Cols) -> np.ndarray:
     return ops["cat"].eq("cpu_op") & (ops["cpu_parent"] < 0)
 
 
-def summary(view: View, per: Any = None) -> LaunchSummary:
+def summary(view: View) -> LaunchSummary:
     """TKLQT, AKD, IL, GPU busy/idle and the host cost of launching for one view."""
     per = view.per
     k, ops, la = view.kernels, view.ops, view.launches
@@ -120,3 +122,79 @@ def summary(view: View, per: Any = None) -> LaunchSummary:
         framework_ns=int(ops["dur"][launching].sum() - la["dur"][api_in].sum()),
         clipped_activities=int(per["clipped"].sum()),
     )
+
+
+@dataclass(frozen=True)
+class LaunchResult(Result):
+    """The run-level SKIP figures of one view, with the notes that qualify them."""
+
+    scope: str
+    has_device: bool
+    summary: LaunchSummary
+    overall: str
+    busy_share: float
+    notes: tuple[str, ...]
+
+    name = "launch"
+    schema = "skiprof.launch/2"
+    title = "Summary"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"schema": self.schema, "scope": self.scope, "has_device_activity": self.has_device,
+                **asdict(self.summary), "notes": list(self.notes)}
+
+    def sections(self) -> list[Section]:
+        s = self.summary
+        items = [Figure("scope", self.scope), Figure("boundness", self.overall, "label")]
+        if self.has_device:
+            items += [
+                Figure("GPU busy", self.busy_share, "share"),
+                Figure("TKLQT (launch + queue)", s.tklqt_ns, "ns"),
+                Figure("  launch part", s.launch_ns, "ns"),
+                Figure("  queue part", s.queue_ns, "ns"),
+                Figure("AKD (mean kernel time)", s.akd_ns, "ns", "us"),
+                Figure("IL (latency)", s.il_ns, "ns"),
+                Figure("GPU busy time", s.gpu_busy_ns, "ns"),
+                Figure("GPU idle time", s.gpu_idle_ns, "ns"),
+                Figure("kernels", s.kernels, "count"),
+                Figure("  orphans (no launch call)", s.orphan_kernels, "count"),
+                Figure("kernels per second", round(s.kernels_per_s), "count"),
+                Figure("launch calls (kernel/graph)", s.launch_calls, "count"),
+                Figure("launches per top-level op", s.launches_per_top_op, "number"),
+                Figure("host: launch API time", s.launch_api_ns, "ns"),
+                Figure("host: framework time", s.framework_ns, "ns"),
+            ]
+            if s.graph_launches:
+                items += [Figure("graph launches", s.graph_launches, "count"),
+                          Figure("  activities inside graphs (no launch of their own)", s.graph_member_activities, "count"),
+                          Figure("  their device time", s.graph_member_ns, "ns")]
+        else:
+            items += [Figure("IL (host span)", s.il_ns, "ns"), Figure("top-level ops", s.top_level_ops, "count")]
+        return [Figures("Summary", tuple(items)), *[Note(n) for n in self.notes]]
+
+
+def notes_for(view: View, s: LaunchSummary) -> tuple[str, ...]:
+    """What the summary's figures leave out, said once."""
+    notes = []
+    if not view.has_device:
+        notes.append("CPU-only trace: launch/queue metrics need a trace with device activity (GPU kernels); the "
+                     "host breakdown and phase shares still apply.")
+    if s.orphan_kernels:
+        notes.append(f"{s.orphan_kernels} kernels have no launch call in the trace and are left out of launch/queue figures.")
+    if s.clipped_activities:
+        notes.append(f"{s.clipped_activities} activities started before their launch call (clock skew); their "
+                     "launch/queue time counts as 0.")
+    if s.graph_member_activities:
+        notes.append(f"{s.graph_member_activities} activities ran inside graph launches: the graph's launch and queue "
+                     "time is carried by its first activity only (docs/metrics.md).")
+    return tuple(notes)
+
+
+def run(view: View, options: Options) -> LaunchResult:
+    """The summary result of a view."""
+    from .boundness import overall_columns
+
+    s = summary(view)
+    ov = overall_columns(view)
+    return LaunchResult(view.label, view.has_device, s, ov["label"][0], 1 - ov["gpu_idle_share"][0] if view.has_device else 0.0,
+                        notes_for(view, s))

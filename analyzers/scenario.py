@@ -6,21 +6,25 @@ workload's prefill and decode phases each get their own TKLQT (docs/metrics.md, 
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from skiprof._result import Col, Result, Section, Table
+
 from . import _intervals as iv
 from ._cols import from_arrow
 from ._frame import frame
+from ._options import Options
 from ._view import View
 
-__all__ = ["recorded", "recorded_columns", "per_region", "region_columns"]
+__all__ = ["recorded", "recorded_columns", "per_region", "region_columns", "ScenarioResult", "run"]
 
 _REGION_COLS = ["region", "occurrences", "time_ns", "kernels", "tklqt_ns", "queue_ns"]
 
 
-def recorded_columns(view: View, per: Any = None) -> dict[str, Any]:
+def recorded_columns(view: View) -> dict[str, Any]:
     """The rank's rows of the metrics table (scenario, name, value, unit), then figures derived
     from them and the trace: ``launches_per_token`` wherever a workload recorded ``tokens``."""
     m = from_arrow(view.trace.table("metrics"))
@@ -43,7 +47,7 @@ def recorded(view: View) -> Any:
     return frame(recorded_columns(view), ["scenario", "name", "value", "unit"])
 
 
-def region_columns(view: View, per: Any = None) -> dict[str, Any]:
+def region_columns(view: View) -> dict[str, Any]:
     """per_region as a dict of columns, regions in order of first appearance."""
     per = view.per
     r = view.regions
@@ -70,6 +74,44 @@ def region_columns(view: View, per: Any = None) -> dict[str, Any]:
     return out
 
 
-def per_region(view: View, per: Any = None) -> Any:
+def per_region(view: View) -> Any:
     """Occurrences, time, kernels launched and TKLQT per skiprof region name (DataFrame)."""
-    return frame(region_columns(view, per), _REGION_COLS)
+    return frame(region_columns(view), _REGION_COLS)
+
+
+_M_COLS = (Col("scenario", "scenario"), Col("name", "metric"), Col("value", "value", "number"), Col("unit", "unit"))
+_R_COLS = (Col("region", "region"), Col("occurrences", "times", "count"), Col("time_ns", "time", "ns"),
+           Col("kernels", "kernels", "count"), Col("tklqt_ns", "TKLQT", "ns"), Col("queue_ns", "queue", "ns"))
+
+
+def _rows(cols: dict[str, Any]) -> tuple[dict[str, Any], ...]:
+    keys = list(cols)
+    return tuple({k: cols[k][i] for k in keys} for i in range(len(cols[keys[0]]) if keys else 0))
+
+
+@dataclass(frozen=True)
+class ScenarioResult(Result):
+    """What the workload measured itself, and launch/queue time per named region."""
+
+    metrics: tuple[dict[str, Any], ...]
+    regions: tuple[dict[str, Any], ...]
+
+    name = "scenario"
+    schema = "skiprof.scenario/2"
+    title = "Scenario"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"schema": self.schema, "metrics": list(self.metrics), "regions": list(self.regions)}
+
+    def sections(self) -> list[Section]:
+        out: list[Section] = []
+        if self.metrics:
+            out.append(Table("Scenario metrics (recorded by the workload)", _M_COLS, self.metrics))
+        if self.regions:
+            out.append(Table("Named regions", _R_COLS, self.regions))
+        return out
+
+
+def run(view: View, options: Options) -> ScenarioResult:
+    """The scenario section of a view."""
+    return ScenarioResult(_rows(recorded_columns(view)), _rows(region_columns(view)))

@@ -11,15 +11,17 @@ none when the sweep has no device activity.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
+from skiprof._result import Col, Figure, Figures, Note, Plot, Result, Section, Table
+
 from ._view import select
 from .launch import summary
 
-__all__ = ["run_figures", "per_config", "locate", "Transition"]
+__all__ = ["run_figures", "per_config", "locate", "Transition", "TransitionResult"]
 
 FIELDS = ["value", "runs", "tklqt_ns", "il_ns", "akd_ns", "gpu_idle_share", "queue_share", "launch_share",
           "launch_ns_per_kernel", "queue_ns_per_kernel"]
@@ -94,3 +96,50 @@ def locate(cfg: dict[str, list[Any]]) -> Transition:
     if abs(i - j) <= 1:
         return Transition(qol, knee, "high", "both criteria agree (same or neighbouring configuration)")
     return Transition(qol, knee, "low", "the criteria disagree")
+
+
+_T_COLS = (Col("value", "value", "number"), Col("runs", "runs", "count"), Col("tklqt_ns", "TKLQT", "ns"),
+           Col("il_ns", "IL", "ns"), Col("akd_ns", "AKD", "ns", "us"), Col("gpu_idle_share", "GPU idle", "share"),
+           Col("queue_share", "queue", "share"), Col("launch_share", "launch", "share"))
+
+
+@dataclass(frozen=True)
+class TransitionResult(Result):
+    """Per-configuration figures of a sweep and where it turns from CPU- to GPU-bound."""
+
+    param: str
+    table: dict[str, list[Any]]
+    transition: Transition
+    failed: tuple[dict[str, Any], ...]
+
+    name = "transition"
+    schema = "skiprof.transition/2"
+    title = "CPU- to GPU-bound transition"
+
+    def rows(self) -> list[dict[str, Any]]:
+        return [{k: self.table[k][i] for k in self.table} for i in range(len(self.table["value"]))]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"schema": self.schema, "param": self.param, "configurations": self.rows(),
+                "transition": asdict(self.transition), "failed_runs": list(self.failed)}
+
+    def sections(self) -> list[Section]:
+        tr = self.transition
+
+        def at(v: float | None) -> str:
+            return "not found" if v is None else f"{self.param}={v:g}"
+
+        cols = (Col("value", self.param, "number"), *_T_COLS[1:])
+        out: list[Section] = [
+            Table(f"Sweep over {self.param}", cols, tuple(self.rows())),
+            Figures("Transition", (Figure("queue > launch at", at(tr.queue_over_launch)), Figure("TKLQT knee at", at(tr.knee)),
+                                   Figure("confidence", f"{tr.confidence} ({tr.reason})"))),
+            Plot(f"TKLQT, IL and GPU idle over {self.param}", "lines", {
+                "x": self.table["value"], "x_title": self.param, "log_x": True, "y_title": "ms", "y2_title": "GPU idle (%)",
+                "series": [{"name": "TKLQT (ms)", "y": [v / 1e6 for v in self.table["tklqt_ns"]]},
+                           {"name": "IL (ms)", "y": [v / 1e6 for v in self.table["il_ns"]]},
+                           {"name": "GPU idle (%)", "y": [100 * v for v in self.table["gpu_idle_share"]], "axis": "y2"}],
+                "vlines": [(v, n) for v, n in ((tr.queue_over_launch, "queue > launch"), (tr.knee, "TKLQT knee")) if v is not None]}),
+        ]
+        out += [Note(f"run {r['run']} ({r['config']}) {r['status']}: {r.get('error', '')}", "warning") for r in self.failed]
+        return out

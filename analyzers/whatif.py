@@ -7,19 +7,22 @@ stream, so predicted GPU busy time and IL are never below the busiest stream's w
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 
 from skiprof._domain import COMM_HOST_OP
+from skiprof._result import Figure, Figures, Result, Section
 
 from . import _intervals as iv
 from ._replay import Knobs, Timeline, host_map, simulate
+from ._options import Options
 from ._view import View
 from .boundness import IdleCauses, label, overall_columns
 from .launch import summary
 
-__all__ = ["Knobs", "Prediction", "replay", "simulate", "Timeline", "predicted_scope"]
+__all__ = ["Knobs", "Prediction", "replay", "simulate", "Timeline", "predicted_scope", "WhatifResult", "run", "knob_text"]
 
 
 @dataclass(frozen=True)
@@ -99,3 +102,48 @@ def replay(view: View, knobs: Knobs = Knobs()) -> Prediction:
         measured_gpu_idle_ns=measured.gpu_idle_ns, measured_boundness=m_label,
         removed_launches=len(tl.removed_calls),
     )
+
+
+def knob_text(knobs: Knobs) -> str:
+    """The knobs in words, for titles."""
+    parts = [f"launch x{knobs.launch_scale:g}", f"host x{knobs.host_scale:g}", f"device x{knobs.device_scale:g}"]
+    if knobs.fuse:
+        parts.append(f"{len(knobs.fuse)} fused chains")
+    if knobs.cuda_graph:
+        parts.append(f"graph over {knobs.cuda_graph}")
+    return ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class WhatifResult(Result):
+    """A prediction beside the measurement it was made from."""
+
+    scope: str
+    knobs: Knobs
+    prediction: Prediction
+
+    name = "whatif"
+    schema = "skiprof.whatif/2"
+    title = "What-if"
+
+    def to_dict(self) -> dict[str, Any]:
+        k = self.knobs
+        return {"schema": self.schema, "scope": self.scope, **asdict(self.prediction), "il_change": self.prediction.il_change,
+                "knobs": {"launch_scale": k.launch_scale, "host_scale": k.host_scale, "device_scale": k.device_scale,
+                          "fuse": [list(c) for c in k.fuse], "cuda_graph": k.cuda_graph}}
+
+    def sections(self) -> list[Section]:
+        p = self.prediction
+        return [Figures(f"What-if ({knob_text(self.knobs)})", (
+            Figure("latency (IL), measured", p.measured_il_ns, "ns"), Figure("latency (IL), predicted", p.il_ns, "ns"),
+            Figure("change", p.il_change, "share"),
+            Figure("GPU busy, measured", p.measured_gpu_busy_ns, "ns"), Figure("GPU busy, predicted", p.gpu_busy_ns, "ns"),
+            Figure("GPU idle, measured", p.measured_gpu_idle_ns, "ns"), Figure("GPU idle, predicted", p.gpu_idle_ns, "ns"),
+            Figure("boundness, measured", p.measured_boundness, "label"), Figure("boundness, predicted", p.boundness, "label"),
+            Figure("launch calls removed", p.removed_launches, "count")))]
+
+
+def run(view: View, options: Options) -> WhatifResult:
+    """The what-if prediction for ``options.knobs`` (no change when None)."""
+    knobs = options.knobs or Knobs()
+    return WhatifResult(view.label, knobs, replay(view, knobs))

@@ -2,9 +2,10 @@
 
 In a notebook::
 
-    t = skiprof.load("out")
+    t = skiprof.load("out")             # a trace folder, or a Kineto .json.gz (imported once, cached)
     t.kernels          # pandas DataFrame, one row per device activity
     t.ops, t.launches, t.regions, t.counters, t.meta
+    r = skiprof.report(t)               # every analysis; r["phases"].figure() draws one
 
 In a workload::
 
@@ -19,14 +20,39 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import os
+
 from ._errors import SkiprofError
-from ._folder import Trace, load
+from ._folder import Trace
+from ._folder import load as _load_folder
 from ._version import __version__
 from .capture._metrics import record_metrics
 from .capture._regions import KNOWN_REGIONS, region, step
 
-__all__ = ["load", "Trace", "region", "step", "record_metrics", "trace", "KNOWN_REGIONS", "SkiprofError",
+__all__ = ["load", "report", "Trace", "region", "step", "record_metrics", "trace", "KNOWN_REGIONS", "SkiprofError",
            "__version__"]
+
+
+def load(path: str | os.PathLike[str]) -> Trace:
+    """Open a trace folder written by ``skiprof trace``/``skiprof import``, or a Kineto trace file
+    (.json / .json.gz), which is imported into a cache on first use and reused afterwards."""
+    p = Path(path)
+    if p.is_file():
+        from ._cache import load_kineto
+
+        return load_kineto(p)
+    return _load_folder(p)
+
+
+def report(source: Any, *, rank: int | None = None, step: int | None = None, region: str | None = None,
+           top: int = 10, fmt: str = "json") -> Any:
+    """Every analysis on one view of a trace (a folder, a Trace or a Kineto file), as a Document:
+    ``to_dict()`` is the report JSON, ``doc["boundness"]`` one Result, and it shows itself in Jupyter."""
+    from ._analysis import report as _report
+
+    if not isinstance(source, Trace):
+        source = load(source)
+    return _report(source, rank=rank, step=step, region=region, top=top, fmt=fmt)
 
 
 @contextmanager
@@ -37,9 +63,9 @@ def trace(output: str | Path, *, force: bool = False, record_shapes: bool = True
     Yields a dict that holds ``path`` and, after the block, ``summary``.
     """
     from ._folder import building
-    from ._summary import summarize
+    from ._ingest_summary import summarize
     from .capture import CaptureOptions, Session
-    from .commands._base import finish_capture
+    from .ingest._pipeline import finish_capture
 
     out = Path(output)
     handle: dict[str, Any] = {"path": out}

@@ -8,7 +8,6 @@ never leaves a half-written trace behind.
 """
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -19,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from ._errors import OutputError, OutputExistsError, TraceFolderError
+from ._meta import Meta, decode_meta, encode_meta
 from ._schema import READABLE_VERSIONS, SCHEMA_VERSION, TABLES, arrow_schema
 
-__all__ = ["Trace", "load", "building", "write_meta", "write_tables", "staging_folder", "commit_folder", "check_output"]
+__all__ = ["Trace", "load", "building", "write_meta", "write_rank", "staging_folder", "commit_folder", "check_output"]
 
 META = "meta.json"
 
@@ -52,19 +52,17 @@ def commit_folder(staging: Path, out: Path, force: bool) -> None:
         os.rename(staging, out)
 
 
-def write_tables(folder: Path, ranks: list[Any]) -> None:
-    """Write each rank's tables: top-level files for one rank, ``rank=N/`` partitions for several."""
+def write_rank(folder: Path, rt: Any, partitioned: bool) -> None:
+    """Write one rank's tables: top-level files, or its ``rank=N/`` partition when there are several ranks."""
     import pyarrow.parquet as pq
 
-    multi = len(ranks) > 1
-    for rt in ranks:
-        target = folder / f"rank={rt.rank}" if multi else folder
-        target.mkdir(parents=True, exist_ok=True)
-        for name, tbl in rt.tables.items():
-            # Row groups of 64k rows bound the writer's buffers. Dictionary encoding is off: with
-            # zstd the files come out smaller without it, and write and read faster.
-            pq.write_table(tbl, target / f"{name}.parquet", compression="zstd", compression_level=1,
-                           row_group_size=1 << 16, use_dictionary=False)
+    target = folder / f"rank={rt.rank}" if partitioned else folder
+    target.mkdir(parents=True, exist_ok=True)
+    for name, tbl in rt.tables.items():
+        # Row groups of 64k rows bound the writer's buffers. Dictionary encoding is off: with
+        # zstd the files come out smaller without it, and write and read faster.
+        pq.write_table(tbl, target / f"{name}.parquet", compression="zstd", compression_level=1,
+                       row_group_size=1 << 16, use_dictionary=False)
 
 
 @contextmanager
@@ -90,10 +88,12 @@ def building(out: Path, force: bool) -> Iterator[Path]:
         raise
 
 
-def write_meta(folder: Path, meta: dict[str, Any]) -> dict[str, Any]:
-    """Write meta.json (with the schema version first); returns what was written."""
-    meta = {"schema_version": SCHEMA_VERSION, **meta}
-    (folder / META).write_text(json.dumps(meta, indent=2, default=str) + "\n")
+def write_meta(folder: Path, meta: Meta) -> Meta:
+    """Write meta.json with the current schema version; returns what was written."""
+    import msgspec
+
+    meta = msgspec.structs.replace(meta, schema_version=SCHEMA_VERSION)
+    (folder / META).write_bytes(encode_meta(meta))
     return meta
 
 
@@ -106,7 +106,7 @@ class Trace:
     """
 
     path: Path
-    meta: dict[str, Any]
+    meta: Meta
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def table(self, name: str, columns: list[str] | None = None) -> Any:
@@ -155,7 +155,7 @@ class Trace:
 
     @property
     def ranks(self) -> list[int]:
-        return list(self.meta.get("ranks", [0]))
+        return list(self.meta.ranks)
 
 
 def _read_table(folder: Path, name: str, columns: list[str] | None = None) -> Any:
@@ -186,13 +186,33 @@ def load(path: str | os.PathLike[str]) -> Trace:
         raise TraceFolderError(f"{folder}: not a trace folder (no such directory)")
     if not meta_path.exists():
         raise TraceFolderError(f"{folder}: not a trace folder (no {META})")
+    import msgspec
+
     try:
-        meta = json.loads(meta_path.read_text())
-    except (OSError, ValueError) as exc:
-        raise TraceFolderError(f"{meta_path}: unreadable ({exc})") from None
-    version = meta.get("schema_version")
-    if version not in READABLE_VERSIONS:
-        raise TraceFolderError(
-            f"{folder}: schema version {version} is not supported by this skiprof (expects {SCHEMA_VERSION})"
-        )
+        meta = decode_meta(meta_path.read_bytes())
+    except OSError as exc:
+        raise TraceFolderError(f"{meta_path}: unreadable ({exc.strerror})") from None
+    except msgspec.ValidationError as exc:
+        version = _version_of(meta_path)
+        if version is not None and version not in READABLE_VERSIONS:
+            raise TraceFolderError(_unsupported(folder, version)) from None
+        raise TraceFolderError(f"{meta_path}: malformed ({exc})") from None
+    except msgspec.DecodeError as exc:
+        raise TraceFolderError(f"{meta_path}: not valid JSON ({exc})") from None
+    if meta.schema_version not in READABLE_VERSIONS:
+        raise TraceFolderError(_unsupported(folder, meta.schema_version))
     return Trace(folder, meta)
+
+
+def _unsupported(folder: Path, version: object) -> str:
+    return f"{folder}: schema version {version} is not supported by this skiprof (expects {SCHEMA_VERSION})"
+
+
+def _version_of(path: Path) -> object:
+    import msgspec
+
+    try:
+        raw = msgspec.json.decode(path.read_bytes())
+    except (OSError, msgspec.DecodeError):
+        return None
+    return raw.get("schema_version") if isinstance(raw, dict) else None

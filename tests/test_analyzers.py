@@ -33,7 +33,6 @@ from pathlib import Path
 import pytest
 
 import skiprof
-from skiprof._report import build_report, to_dict
 from skiprof.analyzers import boundness, breakdown, hta, kernels, launch, select
 from skiprof.commands.import_ import run_import
 from kineto import kernel, op, runtime, write_trace
@@ -97,7 +96,7 @@ def test_cpu_bound_chain(tmp_path: Path) -> None:
     assert per["queue_ns"].tolist() == [0] * 4
     assert per["launch_ns"].tolist() == [15 * US] * 4
     assert per["launch_delay_ns"].tolist() == [5 * US] * 4
-    s = launch.summary(v, per)
+    s = launch.summary(v)
     assert (s.tklqt_ns, s.queue_ns, s.launch_ns) == (60 * US, 0, 60 * US)
     assert s.akd_ns == 5 * US
     assert (s.il_ns, s.gpu_busy_ns, s.gpu_idle_ns) == (400 * US, 20 * US, 380 * US)
@@ -107,7 +106,7 @@ def test_cpu_bound_chain(tmp_path: Path) -> None:
     assert s.launch_api_ns == 40 * US
     assert s.framework_ns == 4 * 50 * US - 40 * US
     assert s.launch_delay_hta_ns == 20 * US
-    steps = boundness.per_step(v, per)
+    steps = boundness.per_step(v)
     assert steps["stretch"].tolist() == ["step 0", "step 1"]
     assert steps["kernels"].tolist() == [2, 2]
     assert steps["label"].tolist() == ["cpu-bound", "cpu-bound"]
@@ -125,11 +124,11 @@ def test_gpu_bound_queue(tmp_path: Path) -> None:
     assert (per["launch_queue_ns"] // US).tolist() == [4, 44, 84, 124]
     assert (per["queue_ns"] // US).tolist() == [0, 42, 82, 122]
     assert (per["launch_ns"] // US).tolist() == [4, 2, 2, 2]
-    s = launch.summary(v, per)
+    s = launch.summary(v)
     assert (s.tklqt_ns, s.queue_ns, s.launch_ns) == (256 * US, 246 * US, 10 * US)
     assert (s.il_ns, s.gpu_busy_ns, s.gpu_idle_ns, s.akd_ns) == (205 * US, 200 * US, 5 * US, 50 * US)
     assert boundness.label(200 / 205, 5 * US, 0) == "gpu-bound"
-    w = boundness.per_window(v, 1, per)
+    w = boundness.per_window(v, 1)
     assert w["label"].tolist() == ["gpu-bound"] and w["queue_share"].iloc[0] == pytest.approx(246 / 256)
 
 
@@ -167,7 +166,7 @@ def test_graph_launch(tmp_path: Path) -> None:
     assert (per["queue_ns"] // US).tolist() == [0, 0, 0]
     assert (per["launch_ns"] // US).tolist() == [15, 0, 0]
     assert per["graph_member"].tolist() == [False, True, True]
-    s = launch.summary(v, per)
+    s = launch.summary(v)
     assert (s.tklqt_ns, s.launch_calls, s.launches_per_top_op, s.akd_ns) == (15 * US, 1, 1.0, 10 * US)
     assert (s.graph_launches, s.graph_member_activities, s.graph_member_ns) == (1, 2, 20 * US)
     ops = kernels.top_ops(v)
@@ -209,23 +208,27 @@ def test_step_and_region_filters(tmp_path: Path) -> None:
 def test_cpu_only_report(tmp_path: Path) -> None:
     events = [op("skiprof:preprocess", 0, 40, cat="user_annotation"), op("aten::add", 5, 10),
               op("skiprof:compute", 40, 60, cat="user_annotation"), op("aten::mm", 45, 50)]
-    r = build_report(_load(tmp_path, events))
-    d = to_dict(r)
-    assert d["has_device_activity"] is False and d["kernels"] == 0 and d["tklqt_ns"] == 0
-    assert any("launch/queue metrics need a trace with device activity" in n for n in d["notes"])
-    assert d["phases"]["preprocessing"]["ns"] == 40 * US and d["phases"]["compute"]["ns"] == 60 * US
-    assert sum(p["share"] for p in d["phases"].values()) == pytest.approx(1.0)
+    d = skiprof.report(_load(tmp_path, events)).to_dict()
+    launch_ = d["launch"]
+    assert launch_["has_device_activity"] is False and launch_["kernels"] == 0 and launch_["tklqt_ns"] == 0
+    assert any("launch/queue metrics need a trace with device activity" in n for n in launch_["notes"])
+    phases_ = d["phases"]["by_phase"]
+    assert phases_["preprocessing"]["ns"] == 40 * US and phases_["compute"]["ns"] == 60 * US
+    assert sum(p["share"] for p in phases_.values()) == pytest.approx(1.0)
     assert d["boundness"]["overall"] == "no-gpu-work"
 
 
 def test_report_json_keys(tmp_path: Path) -> None:
-    d = to_dict(build_report(_load(tmp_path, gpu_bound())))
-    for key in ("tklqt_ns", "akd_ns", "il_ns", "gpu_busy_ns", "gpu_idle_ns", "kernels", "linked_kernels",
-                "orphan_kernels", "boundness", "phases", "top_kernels"):
-        assert key in d, key
-    assert (d["tklqt_ns"], d["il_ns"], d["kernels"], d["linked_kernels"], d["orphan_kernels"]) == (256 * US, 205 * US, 4, 4, 0)
+    d = skiprof.report(_load(tmp_path, gpu_bound())).to_dict()
+    assert d["schema"] == "skiprof.report/2"
+    for key in ("launch", "boundness", "phases", "memcpy", "kernels", "ops", "scenario", "hta"):
+        assert d[key]["schema"] == f"skiprof.{key}/2", key
+    for key in ("tklqt_ns", "akd_ns", "il_ns", "gpu_busy_ns", "gpu_idle_ns", "kernels", "linked_kernels", "orphan_kernels"):
+        assert key in d["launch"], key
+    la = d["launch"]
+    assert (la["tklqt_ns"], la["il_ns"], la["kernels"], la["linked_kernels"], la["orphan_kernels"]) == (256 * US, 205 * US, 4, 4, 0)
     assert d["boundness"]["overall"] == "gpu-bound"
-    assert d["top_kernels"][0] == {"name": "gemm", "count": 4, "total_ns": 200 * US, "mean_ns": 50.0 * US, "share": 1.0}
+    assert d["kernels"]["by_time"][0] == {"name": "gemm", "count": 4, "total_ns": 200 * US, "mean_ns": 50.0 * US, "share": 1.0}
 
 
 def test_per_region_tklqt(tmp_path: Path) -> None:
@@ -245,12 +248,12 @@ def test_launches_per_token_is_derived(tmp_path: Path) -> None:
     # gpu_bound() has 4 launch calls; a workload that recorded tokens=8 gets 0.5 launches per token.
     import skiprof.analyzers.scenario as scenario
     from skiprof.ingest._build import metrics_table
-    from skiprof._folder import write_tables
+    from skiprof._folder import write_rank
 
     t = _load(tmp_path, gpu_bound())
     rt = type("R", (), {})()
     rt.rank, rt.tables = 0, {"metrics": metrics_table(0, [{"scenario": "moe", "name": "tokens", "value": 8.0, "unit": ""}])}
-    write_tables(t.path, [rt])
+    write_rank(t.path, rt, partitioned=False)
     m = scenario.recorded(select(skiprof.load(t.path)))
     assert m.values.tolist() == [["moe", "tokens", 8.0, ""], ["moe", "launches_per_token", 0.5, "launches/token"]]
 
@@ -274,7 +277,7 @@ def test_fusion_chains(tmp_path: Path) -> None:
 
     c = fusion.chains(select(_load(tmp_path, _chain_trace())))
     assert c[["chain", "length", "occurrences", "first_kernel_count", "proximity", "saving_ns"]].values.tolist() == [
-        ["C > A > B", 3, 2, 2, 1.0, 60 * US], ["A > B", 2, 3, 3, 1.0, 45 * US], ["C > A", 2, 2, 2, 1.0, 30 * US]]
+        [["C", "A", "B"], 3, 2, 2, 1.0, 60 * US], [["A", "B"], 2, 3, 3, 1.0, 45 * US], [["C", "A"], 2, 2, 2, 1.0, 30 * US]]
     assert c["ops"].tolist()[1] == "aten::op_A"
 
 
@@ -285,7 +288,7 @@ def test_fusion_chains_stop_at_syncs(tmp_path: Path) -> None:
     from skiprof.analyzers import fusion
 
     c = fusion.chains(select(_load(tmp_path, _chain_trace(sync_at=350))))
-    assert c["chain"].tolist() == ["C > A"]
+    assert c["chain"].tolist() == [["C", "A"]]
 
 
 def whatif_chain() -> list[dict]:

@@ -97,7 +97,7 @@ def test_capture_merges_nvml_counters(tmp_path: Path, monkeypatch: pytest.Monkey
     lo, hi = t.ops["ts"].min(), (t.ops["ts"] + t.ops["dur"]).max()
     inside = c["ts"].between(lo - 200_000_000, hi + 200_000_000)
     assert inside.mean() > 0.5
-    assert t.meta["capture"]["nvml"] is True
+    assert t.meta.capture.nvml is True
 
 
 def test_export_failure_is_reported(tmp_path: Path) -> None:

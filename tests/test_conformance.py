@@ -21,8 +21,8 @@ NAMES = [p.name.removesuffix(".json.gz") for p in real_traces()]
 @pytest.mark.parametrize("name", NAMES)
 def test_linking_rates(imported_real: dict[str, Path], name: str) -> None:
     t = skiprof.load(imported_real[name])
-    s = t.meta["stats"][str(t.ranks[0])]
-    if s["device_activities"] == 0:
+    s = t.meta.rank_stats(t.ranks[0])
+    if s.device_activities == 0:
         assert t.ops.shape[0] > 0
         return
     k = t.kernels
@@ -32,7 +32,7 @@ def test_linking_rates(imported_real: dict[str, Path], name: str) -> None:
     assert (linkable["launch_id"] >= 0).mean() >= 0.99
     if len(t.ops):
         assert (linkable["op_id"] >= 0).mean() >= 0.99
-    assert s["orphans"] == int((k["launch_id"] < 0).sum())
+    assert s.orphans == int((k["launch_id"] < 0).sum())
 
 
 def _oracle(name: str) -> list[dict[str, float]]:
@@ -82,7 +82,7 @@ def test_ranks_come_from_distributed_info(imported_real: dict[str, Path]) -> Non
 
 def test_ns_resolution_trace_is_exact(imported_real: dict[str, Path]) -> None:
     t = skiprof.load(imported_real["hta_v100_resnet_ns_resolution"])
-    assert t.meta["stats"]["0"]["exact_timestamps"] is True
+    assert t.meta.rank_stats(0).exact_timestamps is True
     # Its µs timestamps carry three decimals (ns); a float64 at 1.7e15 µs only holds quarter
     # µs, which would make every value a multiple of 250 ns.
     assert (t.kernels["ts"] % 250 != 0).mean() > 0.9

@@ -82,12 +82,12 @@ def test_kernel_to_launch_and_ops(linked: skiprof.Trace) -> None:
 
 
 def test_stats_and_regions(linked: skiprof.Trace) -> None:
-    s = linked.meta["stats"]["0"]
-    assert (s["device_activities"], s["linked_to_launch"], s["linked_to_op"], s["orphans"], s["orphans_before_window"]) == (7, 6, 6, 1, 1)
-    assert s["events_without_dur"] == 1
-    assert s["ignored_events"] == {"i:cpu_instant_event": 1}
-    assert s["activities_by_kind"] == {"kernel": 6, "memcpy": 1}
-    assert linked.meta["process_names"]["0"][str(HOST_PID)] == "python"
+    s = linked.meta.rank_stats(0)
+    assert (s.device_activities, s.linked_to_launch, s.linked_to_op, s.orphans, s.orphans_before_window) == (7, 6, 6, 1, 1)
+    assert s.events_without_dur == 1
+    assert s.ignored_events == {"i:cpu_instant_event": 1}
+    assert s.activities_by_kind == {"kernel": 6, "memcpy": 1}
+    assert linked.meta.process_names["0"][str(HOST_PID)] == "python"
     r = linked.regions
     assert r[["name", "kind", "step"]].values.tolist() == [["ProfilerStep#1", "step", 1], ["preprocess", "skiprof", -1]]
     assert r["op_id"].tolist() == [0, 3]
@@ -165,14 +165,14 @@ def test_chunked_decoding_matches_whole(tmp_path: Path, monkeypatch: pytest.Monk
     pieces = _import(tmp_path, events, name="pieces")
     for name in ("ops", "launches", "kernels"):
         assert whole.frame(name).equals(pieces.frame(name)), name
-    assert pieces.meta["stats"]["0"]["linked_to_op"] == 400
+    assert pieces.meta.rank_stats(0).linked_to_op == 400
 
 
 def test_cpu_only_trace(tmp_path: Path) -> None:
     t = _import(tmp_path, [op("aten::add", 0, 10), op("aten::mul", 20, 10)])
     assert len(t.kernels) == 0 and len(t.launches) == 0
     assert list(t.kernels.columns)[:3] == ["rank", "pid", "tid"]
-    assert t.meta["stats"]["0"]["device_activities"] == 0
+    assert t.meta.rank_stats(0).device_activities == 0
 
 
 def test_counter_events_become_counters(tmp_path: Path) -> None:

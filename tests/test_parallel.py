@@ -1,17 +1,19 @@
-"""Decoding in a forked helper gives exactly the serial result, and falls back when a cut is wrong."""
+"""Decoding with a process pool gives exactly the serial result, and falls back when a cut is wrong;
+a folder of ranks is ingested by parallel workers into one dataset."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
 
+import skiprof
 import skiprof.ingest as ingest
 from conftest import TRACES, needs_shared
 from kineto import kernel, op, runtime, write_trace
 
 
-def _tables(path: Path, workers: int):
-    rt, _ = ingest.ingest_file(path, workers=workers)
+def _tables(path: Path, jobs: int):
+    rt, _ = ingest.ingest_file(path, jobs=jobs)
     return rt
 
 
@@ -24,27 +26,24 @@ def _events(n: int, odd_name: str | None = None) -> list[dict]:
     return events
 
 
-@pytest.mark.parametrize(("odd_name", "slot_bytes"), [(None, None), ("weird}, {name", None), (None, 1000)])
-def test_parallel_equals_serial(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, odd_name: str | None,
-                                slot_bytes: int | None) -> None:
-    from skiprof.ingest import _helper
+@pytest.mark.parametrize("odd_name", [None, "weird}, {name"])
+def test_parallel_equals_serial(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, odd_name: str | None) -> None:
+    from skiprof.ingest import _parallel
 
-    monkeypatch.setattr(ingest, "_PARALLEL_MIN_BYTES", 0)
-    if slot_bytes:  # pieces larger than a shared-memory slot travel through the pipe instead
-        monkeypatch.setattr(_helper, "_SLOT_BYTES", slot_bytes)
+    monkeypatch.setattr(_parallel, "MIN_BYTES", 0)
     src = write_trace(tmp_path / "t.json", _events(120, odd_name))
     serial = _tables(src, 1)
     outcomes = []
-    real = ingest._parallel_batches
+    real = _parallel.decode_parallel
 
     def spy(*a, **k):
         res = real(*a, **k)
         outcomes.append(res is not None)
         return res
 
-    monkeypatch.setattr(ingest, "_parallel_batches", spy)
-    for piece in range(1500, 2100, 37):  # cuts fall at many offsets within the events
-        monkeypatch.setattr(ingest, "_PARALLEL_PIECE", piece)
+    monkeypatch.setattr(_parallel, "decode_parallel", spy)
+    for piece in range(1500, 2100, 97):  # cuts fall at many offsets within the events
+        monkeypatch.setattr(_parallel, "PIECE_BYTES", piece)
         parallel = _tables(src, 2)
         for name in ("ops", "launches", "kernels"):
             assert serial.tables[name].equals(parallel.tables[name]), (name, piece)
@@ -58,35 +57,42 @@ def test_parallel_equals_serial(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 
 
 @needs_shared
-def test_parallel_equals_serial_on_real_trace() -> None:
+def test_parallel_equals_serial_on_real_trace(monkeypatch: pytest.MonkeyPatch) -> None:
+    from skiprof.ingest import _parallel
+
+    monkeypatch.setattr(_parallel, "MIN_BYTES", 0)
     src = TRACES / "hta_v100_resnet_ns_resolution.json.gz"
     serial, parallel = _tables(src, 1), _tables(src, 2)
     for name in ("ops", "launches", "kernels", "regions"):
         assert serial.tables[name].equals(parallel.tables[name]), name
 
 
-def test_early_start_knows_the_import_options() -> None:
-    """start_early parses argv before the CLI exists: its list of value-taking options must match the CLI's."""
-    import typer.main
+def test_ranks_in_parallel_workers(tmp_path: Path) -> None:
+    """Four rank files, two workers: one dataset, each rank's partition identical to its own import."""
+    from skiprof.commands.import_ import run_import
 
-    from skiprof.cli import app
-    from skiprof.ingest import _helper
+    (tmp_path / "in").mkdir()
+    for r in range(4):
+        write_trace(tmp_path / "in" / f"rank{r}.json", _events(10 + r), distributedInfo={"rank": r, "world_size": 4})
+    s = run_import([tmp_path / "in"], tmp_path / "all", force=False, jobs=2)
+    assert [r.rank for r in s.ranks] == [0, 1, 2, 3]
+    t = skiprof.load(tmp_path / "all")
+    assert t.ranks == [0, 1, 2, 3] and t.meta.world_size == 4
+    assert sorted(p.name for p in (tmp_path / "all").iterdir()) == ["meta.json", "rank=0", "rank=1", "rank=2", "rank=3"]
+    run_import([tmp_path / "in" / "rank2.json"], tmp_path / "two", force=False)
+    one = skiprof.load(tmp_path / "two").table("kernels")
+    assert t.table("kernels").filter(t.table("kernels")["rank"].to_numpy() == 2).equals(one)
 
-    cmd = typer.main.get_command(app).commands["import"]
-    takes_value = {o for p in cmd.params if not getattr(p, "is_flag", False) and p.param_type_name == "option"
-                   for o in p.opts}
-    assert takes_value == set(_helper.IMPORT_VALUE_OPTIONS)
 
+def test_duplicate_ranks_refused_before_decoding(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from skiprof._errors import UsageError
+    from skiprof.commands.import_ import run_import
 
-def test_early_start_only_for_one_big_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from skiprof.ingest import _helper
-
-    started = []
-    monkeypatch.setattr(_helper, "spawn", lambda p: started.append(p) or None)
-    monkeypatch.setattr(ingest, "_PARALLEL_MIN_BYTES", 10)
-    f = write_trace(tmp_path / "t.json", _events(5))
-    for argv in (["trace", str(f)], ["import", str(f), "-j", "1"], ["import", str(f), str(f)], ["import", str(tmp_path)]):
-        _helper.start_early(argv)
-    assert started == []
-    _helper.start_early(["import", "-o", "x", str(f), "-f"])
-    assert started == [f]
+    (tmp_path / "in").mkdir()
+    for name in ("a.json", "b.json"):
+        write_trace(tmp_path / "in" / name, _events(3), distributedInfo={"rank": 1})
+    decoded = []
+    monkeypatch.setattr(ingest, "ingest_file", lambda *a, **k: decoded.append(a) or (_ for _ in ()).throw(AssertionError))
+    with pytest.raises(UsageError, match="rank 1 is also the rank of"):
+        run_import([tmp_path / "in"], tmp_path / "out", force=False, jobs=1)
+    assert not decoded and not (tmp_path / "out").exists()

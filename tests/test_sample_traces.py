@@ -7,7 +7,6 @@ import pytest
 
 import skiprof
 from conftest import ROOT
-from skiprof._report import build_report, to_dict
 from skiprof.commands.import_ import run_import
 
 SAMPLES = sorted(p for p in (ROOT / "traces").iterdir() if (p / "meta.json").exists())
@@ -27,7 +26,7 @@ def test_sample_reimports_identically(tmp_path: Path, folder: Path) -> None:
     again = skiprof.load(tmp_path / "again")
     for name in ("ops", "launches", "kernels", "regions"):
         assert t.table(name).equals(again.table(name)), name
-    d = to_dict(build_report(t))
-    assert d["has_device_activity"] is False
+    d = skiprof.report(t).to_dict()
+    assert d["launch"]["has_device_activity"] is False
     if folder.name != "example":
         assert len(d["scenario"]["metrics"]) > 0

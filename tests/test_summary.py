@@ -10,9 +10,9 @@ from pathlib import Path
 from rich.console import Console
 
 import skiprof
-from skiprof._summary import summarize
+from skiprof._ingest_summary import summarize
 from skiprof.commands.import_ import run_import
-from skiprof.render.summary import render_summary
+from skiprof.render.ingest_summary import render_summary
 from kineto import linking_trace, op, write_trace
 
 

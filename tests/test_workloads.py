@@ -37,7 +37,7 @@ def test_workload_under_trace(tmp_path: Path, name: str) -> None:
     for key in metrics:
         assert m.loc[m["name"] == key, "value"].iloc[0] == pytest.approx(line[key])
     rep = json.loads(run_cli("report", str(out), "--format", "json").stdout)
-    assert sum(p["share"] for p in rep["phases"].values()) == pytest.approx(1.0)
+    assert sum(p["share"] for p in rep["phases"]["by_phase"].values()) == pytest.approx(1.0)
     assert {x["region"] for x in rep["scenario"]["regions"]} >= regions
     recorded = [x for x in rep["scenario"]["metrics"] if x["name"] != "launches_per_token"]
     assert len(recorded) == len(m)

@@ -186,10 +186,12 @@ class Session:
             events = counter_events(samples, base) + cpu_counter_events(cpu, base, os.getpid(), self._cpu.native_id)
             (self.folder / NVML_FILE).write_text(json.dumps({"traceEvents": events}))
 
-    def capture_facts(self) -> dict[str, Any]:
-        """What meta.json's ``capture`` records about this session, whatever started it."""
-        return {"nvml": self.nvml_available, "devices": self.devices, "step_calls": self.step_calls,
-                "cpu_sampled_tid": self.cpu_sampled_tid}
+    def capture_facts(self, **more: Any) -> Any:
+        """meta.json's ``capture`` entry for this session (``more``: what ran and how it ended)."""
+        from .._meta import Capture
+
+        return Capture(nvml=self.nvml_available, devices=list(self.devices), step_calls=self.step_calls,
+                       cpu_sampled_tid=self.cpu_sampled_tid, **more)
 
     @property
     def nvml_available(self) -> bool:

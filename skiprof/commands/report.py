@@ -1,50 +1,42 @@
-"""``skiprof report``: analyze a trace folder and render the report."""
+"""``skiprof report``: every analysis of the registry on one view, in any output format."""
 from __future__ import annotations
 
 from pathlib import Path
 
-from .._errors import OutputExistsError, UsageError
-from .._folder import load
-from .._report import Report, build_report
+from .._errors import UsageError
+from ..render import Document
+from ._common import FolderArg, ForceOpt, FormatOpt, OutputOpt, RankOpt, RegionOpt, StepOpt, TopOpt, emit
 
-__all__ = ["run_report", "write_output"]
+__all__ = ["command", "build_report", "HELP"]
 
-
-def run_report(folder: Path, *, rank: int | None, step: int | None, region: str | None, top: int) -> Report:
-    """Load the folder and run every analyzer on the chosen scope."""
-    if top < 1:
-        raise UsageError("--top must be at least 1")
-    return build_report(load(folder), rank=rank, step=step, region=region, top=top)
+HELP = ("Analyze a trace folder: launch/queue time (TKLQT), GPU busy and idle, CPU-, GPU- or sync-boundness with its "
+        "evidence, phase shares, data movement, top kernels and ops. Terminal by default; --format "
+        "json|markdown|html, to stdout or -o FILE (the format follows the file's extension).")
 
 
-def write_output(text: str, output: Path, force: bool) -> None:
-    """Write a rendered report, never replacing a file without --force (atomic rename)."""
-    if output.exists() and not force:
-        raise OutputExistsError(output)
-    tmp = output.with_name(f".{output.name}.partial")
-    tmp.write_text(text)
-    tmp.replace(output)
-
-
-def run_html(folder: Path, *, rank: int | None, step: int | None, region: str | None, top: int) -> str:
-    """The HTML report of a trace folder, or of a sweep folder (its first run, plus the sweep curves)."""
-    from ..analyzers import select
-    from ..render.html import render_html
-    from .sweep import SWEEP_FILE
-
-    import importlib.util
-
-    if importlib.util.find_spec("plotly") is None:
-        raise UsageError("the HTML report needs plotly: pip install 'skiprof[plot]'")
+def build_report(folder: Path, *, fmt: str = "json", rank: int | None = None, step: int | None = None,
+                 region: str | None = None, top: int = 10) -> Document:
+    """The report of a trace folder, or of a sweep folder (its last run, plus the sweep's transition)."""
+    from .._analysis import report
+    from .sweep import SWEEP_FILE, load_sweep
+    from .transition import run_transition
 
     sweep = None
     if (folder / SWEEP_FILE).exists():
-        from .transition import run_transition
-        from .sweep import load_sweep
-
         sweep = run_transition(folder, write=False)
         ok = [r for r in load_sweep(folder)["runs"] if r.get("status") == "ok"]
+        if not ok:
+            raise UsageError(f"{folder}: the sweep has no successful run to report on")
         folder = folder / ok[-1]["folder"]
-    t = load(folder)
-    report = build_report(t, rank=rank, step=step, region=region, top=top)
-    return render_html(report, select(t, rank=rank, step=step, region=region), sweep)
+    doc = report(folder, rank=rank, step=step, region=region, top=top, fmt=fmt)
+    if sweep is not None:
+        doc.results.append(sweep)
+    return doc
+
+
+def command(folder: FolderArg, fmt: FormatOpt = None, output: OutputOpt = None, force: ForceOpt = False,
+            top: TopOpt = 10, step: StepOpt = None, region: RegionOpt = None, rank: RankOpt = None) -> None:
+    from ..render import renderer_for
+
+    kind = renderer_for(fmt.value if fmt else None, str(output) if output else None)
+    emit(build_report(folder, fmt=kind, rank=rank, step=step, region=region, top=top), fmt, output, force)

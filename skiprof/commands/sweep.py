@@ -16,11 +16,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Optional
+
+import typer
 
 from .._errors import OutputExistsError, UsageError
+from ._common import ForceOpt, console, progress_bar
 
-__all__ = ["Param", "parse_param", "plan", "run_sweep", "SWEEP_FILE", "load_sweep"]
+__all__ = ["Param", "parse_param", "plan", "run_sweep", "SWEEP_FILE", "load_sweep", "command", "HELP"]
 
 SWEEP_FILE = "sweep.json"
 _OOM = ("out of memory", "outofmemoryerror", "cuda error: out of memory", "memoryerror")
@@ -127,3 +130,41 @@ def run_sweep(script: str, params: list[Param], fixed: list[str], out: Path, *, 
         progress(len(runs), len(runs), "done")
     _save(out, record)
     return record
+
+
+HELP = ("Run SCRIPT once per configuration, each under skiprof trace in its own process, e.g. "
+        "skiprof sweep workloads/serving.py --param batch_size=1,2,4,8 -o sweep1 -- --gen-len 8. "
+        "Failed runs are recorded and skipped; --resume continues an interrupted sweep. Ends with the transition report.")
+
+
+def command(
+    script: Annotated[str, typer.Argument(help="Workload script; each NAME in --param becomes its --NAME option.", show_default=False)],
+    fixed: Annotated[Optional[list[str]], typer.Argument(help="Arguments passed to every run (after --).", show_default=False)] = None,
+    param: Annotated[Optional[list[str]], typer.Option("--param", help="NAME=V1,V2,... (repeatable; the grid is their product).", show_default=False)] = None,
+    repeat: Annotated[int, typer.Option("--repeat", help="Runs per configuration.", min=1)] = 1,
+    warmup: Annotated[int, typer.Option("--warmup", help="Unmeasured runs per configuration before the measured ones.", min=0)] = 0,
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Sweep folder (default: sweep-<script>).", show_default=False)] = None,
+    force: ForceOpt = False,
+    resume: Annotated[bool, typer.Option("--resume", help="Skip runs the folder already holds.")] = False,
+    timeout: Annotated[Optional[float], typer.Option("--timeout", help="Seconds before a run is stopped and recorded as failed.", show_default=False)] = None,
+) -> None:
+    from ..render import Document
+    from ..render.terminal import print_document
+    from .transition import run_transition
+
+    params = [parse_param(p) for p in param or []]
+    out = output or Path(f"sweep-{Path(script).stem}")
+    bar = progress_bar("count")
+    try:
+        record = run_sweep(script, params, list(fixed or []), out, repeat=repeat, warmup=warmup, force=force,
+                           resume=resume, timeout=timeout,
+                           progress=(lambda done, total, label: bar(f"sweep: {label}", done, total)) if bar else None)
+    finally:
+        if bar is not None:
+            bar.close()
+    ok = sum(r["status"] == "ok" for r in record["runs"])
+    console(stderr=True).print(f"skiprof: sweep wrote {out} ({ok} of {len(record['runs'])} runs succeeded)")
+    if ok:
+        notes: list[str] = []
+        res = run_transition(out, notes=notes)
+        print_document(Document("transition", str(out), {"sweep": str(out)}, [res], notes), console())

@@ -4,16 +4,20 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Optional
 
-from .._errors import SkiprofError
+import typer
+
+from .._errors import SkiprofError, UsageError
 from .._folder import building
-from .._summary import IngestSummary, summarize
+from .._ingest_summary import IngestSummary, summarize
+from .._meta import Capture, CaptureSettings
 from ..capture._session import TRACE_FILE
 from ..capture import CaptureOptions, Session, Target, default_output, expand_output, finish_like_python, run_target
-from ._base import finish_capture
+from ..ingest._pipeline import finish_capture
+from ._common import ForceOpt, NoReportOpt, console, progress_bar
 
-__all__ = ["run_trace", "CaptureFailed"]
+__all__ = ["run_trace", "CaptureFailed", "command", "HELP", "CONTEXT"]
 
 
 class CaptureFailed(SkiprofError):
@@ -62,18 +66,13 @@ def _torch_version() -> str:
     return str(torch.__version__)
 
 
-def _capture_meta(target: Target, session: Session, options: CaptureOptions, code: int) -> dict[str, Any]:
+def _capture_meta(target: Target, session: Session, options: CaptureOptions, code: int) -> Capture:
     """meta.json's ``capture`` entry: what ran, how it ended, what was recorded."""
-    return {
-        "script": str(target.script) if target.script else None,
-        "module": target.module,
-        "args": list(target.args),
-        "exit_code": code,
-        **session.capture_facts(),
-        "options": {"delay": options.delay, "duration": options.duration, "steps": options.steps,
-                    "skip_first": options.skip_first, "record_shapes": options.record_shapes,
-                    "with_stack": options.with_stack},
-    }
+    settings = CaptureSettings(delay=options.delay, duration=options.duration, steps=options.steps,
+                               skip_first=options.skip_first, record_shapes=options.record_shapes,
+                               with_stack=options.with_stack)
+    return session.capture_facts(script=str(target.script) if target.script else None, module=target.module,
+                                 args=list(target.args), exit_code=code, options=settings)
 
 
 def _rescue(staging: Path, out: Path, exc: BaseException) -> CaptureFailed:
@@ -93,3 +92,42 @@ def _rescue(staging: Path, out: Path, exc: BaseException) -> CaptureFailed:
                            f"{target}: `skiprof import {target} -o {out}` finishes the job later")
     failed.keep_staging = target == raw  # type: ignore[attr-defined]
     return failed
+
+
+HELP = ("Run SCRIPT (or -m MODULE) under the profiler and write a trace folder. Everything after the script belongs "
+        "to the script; skiprof exits with the script's exit code, after its threads and atexit handlers, as python does.")
+CONTEXT = {"allow_interspersed_args": False, "ignore_unknown_options": True}
+
+
+def command(
+    script: Annotated[Optional[str], typer.Argument(help="Python script to run as __main__.", show_default=False)] = None,
+    args: Annotated[Optional[list[str]], typer.Argument(help="Arguments passed to the script untouched.", show_default=False)] = None,
+    module: Annotated[Optional[str], typer.Option("-m", "--module", help="Run a module as with python -m (the current folder is searched first).", show_default=False)] = None,
+    output: Annotated[Optional[str], typer.Option("-o", "--output", show_default=False, help="Output trace folder. Default: skiprof-<name>-<timestamp>. %p expands to the pid, %q{ENV} to an environment variable, %h to the host name.")] = None,
+    force: ForceOpt = False,
+    delay: Annotated[float, typer.Option("--delay", help="Seconds to wait before recording.", min=0)] = 0.0,
+    duration: Annotated[Optional[float], typer.Option("--duration", help="Seconds to record, then stop.", min=0, show_default=False)] = None,
+    steps: Annotated[Optional[int], typer.Option("--steps", help="Record N steps marked by skiprof.step().", min=1, show_default=False)] = None,
+    skip_first: Annotated[int, typer.Option("--skip-first", help="With --steps: steps to skip before recording.", min=0)] = 0,
+    record_shapes: Annotated[bool, typer.Option("--record-shapes/--no-record-shapes", help="Record operator input shapes.")] = True,
+    with_stack: Annotated[bool, typer.Option("--with-stack", help="Record Python stacks (slower; torch 2.13 may fail on odd bytes).")] = False,
+    no_report: NoReportOpt = False,
+) -> None:
+    from ..capture import resolve_target
+
+    if skip_first and steps is None:
+        raise UsageError("--skip-first needs --steps")
+    target = resolve_target(script, module, list(args or []))
+    options = CaptureOptions(delay=delay, duration=duration, steps=steps, skip_first=skip_first,
+                             record_shapes=record_shapes, with_stack=with_stack)
+    bar = progress_bar()
+    try:
+        code, summary = run_trace(target, output, force=force, options=options, progress=bar)
+    finally:
+        if bar is not None:
+            bar.close()
+    if not no_report:
+        from ..render.ingest_summary import render_summary
+
+        render_summary(summary, console(stderr=True))
+    raise typer.Exit(code)

@@ -2,33 +2,26 @@
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Optional
+
+import typer
 
 from .._errors import UsageError
 from .._folder import load
+from ._common import ForceOpt, FormatOpt, OutputOpt, emit
 from .sweep import load_sweep
 
-__all__ = ["TransitionResult", "run_transition", "write_csv"]
+__all__ = ["run_transition", "write_csv", "command", "HELP"]
+
+HELP = ("Per-configuration TKLQT, IL, AKD and idle/queue/launch shares of a sweep folder, the CPU->GPU-bound "
+        "transition by two criteria, and transition.csv / transition.png in the folder.")
 
 
-@dataclass(frozen=True)
-class TransitionResult:
-    """The table (one row per swept value), the located transition, and the files written."""
-
-    folder: Path
-    param: str
-    table: dict[str, list[Any]]
-    transition: Any
-    failed: list[dict[str, Any]]
-    csv_path: Path | None
-    plot_path: Path | None
-    plot_note: str | None
-
-
-def run_transition(folder: Path, *, by: str | None = None, write: bool = True) -> TransitionResult:
-    """Analyze every successful run of a sweep folder; writes transition.csv and transition.png there."""
+def run_transition(folder: Path, *, by: str | None = None, write: bool = True,
+                   notes: list[str] | None = None) -> Any:
+    """Analyze every successful run of a sweep folder (a TransitionResult); with ``write``, also
+    transition.csv and transition.png there, each file named in ``notes``."""
     from ..analyzers import transition
 
     record = load_sweep(folder)
@@ -50,14 +43,14 @@ def run_transition(folder: Path, *, by: str | None = None, write: bool = True) -
     table = transition.per_config(rows)
     result = transition.locate(table)
     failed = [r for r in record["runs"] if r.get("status") != "ok"]
-    csv_path = plot_path = None
-    note = None
     if write:
         csv_path = write_csv(folder / "transition.csv", param, table)
-        from ..render.plot import plot_transition
+        from ..render.png import plot_transition
 
-        plot_path, note = plot_transition(folder / "transition.png", param, table, result)
-    return TransitionResult(folder, param, table, result, failed, csv_path, plot_path, note)
+        plot_path, why = plot_transition(folder / "transition.png", param, table, result)
+        if notes is not None:
+            notes.append(f"wrote {csv_path}" + (f" and {plot_path}" if plot_path else f" (no plot: {why})"))
+    return transition.TransitionResult(param, table, result, tuple(failed))
 
 
 def write_csv(path: Path, param: str, table: dict[str, list[Any]]) -> Path:
@@ -68,3 +61,15 @@ def write_csv(path: Path, param: str, table: dict[str, list[Any]]) -> Path:
         for i in range(len(table["value"])):
             w.writerow([table[k][i] for k in table])
     return path
+
+
+def command(
+    folder: Annotated[Path, typer.Argument(help="Folder written by skiprof sweep.", show_default=False)],
+    by: Annotated[Optional[str], typer.Option("--by", help="Swept parameter for the x axis (default: the first).", show_default=False)] = None,
+    fmt: FormatOpt = None, output: OutputOpt = None, force: ForceOpt = False,
+) -> None:
+    from ..render import Document
+
+    notes: list[str] = []
+    res = run_transition(folder, by=by, notes=notes)
+    emit(Document("transition", str(folder), {"sweep": str(folder)}, [res], notes), fmt, output, force)

@@ -48,19 +48,20 @@ def rank_of(fields: dict[str, Any], path: Path, default: int = 0) -> int:
 
 
 def ingest_file(
-    path: Path, *, default_rank: int = 0, progress: Callable[[int], None] | None = None, workers: int = 1,
+    path: Path, *, default_rank: int = 0, progress: Callable[[int], None] | None = None, jobs: int = 1,
 ) -> tuple[Any, dict[str, Any]]:
     """Read, decode and link one trace file; returns its tables and its top-level fields.
 
-    ``workers=2`` decodes pieces in a forked helper process as well as this one
-    (the CLI does this; it roughly halves decoding time on two cores).
+    With ``jobs > 1`` a large file is decoded by a pool of worker processes (ingest/_parallel.py).
     """
     from ._events import decode_piece  # numpy and msgspec load here, not at package import
 
     info = TraceText()
     batches = None
-    if workers > 1 and _can_fork() and _worth_parallel(path):
-        batches = _parallel_batches(path, info, progress)
+    if jobs > 1 and hasattr(os, "fork") and _worth_parallel(path):
+        from ._parallel import decode_parallel
+
+        batches = decode_parallel(path, info, jobs, progress)
     if batches is None:
         info = TraceText()
         labels: dict[str, int] = {}
@@ -83,7 +84,7 @@ def ingest_file(
     labels_all: dict[str, int] = {}
     for b in batches:
         labels_all.update(b.pid_labels)
-    tables.stats["pid_labels"] = {v: k for k, v in labels_all.items()}
+    tables.stats["pid_labels"] = {str(v): k for k, v in labels_all.items()}
     return tables, info.fields
 
 
@@ -92,40 +93,11 @@ def _has_events(batch: Any) -> bool:
     return any(len(next(iter(cols.values()), ())) for cols in batch.groups.values())
 
 
-_PARALLEL_MIN_BYTES = 16 << 20  # uncompressed bytes below which a helper process costs more than it saves
-_PARALLEL_PIECE = 2 << 20
-
-
-def _can_fork() -> bool:
-    return hasattr(os, "fork")
-
-
 def _worth_parallel(path: Path) -> bool:
+    from ._parallel import MIN_BYTES
     from ._stream import uncompressed_size
 
     try:
-        return uncompressed_size(path) >= _PARALLEL_MIN_BYTES
+        return uncompressed_size(path) >= MIN_BYTES
     except OSError:
         return False
-
-
-def _parallel_batches(path: Path, info: TraceText, progress: Callable[[int], None] | None) -> list[Any] | None:
-    """Decode with a helper process that reads the file and hands pieces over; None if that failed."""
-    import msgspec
-
-    from . import _helper
-
-    helper = _helper.take(path) or _helper.spawn(path)
-    if helper is None:
-        return None
-    try:
-        import pyarrow  # noqa: F401  - load now, while the helper already decodes
-        from . import _build  # noqa: F401
-
-        try:
-            # Progress in bytes: pieces are about _PARALLEL_PIECE long.
-            return helper.run(info, (lambda i: progress((i + 1) * _PARALLEL_PIECE)) if progress else None)
-        except msgspec.DecodeError:
-            return None
-    finally:
-        helper.kill()

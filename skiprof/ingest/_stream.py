@@ -20,7 +20,7 @@ import msgspec
 
 from .._errors import BadTraceError
 
-__all__ = ["TraceText", "read_chunks", "uncompressed_size"]
+__all__ = ["TraceText", "read_chunks", "uncompressed_size", "read_header"]
 
 _READ = 1 << 17  # compressed bytes read per step; inflates to a few MB
 _PIECE = 2 << 20  # decompressed bytes decoded at a time: small pieces keep the peak memory low
@@ -242,3 +242,23 @@ def _finish(path: Path, buf: bytes, decode: Any, bare_array: bool) -> tuple[Any,
         except msgspec.DecodeError:
             continue
     raise BadTraceError(path, "truncated or corrupt JSON (the traceEvents array never closes)")
+
+
+def read_header(path: Path, limit: int = 1 << 20) -> dict[str, Any]:
+    """The top-level fields written before ``traceEvents`` (Kineto writes distributedInfo there),
+    read from the first bytes only; {} when the events come first or the head is not an object."""
+    buf = b""
+    for piece in _raw_bytes(path):
+        buf += piece
+        m = _EVENTS_KEY.search(buf)
+        if m is not None:
+            head = buf[: m.start()].lstrip().lstrip(b"\xef\xbb\xbf").lstrip()
+            if not head.startswith(b"{"):
+                return {}
+            try:
+                return _decode_header(path, head)
+            except BadTraceError:
+                return {}
+        if len(buf) > limit:
+            return {}
+    return {}

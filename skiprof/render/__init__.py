@@ -1,16 +1,11 @@
-"""Renderers: they format analyzer results and import rich; nothing else here computes."""
+"""Output backends: they turn Results (skiprof._result) into text, Markdown, HTML and JSON.
 
+Nothing here computes a figure; rich and plotly are imported here and nowhere else.
+``Document`` is what a command renders: a header and a list of results. A backend is picked by
+``--format`` or by the output file's extension (``renderer_for``).
+"""
+from __future__ import annotations
 
-def short_kernel(name: str, width: int = 70) -> str:
-    """A kernel name a person can scan: no `void`, no `at::native::`, no argument list; cut to ``width``."""
-    n = name.removeprefix("void ").replace("at::native::", "").replace("(anonymous namespace)::", "")
-    depth = 0
-    for i, ch in enumerate(n):  # drop the parameter list: the first "(" outside template brackets
-        if ch == "<":
-            depth += 1
-        elif ch == ">":
-            depth -= 1
-        elif ch == "(" and depth == 0 and i > 0:
-            n = n[:i]
-            break
-    return n if len(n) <= width else n[: width - 1] + "…"
+from ._base import FORMATS, Document, Renderer, renderer, renderer_for, short_kernel
+
+__all__ = ["Document", "Renderer", "renderer", "renderer_for", "FORMATS", "short_kernel"]

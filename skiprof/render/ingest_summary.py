@@ -1,9 +1,9 @@
-"""Terminal rendering of the capture/import summary."""
+"""Terminal rendering of what a capture or import wrote (printed to stderr by trace and import)."""
 from __future__ import annotations
 
 from rich.console import Console
 
-from .._summary import IngestSummary, RankSummary
+from .._ingest_summary import IngestSummary, RankSummary
 
 __all__ = ["render_summary"]
 

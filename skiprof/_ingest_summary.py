@@ -1,8 +1,9 @@
-"""What a capture or import recorded and linked, as data (rendered in ``render.summary``)."""
+"""What a capture or import recorded and linked, as data (printed by ``render.ingest_summary``)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+
+from ._meta import Meta
 
 __all__ = ["RankSummary", "IngestSummary", "summarize"]
 
@@ -53,20 +54,17 @@ class IngestSummary:
     notes: list[str] = field(default_factory=list)
 
 
-def summarize(path: str, meta: dict[str, Any]) -> IngestSummary:
+def summarize(path: str, meta: Meta) -> IngestSummary:
     """Build the summary from a folder's meta.json content."""
     ranks = []
-    for key, s in sorted(meta.get("stats", {}).items(), key=lambda kv: int(kv[0])):
+    for key, s in sorted(meta.stats.items(), key=lambda kv: int(kv[0])):
         ranks.append(RankSummary(
-            rank=int(key), ops=s.get("ops", 0), launches=s.get("launches", 0),
-            launch_calls=s.get("launch_calls", 0), activities=s.get("device_activities", 0),
-            by_kind=dict(s.get("activities_by_kind", {})), linked_to_launch=s.get("linked_to_launch", 0),
-            linked_to_op=s.get("linked_to_op", 0), orphans=s.get("orphans", 0),
-            orphans_before_window=s.get("orphans_before_window", 0), regions=s.get("regions", 0),
-            counters=s.get("counters", 0), span_ns=s.get("span_ns", 0),
-            ignored=dict(s.get("ignored_events", {})), events_without_ts=s.get("events_without_ts", 0),
-            events_without_dur=s.get("events_without_dur", 0),
+            rank=int(key), ops=s.ops, launches=s.launches, launch_calls=s.launch_calls, activities=s.device_activities,
+            by_kind=dict(s.activities_by_kind), linked_to_launch=s.linked_to_launch, linked_to_op=s.linked_to_op,
+            orphans=s.orphans, orphans_before_window=s.orphans_before_window, regions=s.regions, counters=s.counters,
+            span_ns=s.span_ns, ignored=dict(s.ignored_events), events_without_ts=s.events_without_ts,
+            events_without_dur=s.events_without_dur,
         ))
-    capture = meta.get("capture") or {}
-    return IngestSummary(path=path, ranks=ranks, exit_code=capture.get("exit_code"),
-                         nvml=capture.get("nvml"), notes=list(meta.get("notes", [])))
+    capture = meta.capture
+    return IngestSummary(path=path, ranks=ranks, exit_code=capture.exit_code if capture else None,
+                         nvml=capture.nvml if capture else None, notes=list(meta.notes))

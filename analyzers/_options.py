@@ -1,0 +1,20 @@
+"""Options every analysis's ``run(view, options)`` receives (each reads the ones it needs)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["Options"]
+
+
+@dataclass(frozen=True)
+class Options:
+    """Knobs of the analyses; the defaults are what ``skiprof report`` uses."""
+
+    top: int = 10  # rows in top-kernel and top-op tables
+    windows: int = 10  # equal time windows for boundness over time
+    max_len: int = 4  # fusion: longest chain
+    threshold: float = 0.8  # fusion: minimum proximity score
+    min_count: int = 2  # fusion: minimum occurrences
+    knobs: Any = None  # what-if: a Knobs
+

@@ -1,0 +1,121 @@
+"""meta.json, declared once as typed structs that validate when read (docs/trace-format.md).
+
+Ingestion fills ``RankStats`` per rank, capture fills ``Capture``, and ``Meta`` holds both; the
+folder writes it with msgspec and ``skiprof.load`` decodes it back into the same types, so a field
+read anywhere is the field written, with its type checked.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+__all__ = ["Meta", "RankStats", "Capture", "CaptureSettings", "Clock", "Device", "decode_meta", "encode_meta"]
+
+
+class Clock(msgspec.Struct, kw_only=True):
+    """The trace clock: ``ts + origin_unix_ns`` is Unix time in ns when the origin is known."""
+
+    unit: str = "ns"
+    origin_unix_ns: int | None = None
+    note: str = "ts + origin_unix_ns = Unix time in ns, when the origin is known"
+
+
+class Device(msgspec.Struct, kw_only=True):
+    """A device as the trace's ``deviceProperties`` described it."""
+
+    id: Any = None
+    name: str | None = None
+    sms: int | None = None
+    memory_bytes: int | None = None
+
+
+class RankStats(msgspec.Struct, kw_only=True):
+    """What ingestion found and linked in one rank's file (the capture/import summary)."""
+
+    ops: int = 0
+    launches: int = 0
+    launch_calls: int = 0
+    device_activities: int = 0
+    activities_by_kind: dict[str, int] = msgspec.field(default_factory=dict)
+    linked_to_launch: int = 0
+    linked_to_op: int = 0
+    orphans: int = 0
+    orphans_before_window: int = 0
+    regions: int = 0
+    counters: int = 0
+    span_ns: int = 0
+    ignored_events: dict[str, int] = msgspec.field(default_factory=dict)
+    events_without_ts: int = 0
+    events_without_dur: int = 0
+    exact_timestamps: bool = False
+    events_bytes: int = 0
+    pid_labels: dict[str, str] = msgspec.field(default_factory=dict)
+    launches_linked_by_external_id: int = 0
+    launches_linked_to_non_cpu_op: int = 0
+    ambiguous_correlations: int = 0
+    source: str | None = None
+
+
+class CaptureSettings(msgspec.Struct, kw_only=True):
+    """The options ``skiprof trace`` recorded with."""
+
+    delay: float = 0.0
+    duration: float | None = None
+    steps: int | None = None
+    skip_first: int = 0
+    record_shapes: bool = True
+    with_stack: bool = False
+    with_modules: bool = False
+    profile_memory: bool = False
+
+
+class Capture(msgspec.Struct, kw_only=True):
+    """How a captured folder was recorded (absent for imported traces)."""
+
+    script: str | None = None
+    module: str | None = None
+    args: list[str] = msgspec.field(default_factory=list)
+    exit_code: int | None = None
+    nvml: bool = False
+    devices: list[str] = msgspec.field(default_factory=list)
+    step_calls: int | None = None  # ProfilerStep#<step_calls> is the tail after the last skiprof.step()
+    cpu_sampled_tid: int | None = None  # the thread whose CPU time was sampled (counter main_thread_cpu_ns)
+    options: CaptureSettings | None = None
+
+
+class Meta(msgspec.Struct, kw_only=True):
+    """The whole of meta.json."""
+
+    schema_version: int
+    skiprof_version: str = ""
+    created: str = ""
+    command: list[str] = msgspec.field(default_factory=list)
+    host: str | None = None
+    importing_host: str | None = None
+    sources: list[str] = msgspec.field(default_factory=list)
+    ranks: list[int] = msgspec.field(default_factory=lambda: [0])
+    world_size: int | None = None
+    layout: str = "single"
+    clock: Clock = msgspec.field(default_factory=Clock)
+    devices: list[Device] = msgspec.field(default_factory=list)
+    trace_fields: dict[str, Any] = msgspec.field(default_factory=dict)
+    stats: dict[str, RankStats] = msgspec.field(default_factory=dict)
+    process_names: dict[str, dict[str, str]] = msgspec.field(default_factory=dict)
+    torch_version: str | None = None
+    capture: Capture | None = None
+    notes: list[str] = msgspec.field(default_factory=list)
+
+    def rank_stats(self, rank: int) -> RankStats:
+        """The stats of one rank (empty stats when the rank has none)."""
+        return self.stats.get(str(rank)) or RankStats()
+
+
+def encode_meta(meta: Meta) -> bytes:
+    """meta.json's bytes (indented, for people)."""
+    return msgspec.json.format(msgspec.json.encode(meta), indent=2) + b"\n"
+
+
+def decode_meta(data: bytes) -> Meta:
+    """Decode and validate meta.json; raises msgspec errors on malformed or mistyped content."""
+    return msgspec.json.decode(data, type=Meta)

@@ -1,0 +1,122 @@
+"""What the commands share, written once: the common options, the output flow (format from
+``--format`` or the file's extension, refuse to overwrite without ``-f``, parent folders created,
+atomic write), consoles and progress bars."""
+from __future__ import annotations
+
+import os
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from .._errors import OutputError, OutputExistsError, UsageError
+from ..render import Document, renderer, renderer_for
+
+__all__ = ["Fmt", "FormatOpt", "OutputOpt", "ForceOpt", "RankOpt", "StepOpt", "RegionOpt", "TopOpt", "NoReportOpt",
+           "FolderArg", "emit", "write_atomic", "console", "progress_bar", "load_view"]
+
+
+class Fmt(str, Enum):
+    """Output formats; every analysis command writes all of them."""
+
+    terminal = "terminal"
+    json = "json"
+    markdown = "markdown"
+    html = "html"
+
+
+FormatOpt = Annotated[Optional[Fmt], typer.Option(
+    "--format", case_sensitive=False, show_default=False,
+    help="terminal, json, markdown or html (default: from -o's extension, else terminal).")]
+OutputOpt = Annotated[Optional[Path], typer.Option(
+    "-o", "--output", show_default=False, help="Write to FILE instead of stdout (parent folders are created).")]
+ForceOpt = Annotated[bool, typer.Option("-f", "--force", help="Overwrite the output if it exists.")]
+RankOpt = Annotated[Optional[int], typer.Option("--rank", show_default=False, help="Rank to analyze (default: the lowest).")]
+StepOpt = Annotated[Optional[int], typer.Option("--step", show_default=False,
+                                                help="Only this ProfilerStep / skiprof.step() number.")]
+RegionOpt = Annotated[Optional[str], typer.Option("--region", show_default=False,
+                                                  help="Only time inside this region (skiprof.region or annotation name).")]
+TopOpt = Annotated[int, typer.Option("--top", min=1, help="Rows in the top kernels / ops tables.")]
+NoReportOpt = Annotated[bool, typer.Option("--no-report", help="Do not print the summary.")]
+FolderArg = Annotated[Path, typer.Argument(show_default=False, help="Trace folder written by skiprof trace or skiprof import.")]
+
+
+def console(stderr: bool = False, file: Any = None) -> Any:
+    """A rich console; colour only on a terminal and never with NO_COLOR."""
+    from rich.console import Console
+
+    return Console(file=file, stderr=stderr, no_color="NO_COLOR" in os.environ, highlight=False)
+
+
+def write_atomic(data: str | bytes, output: Path, force: bool) -> None:
+    """Write ``output`` through a hidden sibling renamed into place; never replace it without ``force``."""
+    if (output.exists() or output.is_symlink()) and not force:
+        raise OutputExistsError(output)
+    tmp = output.with_name(f".{output.name}.partial")
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(data, str):
+            tmp.write_text(data)
+        else:
+            tmp.write_bytes(data)
+        tmp.replace(output)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise OutputError(output, exc) from None
+
+
+def emit(doc: Document, fmt: Fmt | None, output: Path | None, force: bool) -> None:
+    """Render ``doc`` in the chosen format to stdout or to ``output``."""
+    kind = renderer_for(fmt.value if fmt else None, str(output) if output else None)
+    if output is not None and (output.exists() or output.is_symlink()) and not force:
+        raise OutputExistsError(output)  # before any work
+    if kind == "html":
+        import importlib.util
+
+        if importlib.util.find_spec("plotly") is None:
+            raise UsageError("the html output needs plotly: pip install 'skiprof[plot]'")
+    if output is None and kind == "terminal":
+        from ..render.terminal import print_document
+
+        print_document(doc, console())
+        return
+    text = renderer(kind).render(doc, color=False, width=100)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        write_atomic(text, output, force)
+
+
+def load_view(folder: Path, *, rank: int | None = None, step: int | None = None, region: str | None = None) -> Any:
+    """Open a trace folder and select the view the options name."""
+    from .._folder import load
+    from ..analyzers import select
+
+    return select(load(folder), rank=rank, step=step, region=region)
+
+
+def progress_bar(kind: str = "bytes") -> Any:
+    """A rich progress bar on stderr (None when stderr is not a terminal), fed with (label, done, total).
+
+    ``kind`` "bytes" shows sizes, "count" shows done/total items.
+    """
+    if not sys.stderr.isatty():
+        return None
+    from rich.progress import BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    amount = DownloadColumn() if kind == "bytes" else MofNCompleteColumn()
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), amount, TimeRemainingColumn(),
+                   console=console(stderr=True), transient=True)
+    tasks: dict[str, int] = {}
+
+    def update(label: str, done: int, total: int) -> None:
+        if not tasks:
+            bar.start()
+        if label not in tasks:
+            tasks[label] = bar.add_task(label, total=total or None)
+        bar.update(tasks[label], completed=min(done, total) if total else done, description=label)
+
+    update.close = bar.stop  # type: ignore[attr-defined]
+    return update

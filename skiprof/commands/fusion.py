@@ -1,0 +1,30 @@
+"""``skiprof fusion``: kernel chains worth fusing (SKIP's proximity score)."""
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from ..render import Document
+from ._common import FolderArg, ForceOpt, FormatOpt, OutputOpt, RankOpt, emit, load_view
+
+__all__ = ["command", "HELP"]
+
+HELP = ("Kernel-fusion candidates: chains of kernels that keep following each other on a stream, scored by SKIP's "
+        "proximity score and ranked by the launch time fusing them would save.")
+
+
+def command(
+    folder: FolderArg,
+    max_len: Annotated[int, typer.Option("--max-len", help="Longest chain considered.", min=2, max=16)] = 4,
+    threshold: Annotated[float, typer.Option("--threshold", help="Minimum proximity score.", min=0.0, max=1.0)] = 0.8,
+    min_count: Annotated[int, typer.Option("--min-count", help="Minimum occurrences of a chain.", min=1)] = 2,
+    top: Annotated[int, typer.Option("--top", help="Chains shown.", min=1)] = 10,
+    rank: RankOpt = None, fmt: FormatOpt = None, output: OutputOpt = None, force: ForceOpt = False,
+) -> None:
+    from ..analyzers import Options, fusion
+
+    v = load_view(folder, rank=rank)
+    res = fusion.run(v, Options(top=top, max_len=max_len, threshold=threshold, min_count=min_count))
+    emit(Document("fusion", f"{folder} ({v.label})", {"trace": str(folder), "scope": v.label, "rank": v.rank}, [res]),
+         fmt, output, force)

@@ -1,0 +1,46 @@
+"""``skiprof whatif``: replay the trace with changed costs and predict latency, idle and boundness."""
+from __future__ import annotations
+
+import re
+from typing import Annotated, Optional
+
+import typer
+
+from .._errors import UsageError
+from ..render import Document
+from ._common import FolderArg, ForceOpt, FormatOpt, OutputOpt, RankOpt, emit, load_view
+
+__all__ = ["command", "HELP", "parse_fuse"]
+
+HELP = ("Predict latency, GPU idle and boundness with faster or slower launches, host or device, fused kernel chains "
+        "or a region run as one CUDA graph, by replaying the trace's own timeline.")
+
+
+def parse_fuse(text: str) -> int:
+    """``topN`` -> N."""
+    m = re.fullmatch(r"top(\d+)", text)
+    if not m or int(m.group(1)) < 1:
+        raise UsageError(f"--fuse {text!r}: expected topN, e.g. top5")
+    return int(m.group(1))
+
+
+def command(
+    folder: FolderArg,
+    launch_scale: Annotated[float, typer.Option("--launch-scale", help="Multiply launch cost (call and wait to kernel start).", min=0.0)] = 1.0,
+    host_scale: Annotated[float, typer.Option("--host-scale", help="Multiply host work between calls (a slower or faster CPU).", min=0.0)] = 1.0,
+    device_scale: Annotated[float, typer.Option("--device-scale", help="Multiply device activity durations.", min=0.0)] = 1.0,
+    fuse: Annotated[Optional[str], typer.Option("--fuse", help="topN: fuse the N best chains of skiprof fusion.", show_default=False)] = None,
+    cuda_graph: Annotated[Optional[str], typer.Option("--cuda-graph", help="Run each occurrence of this region as one graph launch.", show_default=False)] = None,
+    rank: RankOpt = None, fmt: FormatOpt = None, output: OutputOpt = None, force: ForceOpt = False,
+) -> None:
+    from ..analyzers import Options, fusion, whatif
+
+    n = parse_fuse(fuse) if fuse else 0
+    v = load_view(folder, rank=rank)
+    if cuda_graph and not v.regions["name"].eq(cuda_graph).any():
+        raise UsageError(f"--cuda-graph: no region named {cuda_graph!r} in {folder}")
+    chains = tuple(tuple(c) for c in fusion.chain_columns(v, top=n)["chain"]) if n else ()
+    knobs = whatif.Knobs(launch_scale, host_scale, device_scale, chains, cuda_graph)
+    res = whatif.run(v, Options(knobs=knobs))
+    emit(Document("whatif", f"{folder} ({v.label})", {"trace": str(folder), "scope": v.label, "rank": v.rank}, [res]),
+         fmt, output, force)

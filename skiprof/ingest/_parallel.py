@@ -1,0 +1,75 @@
+"""Decode one large trace with a standard process pool.
+
+This process inflates the file and cuts the text between events (skiprof/ingest/_stream.py);
+each piece goes to a worker of a ``concurrent.futures`` pool, which decodes it into columns and
+sends them back. At most two pieces per worker are in flight, so memory grows with the number of
+workers, not with the file. A cut made in the wrong place cannot decode; then the whole file is
+decoded again in this process.
+"""
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from ._stream import TraceText, read_chunks
+
+__all__ = ["decode_parallel", "PIECE_BYTES", "MIN_BYTES", "default_jobs"]
+
+#: Decompressed bytes per piece handed to a worker.
+PIECE_BYTES = 4 << 20
+#: Below this many decompressed bytes a pool costs more than it saves.
+MIN_BYTES = 16 << 20
+
+
+def default_jobs() -> int:
+    """Processes to use by default: the cores this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _decode(text: bytes) -> Any:
+    from ._events import decode_piece
+
+    return decode_piece(text, {})
+
+
+def decode_parallel(path: Path, info: TraceText, jobs: int,
+                    progress: Callable[[int], None] | None = None) -> list[Any] | None:
+    """Every piece's Batch in file order, decoded by ``jobs`` workers; None if a cut was wrong."""
+    import multiprocessing
+
+    from . import _events  # noqa: F401  - loaded before the fork, so workers start ready
+
+    pending: deque[Future[Any]] = deque()
+    done: list[Any] = []
+    ctx = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+
+        def submit(text: bytes) -> None:
+            while len(pending) >= 2 * jobs:  # bounded: never more than two pieces per worker in memory
+                done.append(pending.popleft().result())
+            pending.append(pool.submit(_decode, text))
+
+        try:
+            # Deferred pieces yield None; the last piece is decoded here (the end of the array is
+            # found by trying candidates, and a failed try must raise in this process).
+            for item in read_chunks(path, _decode, info, defer=submit, piece_size=PIECE_BYTES):
+                if progress is not None:
+                    progress(info.bytes_read)
+                if item is not None:
+                    while pending:
+                        done.append(pending.popleft().result())
+                    done.append(item)
+        except msgspec.DecodeError:
+            for f in pending:
+                f.cancel()
+            return None
+    return done

@@ -1,0 +1,53 @@
+"""Markdown backend: one heading per result, pipe tables, notes as quotes."""
+from __future__ import annotations
+
+from typing import Any
+
+from .._result import Figures, Note, Plot, Section, Table
+from ._base import Document, Renderer, fmt, header_of
+
+__all__ = ["MarkdownRenderer"]
+
+NAME_WIDTH = 80
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _md_table(headers: list[str], rows: list[list[str]]) -> str:
+    out = ["| " + " | ".join(_cell(h) for h in headers) + " |", "|" + "---|" * len(headers)]
+    out += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+    return "\n".join(out)
+
+
+def _section(s: Section) -> list[str]:
+    if isinstance(s, Figures):
+        rows = [[f.label, fmt(f.value, f.unit, f.show, with_unit=True, width=NAME_WIDTH)] for f in s.items]
+        return [f"### {s.title}", "", _md_table(["figure", "value"], rows), ""]
+    if isinstance(s, Table):
+        if not s.rows:
+            return [f"### {s.title}", "", s.empty, ""] if s.empty else []
+        rows = [[fmt(r.get(c.key), c.unit, c.show, width=NAME_WIDTH) for c in s.cols] for r in s.rows]
+        return [f"### {s.title}", "", _md_table([header_of(c) for c in s.cols], rows), ""]
+    if isinstance(s, Note):
+        return [f"> {'**warning:** ' if s.level == 'warning' else ''}{s.text}", ""]
+    if isinstance(s, Plot):
+        return [f"### {s.title}", "", "_A figure in the HTML output (`--format html`)._", ""]
+    return []
+
+
+class MarkdownRenderer(Renderer):
+    name = "markdown"
+
+    def render(self, doc: Document, *, color: bool = False, width: int = 100) -> str:
+        parts: list[str] = [f"# skiprof {doc.kind}: {doc.title}", ""]
+        parts += [f"> {n}" for n in doc.notes] + ([""] if doc.notes else [])
+        for r in doc.results:
+            secs: list[Any] = r.sections()
+            if not secs:
+                continue
+            parts += [f"## {r.title}", ""]
+            for s in secs:
+                parts += _section(s)
+        return "\n".join(parts).rstrip() + "\n"

@@ -1,0 +1,86 @@
+"""Terminal backend (rich): headline figures as a grid, each table as a rich table, notes in colour."""
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from .._result import Figures, Note, Plot, Section, Table
+from ._base import Document, Renderer, fmt, header_of
+
+__all__ = ["TerminalRenderer", "print_document"]
+
+#: Kernel and op names are cut to this many characters so that tables fit 80 columns.
+NAME_WIDTH = 44
+_LABEL_STYLE = {"cpu-bound": "bold red", "gpu-bound": "bold blue", "sync-bound": "bold magenta"}
+
+
+def _figures(console: Any, s: Figures) -> None:
+    from rich.table import Table as RTable
+
+    grid = RTable.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column()
+    for f in s.items:
+        value = fmt(f.value, f.unit, f.show, with_unit=True, width=NAME_WIDTH)
+        style = _LABEL_STYLE.get(str(f.value)) if f.unit == "label" else None
+        grid.add_row(f.label, f"[{style}]{value}[/]" if style else value)
+    console.print(grid)
+    console.print()
+
+
+def _table(console: Any, s: Table) -> None:
+    from rich.table import Table as RTable
+
+    if not s.rows:
+        if s.empty:
+            console.print(f"{s.title}: {s.empty}", highlight=False)
+            console.print()
+        return
+    t = RTable(title=s.title, title_justify="left", show_edge=False, pad_edge=False, expand=False)
+    for c in s.cols:
+        right = c.unit not in ("text", "kernel", "label")
+        # Names are shortened, never wrapped: a folded C++ name is unreadable.
+        t.add_column(header_of(c), justify="right" if right else "left", no_wrap=c.unit in ("kernel", "text", "label"),
+                     overflow="ellipsis", min_width=10 if c.unit == "label" else None)
+    for row in s.rows:
+        t.add_row(*[fmt(row.get(c.key), c.unit, c.show, width=NAME_WIDTH) for c in s.cols])
+    console.print(t)
+    console.print()
+
+
+def _section(console: Any, s: Section) -> None:
+    if isinstance(s, Figures):
+        _figures(console, s)
+    elif isinstance(s, Table):
+        _table(console, s)
+    elif isinstance(s, Note):
+        tag = "[yellow]warning:[/]" if s.level == "warning" else "[yellow]note:[/]"
+        console.print(f"{tag} {s.text}", highlight=False)
+    elif isinstance(s, Plot):
+        console.print(f"[dim]{s.title}: a figure in the HTML output (--format html)[/]", highlight=False)
+
+
+def print_document(doc: Document, console: Any) -> None:
+    """Print every result of ``doc`` on a rich console."""
+    console.print(f"[bold]skiprof {doc.kind}[/] {doc.title}", highlight=False)
+    for note in doc.notes:
+        console.print(f"[yellow]note:[/] {note}", highlight=False)
+    for r in doc.results:
+        secs = r.sections()
+        if secs and r.title and not isinstance(secs[0], (Figures, Table)):
+            console.print(f"[bold]{r.title}[/]", highlight=False)
+        for s in secs:
+            _section(console, s)
+
+
+class TerminalRenderer(Renderer):
+    name = "terminal"
+
+    def render(self, doc: Document, *, color: bool = False, width: int = 100) -> str:
+        from rich.console import Console
+
+        buf = io.StringIO()
+        console = Console(file=buf, width=width, no_color=not color, force_terminal=color, highlight=False,
+                          color_system="standard" if color else None)
+        print_document(doc, console)
+        return buf.getvalue()
