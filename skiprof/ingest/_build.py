@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,178 +79,210 @@ def _empty(name: str) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
+def _name_key(names: pa.Array) -> np.ndarray:
+    """A number per row that orders equal-time events by name, whatever order the file lists them in."""
+    enc = dictionary_encode(names)
+    crc = np.array([zlib.crc32((v or "").encode()) for v in enc.dictionary.to_pylist()] + [0], np.int64)
+    idx = to_numpy(enc.indices)
+    return crc[np.where(idx >= 0, idx, len(crc) - 1)]
+
+
+def _sorted(cols: dict[str, Any], keys: tuple[np.ndarray, ...]) -> tuple[dict[str, Any], np.ndarray]:
+    """The columns reordered by ``keys`` (last key most significant, as np.lexsort), and the order."""
+    order = np.lexsort(keys)
+    return {k: (v[order] if isinstance(v, np.ndarray) else take(v, order)) for k, v in cols.items()}, order
+
+
 def build_rank(rank: int, batches: list[Batch]) -> RankTables:
-    """Link and assemble one rank's tables from its decoded batches."""
+    """Link and assemble one rank's tables from its decoded batches.
+
+    Every table is sorted on its content (thread, time, duration, ids, name), never on the order
+    of events in the file, so the same events give the same tables and row ids in any order.
+    """
     stats: dict[str, Any] = {}
-    host = _concat(batches, "host")
-    runtime = _concat(batches, "runtime")
-    device = _concat(batches, "device")
+    host, runtime, device = _concat(batches, "host"), _concat(batches, "runtime"), _concat(batches, "device")
     flows = _concat(batches, "flow")
-    tables: dict[str, pa.Table] = {}
-
-    # --- ops: sort by thread and time, then nest -------------------------------------------
     n_ops = len(host["ts"]) if host else 0
-    n_rt = len(runtime["ts"]) if runtime else 0
-    pid_all = np.concatenate([host["pid"] if host else np.zeros(0, np.int64), runtime["pid"] if runtime else np.zeros(0, np.int64)])
-    tid_all = np.concatenate([host["tid"] if host else np.zeros(0, np.int64), runtime["tid"] if runtime else np.zeros(0, np.int64)])
-    thr_all = thread_index(pid_all, tid_all)
+    empty = np.zeros(0, np.int64)
+    thr_all = thread_index(np.concatenate([host["pid"] if host else empty, runtime["pid"] if runtime else empty]),
+                           np.concatenate([host["tid"] if host else empty, runtime["tid"] if runtime else empty]))
     op_thr, rt_thr = thr_all[:n_ops], thr_all[n_ops:]
-    if host:
-        order = np.lexsort((-host["dur"], host["ts"], op_thr))
-        host = {k: (v[order] if isinstance(v, np.ndarray) else take(v, order)) for k, v in host.items()}
-        op_thr = op_thr[order]
-        parent, depth = nest(op_thr, host["ts"], host["dur"])
-        is_cpu = eq_mask(host["cat"], "cpu_op")
-        cpu_idx = np.flatnonzero(is_cpu)
-        cpu_parent_local, _ = nest(op_thr[cpu_idx], host["ts"][cpu_idx], host["dur"][cpu_idx])
-        cpu_parent = np.full(n_ops, -1, np.int64)
-        cpu_parent[cpu_idx] = np.where(cpu_parent_local >= 0, cpu_idx[np.maximum(cpu_parent_local, 0)], -1)
-        host["op_id"] = np.arange(n_ops, dtype=np.int64)
-        host["parent"], host["depth"], host["cpu_parent"] = parent, depth, cpu_parent
-        host["rank"] = np.full(n_ops, rank, np.int32)
-        tables["ops"] = _table("ops", host)
-        op_names = host["name"]
-    else:
-        tables["ops"] = _empty("ops")
-        cpu_idx = np.zeros(0, np.int64)
-        op_names = str_array([])
-
-    # --- launches: correlation from flows where args lack it, then innermost cpu_op ----------
+    tables: dict[str, pa.Table] = {}
+    ops = _Ops(rank, host, op_thr)
+    tables["ops"] = ops.table
+    op_id, top_op = np.zeros(0, np.int64), np.zeros(0, np.int64)
     if runtime:
-        corr = runtime["correlation"]
-        if flows is not None and (corr < 0).any():
-            s = flows["start"] & flows["ok"]
-            miss = np.flatnonzero(corr < 0)
-            corr[miss] = match_flows(flows["pid"][s], flows["tid"][s], flows["ts"][s], flows["id"][s],
-                                     runtime["pid"][miss], runtime["tid"][miss], runtime["ts"][miss])
-        op_id = np.full(n_rt, -1, np.int64)
-        if len(cpu_idx):
-            cthr = op_thr[cpu_idx]
-            local = innermost_op(cthr, host["ts"][cpu_idx], host["ts"][cpu_idx] + host["dur"][cpu_idx],
-                                 _local_parent(cpu_parent, cpu_idx), rt_thr, runtime["ts"])
-            op_id = np.where(local >= 0, cpu_idx[np.maximum(local, 0)], -1)
-            # Fall back on Kineto's External id where no op encloses the call in time.
-            ext = runtime["external_id"]
-            miss = np.flatnonzero((op_id < 0) & (ext >= 0))
-            if len(miss):
-                m, _ = match_ids(host["external_id"][cpu_idx], ext[miss])
-                ok = m >= 0
-                cand = cpu_idx[np.maximum(m, 0)]
-                ok &= host["pid"][cand] == runtime["pid"][miss]
-                op_id[miss[ok]] = cand[ok]
-            stats["launches_linked_by_external_id"] = int(ok.sum()) if len(miss) else 0
-        top_op = np.full(n_rt, -1, np.int64)
-        if host:
-            top_cpu = top_of(host["cpu_parent"])
-            top_op = np.where(op_id >= 0, top_cpu[np.maximum(op_id, 0)], -1)
-            # No cpu_op around the call (CUDA-graph replay from Python, say): take the
-            # innermost host event of any kind, and its outermost ancestor.
-            miss = np.flatnonzero(op_id < 0)
-            if len(miss):
-                any_op = innermost_op(op_thr, host["ts"], host["ts"] + host["dur"], host["parent"],
-                                      rt_thr[miss], runtime["ts"][miss])
-                top_any = top_of(host["parent"])
-                op_id[miss] = any_op
-                top_op[miss] = np.where(any_op >= 0, top_any[np.maximum(any_op, 0)], -1)
-                stats["launches_linked_to_non_cpu_op"] = int((any_op >= 0).sum())
-        (kinds,) = _map_names(runtime["name"], lambda n: (launch_kind(n),), 1)
-        runtime.update(
-            launch_id=np.arange(n_rt, dtype=np.int64), kind=kinds, op_id=op_id, top_op_id=top_op,
-            rank=np.full(n_rt, rank, np.int32), correlation=corr,
-        )
-        tables["launches"] = _table("launches", runtime)
+        runtime, rt_thr = _sort_runtime(runtime, rt_thr)
+        tables["launches"], op_id, top_op = _link_launches(rank, runtime, rt_thr, flows, ops, stats)
     else:
         tables["launches"] = _empty("launches")
-        op_id = top_op = np.zeros(0, np.int64)
-
-    # --- kernels: device activity -> launch by correlation ---------------------------------
-    if device:
-        nk = len(device["ts"])
-        order = np.lexsort((device["ts"], device["tid"], device["pid"]))
-        device = {k: (v[order] if isinstance(v, np.ndarray) else take(v, order)) for k, v in device.items()}
-        kcorr = device["correlation"]
-        if flows is not None and (kcorr < 0).any():
-            f = ~flows["start"] & flows["ok"]
-            miss = np.flatnonzero(kcorr < 0)
-            kcorr[miss] = match_flows(flows["pid"][f], flows["tid"][f], flows["ts"][f], flows["id"][f],
-                                      device["pid"][miss], device["tid"][miss], device["ts"][miss])
-        if runtime:
-            lid, ambiguous = match_ids(runtime["correlation"], kcorr)
-            if ambiguous.any():
-                lid[ambiguous] = _resolve_ambiguous(runtime["correlation"], runtime["ts"], kcorr[ambiguous], device["ts"][ambiguous])
-            stats["ambiguous_correlations"] = int(ambiguous.sum())
-        else:
-            lid = np.full(nk, -1, np.int64)
-        linked = lid >= 0
-        li = np.maximum(lid, 0)
-
-        def pick(arr: np.ndarray, fill: int = -1) -> np.ndarray:
-            return np.where(linked, arr[li], fill) if n_rt else np.full(nk, fill, np.int64)
-
-        # Why an activity has no launch: the call came before the trace window (its
-        # correlation id is older than every call recorded), it has no id, or no record.
-        first_corr = runtime["correlation"][runtime["correlation"] >= 0].min() if n_rt and (runtime["correlation"] >= 0).any() else None
-        before = (kcorr >= 0) & (kcorr < first_corr) if first_corr is not None else np.zeros(nk, bool)
-        reason_names = ["before_window", "no_correlation", "no_launch_record"]
-        reason_idx = np.where(linked, -1, np.where(before, 0, np.where(kcorr < 0, 1, 2)))
-        device["orphan_reason"] = take_or_null(str_array(reason_names), reason_idx)
-        k_op = pick(op_id)
-        k_top = pick(top_op)
-        copy_dir, host_mem = _map_names(device["name"], copy_kind, 2)
-        not_copy = ~eq_mask(device["kind"], "memcpy")
-        copy_dir = _null_where(copy_dir, not_copy)
-        host_mem = _null_where(host_mem, not_copy)
-        device.update(
-            rank=np.full(nk, rank, np.int32), kernel_id=np.arange(nk, dtype=np.int64), correlation=kcorr,
-            launch_id=np.where(linked, lid, -1),
-            launch_name=take_or_null(runtime["name"], np.where(linked, lid, -1)) if n_rt else pa.nulls(nk, pa.string()),
-            launch_ts=pick(runtime["ts"]) if n_rt else np.full(nk, -1, np.int64),
-            launch_dur=pick(runtime["dur"]) if n_rt else np.full(nk, -1, np.int64),
-            host_pid=pick(runtime["pid"]) if n_rt else np.full(nk, -1, np.int64),
-            host_tid=pick(runtime["tid"]) if n_rt else np.full(nk, -1, np.int64),
-            op_id=k_op, top_op_id=k_top,
-            op_name=take_or_null(op_names, k_op), top_op_name=take_or_null(op_names, k_top),
-            copy_kind=copy_dir, host_mem=host_mem,
-        )
-        tables["kernels"] = _table("kernels", device)
-        stats.update(
-            device_activities=nk,
-            linked_to_launch=int(linked.sum()),
-            linked_to_op=int((k_op >= 0).sum()),
-            orphans=int((~linked).sum()),
-            orphans_before_window=int((~linked & before).sum()),
-        )
-    else:
-        tables["kernels"] = _empty("kernels")
-        stats.update(device_activities=0, linked_to_launch=0, linked_to_op=0, orphans=0, orphans_before_window=0)
-
-    tables["regions"] = _regions(rank, host, _concat(batches, "gpu_ann"))
+    tables["kernels"] = _link_kernels(rank, device, runtime, flows, op_id, top_op, ops.names, stats)
+    tables["regions"] = _regions(rank, ops.host, _concat(batches, "gpu_ann"))
     tables["counters"] = _counters(rank, _concat(batches, "counter"))
     tables["metrics"] = _empty("metrics")  # filled by capture from what the workload recorded
-    stats.update(
-        ops=n_ops, launches=n_rt,
-        launch_calls=int(isin_mask(tables["launches"]["kind"], ["launch", "graph"]).sum()) if n_rt else 0,
-        events_without_ts=sum(b.no_ts for b in batches),
-        events_without_dur=sum(b.no_dur for b in batches),
-        exact_timestamps=any(b.exact for b in batches),
+    _count(tables, batches, stats)
+    return RankTables(rank, tables, stats, _process_names(batches))
+
+
+class _Ops:
+    """The ops table: host events sorted by thread and time, nested, with their cpu_op parents."""
+
+    def __init__(self, rank: int, host: dict[str, Any] | None, thr: np.ndarray) -> None:
+        self.host = host
+        if not host:
+            self.table, self.cpu_idx, self.names, self.thr = _empty("ops"), np.zeros(0, np.int64), str_array([]), thr
+            return
+        n = len(host["ts"])
+        host, order = _sorted(host, (_name_key(_as_arrow(host["name"])), -host["dur"], host["ts"], thr))
+        self.thr = thr[order]
+        parent, depth = nest(self.thr, host["ts"], host["dur"])
+        self.cpu_idx = np.flatnonzero(eq_mask(host["cat"], "cpu_op"))
+        ci = self.cpu_idx
+        local, _ = nest(self.thr[ci], host["ts"][ci], host["dur"][ci])
+        cpu_parent = np.full(n, -1, np.int64)
+        cpu_parent[ci] = np.where(local >= 0, ci[np.maximum(local, 0)], -1)
+        host.update(op_id=np.arange(n, dtype=np.int64), parent=parent, depth=depth, cpu_parent=cpu_parent,
+                    rank=np.full(n, rank, np.int32))
+        self.host, self.table, self.names = host, _table("ops", host), host["name"]
+
+
+def _as_arrow(values: Any) -> pa.Array:
+    return values if isinstance(values, pa.Array) else strings_to_arrow(values)
+
+
+def _sort_runtime(runtime: dict[str, Any], thr: np.ndarray) -> tuple[dict[str, Any], np.ndarray]:
+    keys = (_name_key(_as_arrow(runtime["name"])), runtime["correlation"], -runtime["dur"], runtime["ts"], thr)
+    runtime, order = _sorted(runtime, keys)
+    return runtime, thr[order]
+
+
+def _call_ops(runtime: dict[str, Any], rt_thr: np.ndarray, ops: _Ops, stats: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """(innermost op, top-level op) of each runtime call: the enclosing cpu_op, else its External id's
+    cpu_op, else the innermost host event of any kind (a CUDA-graph replay from Python, say)."""
+    host, ci, n_rt = ops.host, ops.cpu_idx, len(runtime["ts"])
+    op_id = np.full(n_rt, -1, np.int64)
+    if len(ci):
+        local = innermost_op(ops.thr[ci], host["ts"][ci], host["ts"][ci] + host["dur"][ci],
+                             _local_parent(host["cpu_parent"], ci), rt_thr, runtime["ts"])
+        op_id = np.where(local >= 0, ci[np.maximum(local, 0)], -1)
+        ext = runtime["external_id"]
+        miss = np.flatnonzero((op_id < 0) & (ext >= 0))
+        ok = np.zeros(len(miss), bool)
+        if len(miss):
+            m, _ = match_ids(host["external_id"][ci], ext[miss])
+            cand = ci[np.maximum(m, 0)]
+            ok = (m >= 0) & (host["pid"][cand] == runtime["pid"][miss])
+            op_id[miss[ok]] = cand[ok]
+        stats["launches_linked_by_external_id"] = int(ok.sum())
+    top_op = np.full(n_rt, -1, np.int64)
+    if host:
+        top_op = np.where(op_id >= 0, top_of(host["cpu_parent"])[np.maximum(op_id, 0)], -1)
+        miss = np.flatnonzero(op_id < 0)
+        if len(miss):
+            any_op = innermost_op(ops.thr, host["ts"], host["ts"] + host["dur"], host["parent"], rt_thr[miss], runtime["ts"][miss])
+            op_id[miss] = any_op
+            top_op[miss] = np.where(any_op >= 0, top_of(host["parent"])[np.maximum(any_op, 0)], -1)
+            stats["launches_linked_to_non_cpu_op"] = int((any_op >= 0).sum())
+    return op_id, top_op
+
+
+def _link_launches(rank: int, runtime: dict[str, Any], rt_thr: np.ndarray, flows: dict[str, Any] | None, ops: _Ops,
+                   stats: dict[str, Any]) -> tuple[pa.Table, np.ndarray, np.ndarray]:
+    """The launches table: correlation from flows where args lack it, then the ops around each call."""
+    n_rt = len(runtime["ts"])
+    corr = runtime["correlation"]
+    if flows is not None and (corr < 0).any():
+        s = flows["start"] & flows["ok"]
+        miss = np.flatnonzero(corr < 0)
+        corr[miss] = match_flows(flows["pid"][s], flows["tid"][s], flows["ts"][s], flows["id"][s],
+                                 runtime["pid"][miss], runtime["tid"][miss], runtime["ts"][miss])
+    op_id, top_op = _call_ops(runtime, rt_thr, ops, stats)
+    (kinds,) = _map_names(runtime["name"], lambda n: (launch_kind(n),), 1)
+    runtime.update(launch_id=np.arange(n_rt, dtype=np.int64), kind=kinds, op_id=op_id, top_op_id=top_op,
+                   rank=np.full(n_rt, rank, np.int32), correlation=corr)
+    return _table("launches", runtime), op_id, top_op
+
+
+def _launch_of(device: dict[str, Any], runtime: dict[str, Any] | None, flows: dict[str, Any] | None,
+               stats: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """(correlation, launches row or -1) of each device activity."""
+    kcorr = device["correlation"]
+    if flows is not None and (kcorr < 0).any():
+        f = ~flows["start"] & flows["ok"]
+        miss = np.flatnonzero(kcorr < 0)
+        kcorr[miss] = match_flows(flows["pid"][f], flows["tid"][f], flows["ts"][f], flows["id"][f],
+                                  device["pid"][miss], device["tid"][miss], device["ts"][miss])
+    if not runtime:
+        return kcorr, np.full(len(kcorr), -1, np.int64)
+    lid, ambiguous = match_ids(runtime["correlation"], kcorr)
+    if ambiguous.any():
+        lid[ambiguous] = _resolve_ambiguous(runtime["correlation"], runtime["ts"], kcorr[ambiguous], device["ts"][ambiguous])
+    stats["ambiguous_correlations"] = int(ambiguous.sum())
+    return kcorr, lid
+
+
+def _link_kernels(rank: int, device: dict[str, Any] | None, runtime: dict[str, Any] | None, flows: dict[str, Any] | None,
+                  op_id: np.ndarray, top_op: np.ndarray, op_names: pa.Array, stats: dict[str, Any]) -> pa.Table:
+    """The kernels table: every device activity linked to its launch call and that call's ops."""
+    if not device:
+        stats.update(device_activities=0, linked_to_launch=0, linked_to_op=0, orphans=0, orphans_before_window=0)
+        return _empty("kernels")
+    nk = len(device["ts"])
+    device, _ = _sorted(device, (_name_key(_as_arrow(device["name"])), device["correlation"], device["dur"],
+                                 device["ts"], device["tid"], device["pid"]))
+    kcorr, lid = _launch_of(device, runtime, flows, stats)
+    linked, li, n_rt = lid >= 0, np.maximum(lid, 0), len(runtime["ts"]) if runtime else 0
+
+    def pick(arr: np.ndarray) -> np.ndarray:
+        return np.where(linked, arr[li], -1) if n_rt else np.full(nk, -1, np.int64)
+
+    # Why an activity has no launch: the call came before the trace window (its correlation id
+    # is older than every call recorded), it has no id, or no record.
+    rc = runtime["correlation"] if n_rt else np.zeros(0, np.int64)
+    before = (kcorr >= 0) & (kcorr < rc[rc >= 0].min()) if (rc >= 0).any() else np.zeros(nk, bool)
+    reason_idx = np.where(linked, -1, np.where(before, 0, np.where(kcorr < 0, 1, 2)))
+    k_op, k_top = pick(op_id), pick(top_op)
+    copy_dir, host_mem = _map_names(device["name"], copy_kind, 2)
+    not_copy = ~eq_mask(device["kind"], "memcpy")
+    device.update(
+        rank=np.full(nk, rank, np.int32), kernel_id=np.arange(nk, dtype=np.int64), correlation=kcorr,
+        launch_id=np.where(linked, lid, -1),
+        orphan_reason=take_or_null(str_array(["before_window", "no_correlation", "no_launch_record"]), reason_idx),
+        launch_name=take_or_null(runtime["name"], np.where(linked, lid, -1)) if n_rt else pa.nulls(nk, pa.string()),
+        launch_ts=pick(runtime["ts"]) if n_rt else np.full(nk, -1, np.int64),
+        launch_dur=pick(runtime["dur"]) if n_rt else np.full(nk, -1, np.int64),
+        host_pid=pick(runtime["pid"]) if n_rt else np.full(nk, -1, np.int64),
+        host_tid=pick(runtime["tid"]) if n_rt else np.full(nk, -1, np.int64),
+        op_id=k_op, top_op_id=k_top, op_name=take_or_null(op_names, k_op), top_op_name=take_or_null(op_names, k_top),
+        copy_kind=_null_where(copy_dir, not_copy), host_mem=_null_where(host_mem, not_copy),
     )
-    if device:
-        kinds_enc = dictionary_encode(tables["kernels"]["kind"].combine_chunks())
-        counts = np.bincount(to_numpy(kinds_enc.indices), minlength=len(kinds_enc.dictionary))
-        stats["activities_by_kind"] = dict(zip(kinds_enc.dictionary.to_pylist(), counts.tolist()))
+    stats.update(device_activities=nk, linked_to_launch=int(linked.sum()), linked_to_op=int((k_op >= 0).sum()),
+                 orphans=int((~linked).sum()), orphans_before_window=int((~linked & before).sum()))
+    return _table("kernels", device)
+
+
+def _count(tables: dict[str, pa.Table], batches: list[Batch], stats: dict[str, Any]) -> None:
+    """The rank's statistics (meta.json ``stats``)."""
+    n_rt = tables["launches"].num_rows
+    stats.update(
+        ops=tables["ops"].num_rows, launches=n_rt,
+        launch_calls=int(isin_mask(tables["launches"]["kind"], ["launch", "graph"]).sum()) if n_rt else 0,
+        events_without_ts=sum(b.no_ts for b in batches), events_without_dur=sum(b.no_dur for b in batches),
+        exact_timestamps=any(b.exact for b in batches),
+        regions=tables["regions"].num_rows, counters=tables["counters"].num_rows,
+    )
+    if tables["kernels"].num_rows:
+        enc = dictionary_encode(tables["kernels"]["kind"].combine_chunks())
+        counts = np.bincount(to_numpy(enc.indices), minlength=len(enc.dictionary))
+        stats["activities_by_kind"] = dict(zip(enc.dictionary.to_pylist(), counts.tolist()))
     spans = [(to_numpy(t["ts"]), to_numpy(t["dur"])) for t in (tables["ops"], tables["kernels"], tables["launches"]) if t.num_rows]
     if spans:
-        lo = min(int(ts.min()) for ts, _ in spans)
-        hi = max(int((ts + dur).max()) for ts, dur in spans)
-        stats["span_ns"] = hi - lo
-    stats["regions"] = tables["regions"].num_rows
-    stats["counters"] = tables["counters"].num_rows
+        stats["span_ns"] = max(int((ts + dur).max()) for ts, dur in spans) - min(int(ts.min()) for ts, _ in spans)
     ignored: dict[str, int] = {}
     for b in batches:
         for k, v in b.ignored.items():
             ignored[k] = ignored.get(k, 0) + v
     stats["ignored_events"] = dict(sorted(ignored.items()))
-    return RankTables(rank, tables, stats, _process_names(batches))
 
 
 def _local_parent(cpu_parent: np.ndarray, cpu_idx: np.ndarray) -> np.ndarray:
@@ -303,6 +336,7 @@ def _regions(rank: int, host: dict[str, Any] | None, gpu: dict[str, Any] | None)
             })
     if gpu:
         n = len(gpu["ts"])
+        gpu, _ = _sorted(gpu, (_name_key(_as_arrow(gpu["name"])), gpu["dur"], gpu["ts"], gpu["tid"], gpu["pid"]))
         parts.append({
             "rank": np.full(n, rank, np.int32), "pid": gpu["pid"], "tid": gpu["tid"], "name": gpu["name"],
             "kind": str_array(["gpu_annotation"] * n), "ts": gpu["ts"], "dur": gpu["dur"],
@@ -329,6 +363,7 @@ def metrics_table(rank: int, rows: list[dict[str, Any]]) -> pa.Table:
 def _counters(rank: int, counters: dict[str, Any] | None) -> pa.Table:
     if not counters or not len(counters["ts"]):
         return _empty("counters")
+    counters, _ = _sorted(counters, (counters["value"], _name_key(_as_arrow(counters["name"])), counters["device"], counters["ts"]))
     counters["rank"] = np.full(len(counters["ts"]), rank, np.int32)
     return _table("counters", counters)
 
