@@ -63,6 +63,7 @@ for _a in (
     register(_a)
 
 
-def report(view: View, options: Options = Options(), fmt: str = "json") -> list[Result]:
+def report(view: View, options: Options | None = None, fmt: str = "json") -> list[Result]:
     """The results ``skiprof report`` shows for ``view`` in output format ``fmt``."""
+    options = options or Options()
     return [a.run(view, options) for a in REGISTRY.values() if a.in_report and fmt in a.formats]

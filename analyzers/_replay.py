@@ -20,7 +20,6 @@ the node that ends last gives the critical path.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
@@ -189,7 +188,7 @@ class _Run:
                            np.full(n_calls + n_acts, -1, np.int64), [""] * (n_calls + n_acts))
         self.host: dict[tuple[int, int], tuple[int, int, int, int]] = {}  # thread -> (m start, m end, r end, call)
         self.stream_end: dict[int, tuple[int, int]] = {}  # stream -> (replayed end, activity)
-        self.orphans_left = set(int(r) for r in np.flatnonzero(g.k_call < 0))
+        self.orphans_left = {int(r) for r in np.flatnonzero(g.k_call < 0)}
 
     def host_gap(self, a: int, b: int) -> int:
         """Replayed length of the host work measured in [a, b): scaled, without what a graph replaces."""
@@ -225,7 +224,7 @@ def _host_start(run: _Run, j: int) -> tuple[int, int]:
     prev = run.host.get(g.thread[j])
     if prev is None:
         return run.tl.origin + run.host_gap(run.tl.origin, t0), -1
-    m_start, m_end, r_end, call = prev
+    _, m_end, r_end, call = prev
     if t0 >= m_end:
         return r_end + run.host_gap(m_end, t0), call
     return r_end - (m_end - t0), call  # nested in the previous call (a driver call inside a runtime call)
@@ -274,8 +273,9 @@ def _launch_activities(run: _Run, j: int, start: int, end: int) -> None:
         run.place(r, ready, j, "launch", gap)
 
 
-def simulate(view: View, knobs: Knobs = Knobs()) -> Timeline:
+def simulate(view: View, knobs: Knobs | None = None) -> Timeline:
     """Replay ``view`` with ``knobs``; with no knob every start and end equals the measured one."""
+    knobs = knobs or Knobs()
     g = _Graph(view)
     run = _Run(g, knobs, view.span()[0])
     tl = run.tl

@@ -59,9 +59,9 @@ class View:
         ends = [a for a in ((ops["ts"] + ops["dur"])[host], la["ts"] + la["dur"], k["ts"] + k["dur"]) if len(a)]
         if not starts:
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        lo = min(int(a.min()) for a in starts)
-        hi = max(int(a.max()) for a in ends)
-        return np.array([lo], np.int64), np.array([max(hi, lo)], np.int64)
+        first = min(int(a.min()) for a in starts)  # type: ignore[misc]  # numpy's stubs type this loosely
+        last = max(int(a.max()) for a in ends)  # type: ignore[misc]
+        return np.array([first], np.int64), np.array([max(last, first)], np.int64)
 
     def tail_step_mask(self) -> np.ndarray:
         """Ops rows of the ProfilerStep a capture left open (see steps())."""
@@ -139,7 +139,7 @@ def select(t: Any, *, rank: int | None = None, step: int | None = None, region: 
         chosen = regions.take(regions["name"].eq(region) & ~regions["kind"].eq("gpu_annotation"))
         if not len(chosen):
             names = regions["name"].take(~is_step).tolist()
-            have = sorted(set(n for n in names if n))[:12]
+            have = sorted({n for n in names if n})[:12]
             raise UsageError(f"{t.path}: no region {region!r} (regions: {', '.join(have) or 'none'})")
         label = f"rank {rank}, region {region} (x{len(chosen)})"
     windows = [(int(a), int(a + d)) for a, d in zip(chosen["ts"], chosen["dur"])]

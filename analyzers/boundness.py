@@ -100,10 +100,10 @@ def _stretches(view: View, bounds: list[tuple[int, int]], names: list[str],
         lq, q, nc = int(p_lq[sel].sum()), int(p_q[sel].sum()), int(sel.sum())
         length = iv.total(scope)
         b, wait_launch, wait_sync, wait_host = causes.evidence(scope)
-        share = (lambda x: x / length if length else 0.0)  # noqa: E731
+        shares = [x / length if length else 0.0 for x in (b, wait_host, wait_launch, wait_sync)]
         values = (name, lo, hi, n, (lq - q) / nc if nc else 0.0, q / nc if nc else 0.0, q / lq if lq else 0.0, b,
-                  1 - share(b) if length else 0.0, share(wait_host), share(wait_launch), share(wait_sync),
-                  label(share(b), wait_host + wait_launch, wait_sync, view.has_device))
+                  1 - shares[0] if length else 0.0, shares[1], shares[2], shares[3],
+                  label(shares[0], wait_host + wait_launch, wait_sync, view.has_device))
         for c, v in zip(STRETCH_COLUMNS, values):
             rows[c].append(v)
     return rows

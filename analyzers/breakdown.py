@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from skiprof._result import Col, Note, Plot, Result, Section, Table
 from skiprof._domain import COMM_HOST_OP, COMM_KERNEL, COMPILE_OP, HOST_COPY_OPS, REGION_PHASES, WAIT_FUNCTION
+from skiprof._result import Col, Note, Plot, Result, Section, Table
 
 from . import _intervals as iv
 from ._cols import Cols, from_arrow
@@ -163,7 +163,7 @@ def phases(view: View) -> Phases:
     busy = _iv(view.kernels)
     dev_names = ("communication", "compute", "data_movement")
     dev_left, dev_ns = busy, []
-    for phase, src in sources(view)[:3]:
+    for _, src in sources(view)[:3]:
         dev_ns.append(iv.intersect_total(dev_left, src))
         dev_left = iv.subtract(dev_left, src)
     return Phases(iv.total(view.scope), PHASES, tuple(acc[p] for p in PHASES), dev_names, tuple(dev_ns),
@@ -220,9 +220,10 @@ class PhasesResult(Result):
     def sections(self) -> list[Section]:
         p = self.phases
         rows = tuple({"phase": n, "ns": ns, "share": ns / p.span_ns if p.span_ns else 0.0} for n, ns in zip(p.names, p.ns))
+        parts = [(n, 100 * ns / p.span_ns if p.span_ns else 0.0) for n, ns in zip(p.names, p.ns)]
         out: list[Section] = [Table("Phases of end-to-end time", _PHASE_COLS, rows),
                               Plot("Phase breakdown (% of end-to-end time)", "stacked",
-                                   {"label": "end-to-end", "unit": "%", "parts": [(r["phase"], 100 * r["share"]) for r in rows]})]
+                                   {"label": "end-to-end", "unit": "%", "parts": parts})]
         if not p.cpu_sampled and p.ns[p.names.index("host_overhead")]:
             out.append(Note("no CPU-time samples in this trace: time between ops counts as host overhead; a capture "
                             "with skiprof trace separates it into host overhead and idle (waiting)."))

@@ -58,10 +58,10 @@ def region_columns(view: View) -> dict[str, Any]:
     kern = per["kind"].eq("kernel")
     lts, lq, q = per["launch_ts"][kern], per["launch_queue_ns"][kern], per["queue_ns"][kern]
     names = sk["name"]
-    first = {}
+    first: dict[int, int] = {}
     for i, code in enumerate(names.codes):
         first.setdefault(int(code), i)
-    for code in sorted(first, key=first.get):
+    for code in sorted(first, key=lambda c: first[c]):
         rows = names.codes == code
         lo, hi = sk["ts"][rows], sk["ts"][rows] + sk["dur"][rows]
         windows = iv.union(lo, hi)

@@ -16,8 +16,8 @@ from skiprof._domain import COMM_HOST_OP
 from skiprof._result import Figure, Figures, Result, Section
 
 from . import _intervals as iv
-from ._replay import Knobs, Timeline, host_map, simulate
 from ._options import Options
+from ._replay import Knobs, Timeline, host_map, simulate
 from ._view import View
 from .boundness import IdleCauses, label, overall_columns
 from .launch import summary
@@ -84,8 +84,9 @@ def _calls_of(view: View) -> np.ndarray:
     return np.array([row_of.get(int(x), -1) for x in view.kernels["launch_id"]], np.int64)
 
 
-def replay(view: View, knobs: Knobs = Knobs()) -> Prediction:
+def replay(view: View, knobs: Knobs | None = None) -> Prediction:
     """Replay ``view`` with ``knobs``; the measured figures come from launch.summary and boundness."""
+    knobs = knobs or Knobs()
     measured = summary(view)
     m_label = overall_columns(view)["label"][0]
     tl = simulate(view, knobs)

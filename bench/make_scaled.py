@@ -35,7 +35,7 @@ def scaled_path(trace: Path, times: int) -> Path:
     if out.exists():
         return out
     OUT.mkdir(parents=True, exist_ok=True)
-    doc = json.loads(gzip.open(trace).read())
+    doc = json.loads(gzip.decompress(trace.read_bytes()))
     events = doc.pop("traceEvents")
     ts = [e["ts"] for e in events if isinstance(e.get("ts"), (int, float))]
     span = max(ts) - min(ts) + 1000

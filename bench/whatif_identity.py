@@ -15,9 +15,10 @@ from _util import ROOT, SHARED
 
 sys.path.insert(0, str(ROOT))
 
-import skiprof  # noqa: E402
-from skiprof.analyzers import select, whatif  # noqa: E402
-from skiprof.commands.import_ import run_import  # noqa: E402
+from skiprof.analyzers import select, whatif
+
+import skiprof
+from skiprof.commands.import_ import run_import
 
 
 def main() -> None:

@@ -15,12 +15,11 @@ In a workload::
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
+import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-
-import os
 
 from ._errors import SkiprofError
 from ._folder import Trace

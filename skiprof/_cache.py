@@ -28,10 +28,10 @@ def _key(path: Path) -> str:
 
 def load_kineto(path: Path) -> Trace:
     """Open a Kineto trace file through the cache, importing it on first use."""
+    from ._folder import building, write_meta
     from ._ingest_summary import summarize  # noqa: F401  - same flow as skiprof import
     from .ingest import trace_files
     from .ingest._pipeline import build_meta, ingest_files
-    from ._folder import building, write_meta
 
     folder = cache_dir() / f"{path.name.split('.')[0]}-{_key(path)}"
     if (folder / "meta.json").exists():

@@ -27,7 +27,7 @@ def launch_kind(name: str) -> str:
     n = name.lower()
     if "graphlaunch" in n:
         return "graph"
-    if "launch" in n and "kernel" in n or n in ("culaunchcooperativekernel", "hipmodulelaunchkernel"):
+    if ("launch" in n and "kernel" in n) or n in ("culaunchcooperativekernel", "hipmodulelaunchkernel"):
         return "launch"
     if "memcpy" in n:
         return "memcpy"

@@ -6,7 +6,6 @@ column cannot exist in one place and be missing from another.
 from __future__ import annotations
 
 from dataclasses import dataclass
-
 from typing import Any
 
 __all__ = ["SCHEMA_VERSION", "READABLE_VERSIONS", "Column", "Table", "TABLES", "table", "arrow_schema"]

@@ -31,11 +31,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from kineto import kernel, op, runtime, write_trace
+from skiprof.analyzers import boundness, breakdown, hta, kernels, launch, select
 
 import skiprof
-from skiprof.analyzers import boundness, breakdown, hta, kernels, launch, select
 from skiprof.commands.import_ import run_import
-from kineto import kernel, op, runtime, write_trace
 
 US = 1000  # ns per µs
 
@@ -197,7 +197,7 @@ def test_step_and_region_filters(tmp_path: Path) -> None:
     v = select(t, step=1)
     assert v.kernels["name"].tolist() == ["k2", "k3"]
     assert launch.summary(v).tklqt_ns == 30 * US
-    with pytest.raises(skiprof.SkiprofError, match="no step 7 .steps: 0, 1"):
+    with pytest.raises(skiprof.SkiprofError, match=r"no step 7 .steps: 0, 1"):
         select(t, step=7)
     t2 = _load(tmp_path, pipeline(), "p")
     assert select(t2, region="preprocess").ops["name"].tolist() == ["skiprof:preprocess"]
@@ -247,8 +247,9 @@ def test_per_region_tklqt(tmp_path: Path) -> None:
 def test_launches_per_token_is_derived(tmp_path: Path) -> None:
     # gpu_bound() has 4 launch calls; a workload that recorded tokens=8 gets 0.5 launches per token.
     import skiprof.analyzers.scenario as scenario
-    from skiprof.ingest._build import metrics_table
+
     from skiprof._folder import write_rank
+    from skiprof.ingest._build import metrics_table
 
     t = _load(tmp_path, gpu_bound())
     rt = type("R", (), {})()

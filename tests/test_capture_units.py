@@ -8,9 +8,9 @@ from types import SimpleNamespace
 import pytest
 
 import skiprof
+from skiprof._errors import UsageError
 from skiprof.capture import _nvml, _session
 from skiprof.capture._output import expand_output
-from skiprof._errors import UsageError
 
 
 class FakeNvml:

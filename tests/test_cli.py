@@ -7,10 +7,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
-import skiprof
 from conftest import TRACES, needs_shared, run_cli
 from kineto import linking_trace, write_trace
+
+import skiprof
 
 SCRIPT = textwrap.dedent(
     """
@@ -221,9 +221,8 @@ def test_import_real_rocm_trace(tmp_path: Path) -> None:
 def test_library_trace_context(tmp_path: Path) -> None:
     import torch
 
-    with skiprof.trace(tmp_path / "lib") as handle:
-        with skiprof.region("compute"):
-            torch.ones(4, 4) @ torch.ones(4, 4)
+    with skiprof.trace(tmp_path / "lib") as handle, skiprof.region("compute"):
+        torch.ones(4, 4) @ torch.ones(4, 4)
     t = skiprof.load(handle["path"])
     assert "compute" in set(t.regions["name"])
     assert handle["summary"].ranks[0].ops > 0

@@ -24,8 +24,9 @@ def test_report_keys_are_defined(tmp_path) -> None:
     import re
 
     from kineto import linking_trace, write_trace
-    from skiprof.commands.import_ import run_import
+
     import skiprof
+    from skiprof.commands.import_ import run_import
 
     src = write_trace(tmp_path / "t.json", linking_trace())
     run_import([src], tmp_path / "o", force=False)

@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
-
-import skiprof
 from conftest import TRACES, needs_shared, run_cli
 from kineto import linking_trace, write_trace
+
+import skiprof
 from skiprof.commands.export import export_chrome
 from skiprof.commands.import_ import run_import
 
@@ -20,7 +20,7 @@ def _roundtrip(tmp_path: Path, src: Path) -> tuple[skiprof.Trace, skiprof.Trace,
     run_import([src], tmp_path / "a", force=False)
     export_chrome(tmp_path / "a", tmp_path / "x.json.gz")
     run_import([tmp_path / "x.json.gz"], tmp_path / "b", force=False)
-    doc = json.loads(gzip.open(tmp_path / "x.json.gz").read())
+    doc = json.loads(gzip.decompress((tmp_path / "x.json.gz").read_bytes()))
     return skiprof.load(tmp_path / "a"), skiprof.load(tmp_path / "b"), doc
 
 

@@ -5,10 +5,10 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import ORACLES, needs_shared, real_traces
+from skiprof.analyzers import _view, hta
 
 import skiprof
-from skiprof.analyzers import _view, hta
-from conftest import ORACLES, needs_shared, real_traces
 
 pytestmark = needs_shared
 
@@ -33,7 +33,7 @@ def test_whatif_identity_replay_on_real_traces(imported_real: dict[str, Path]) -
     from skiprof.analyzers import whatif
 
     close = []
-    for name, folder in imported_real.items():
+    for folder in imported_real.values():
         p = whatif.replay(_view.select(skiprof.load(folder)))
         close.append(abs(p.il_change) <= 0.05)
     assert sum(close) >= 10 and sum(close) >= len(close) - 1

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import numpy as np
-
 from skiprof.analyzers import _intervals as iv
 
 

@@ -14,10 +14,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from kineto import HOST_PID, linking_trace, write_trace
 
 import skiprof
 from skiprof.commands.import_ import run_import
-from kineto import HOST_PID, linking_trace, write_trace
 
 
 def _import(tmp_path: Path, events: list[dict], name: str = "t", **kw) -> skiprof.Trace:

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from kineto import linking_trace, op, write_trace
 from rich.console import Console
 
 import skiprof
 from skiprof._ingest_summary import summarize
 from skiprof.commands.import_ import run_import
 from skiprof.render.ingest_summary import render_summary
-from kineto import linking_trace, op, write_trace
 
 
 def _summary(tmp_path: Path, events: list[dict]):

@@ -94,7 +94,7 @@ class Llama(nn.Module):
 
     def forward(self, tokens: torch.Tensor, cache: KVCache, slots: torch.Tensor) -> torch.Tensor:
         """Logits of the last position of each sequence; tokens are [B, T] continuing each slot."""
-        b, t = tokens.shape
+        t = tokens.shape[1]
         start = cache.lengths[slots]
         pos = start[:, None] + torch.arange(t, device=tokens.device)[None, :]
         x = self.embed(tokens)

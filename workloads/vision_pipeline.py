@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     std = torch.tensor([0.229, 0.224, 0.225]).view(3, 1, 1)
     spent = dict.fromkeys(STAGES, 0.0)
 
-    def timed(stage: str, region: str):  # noqa: ANN202 - a tiny context helper
+    def timed(stage: str, region: str):
         class _T:
             def __enter__(self) -> None:
                 self.r = skiprof.region(region)

@@ -46,10 +46,10 @@ def _nvtx_module() -> Any:
     return _nvtx
 
 
-class region:  # noqa: N801 - used like a function: `with skiprof.region("x")` / `@skiprof.region("x")`
+class region:
     """Mark a named phase of the workload, as a context manager or a decorator."""
 
-    __slots__ = ("name", "_rf", "_nv")
+    __slots__ = ("_nv", "_rf", "name")
 
     def __init__(self, name: str) -> None:
         self.name = name

@@ -109,7 +109,7 @@ def progress_bar(kind: str = "bytes") -> Any:
     amount = DownloadColumn() if kind == "bytes" else MofNCompleteColumn()
     bar = Progress(TextColumn("{task.description}"), BarColumn(), amount, TimeRemainingColumn(),
                    console=console(stderr=True), transient=True)
-    tasks: dict[str, int] = {}
+    tasks: dict[str, Any] = {}
 
     def update(label: str, done: int, total: int) -> None:
         if not tasks:

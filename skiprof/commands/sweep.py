@@ -99,7 +99,7 @@ def run_sweep(script: str, params: list[Param], fixed: list[str], out: Path, *, 
 
         shutil.rmtree(out)
     (out / "runs").mkdir(parents=True, exist_ok=True)
-    record = {"script": script, "params": [[p.name, list(p.values)] for p in params], "fixed_args": fixed,
+    record: dict[str, Any] = {"script": script, "params": [[p.name, list(p.values)] for p in params], "fixed_args": fixed,
               "repeat": repeat, "warmup": warmup, "runs": []}
     flags = {p.name: p.flag for p in params}
     for i, run in enumerate(runs):

@@ -12,8 +12,8 @@ from .._errors import SkiprofError, UsageError
 from .._folder import building
 from .._ingest_summary import IngestSummary, summarize
 from .._meta import Capture, CaptureSettings
-from ..capture._session import TRACE_FILE
 from ..capture import CaptureOptions, Session, Target, default_output, expand_output, finish_like_python, run_target
+from ..capture._session import TRACE_FILE
 from ..ingest._pipeline import finish_capture
 from ._common import ForceOpt, NoReportOpt, console, progress_bar
 

@@ -9,8 +9,18 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from .._arrow import (concat_strings, dictionary_encode, eq_mask, isin_mask, str_array, strings_to_arrow, take,
-                      take_or_null, to_arrow, to_numpy)
+from .._arrow import (
+    concat_strings,
+    dictionary_encode,
+    eq_mask,
+    isin_mask,
+    str_array,
+    strings_to_arrow,
+    take,
+    take_or_null,
+    to_arrow,
+    to_numpy,
+)
 from .._domain import copy_kind, launch_kind
 from .._schema import arrow_schema
 from ._events import Batch
@@ -159,7 +169,7 @@ def _sort_runtime(runtime: dict[str, Any], thr: np.ndarray) -> tuple[dict[str, A
 def _call_ops(runtime: dict[str, Any], rt_thr: np.ndarray, ops: _Ops, stats: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     """(innermost op, top-level op) of each runtime call: the enclosing cpu_op, else its External id's
     cpu_op, else the innermost host event of any kind (a CUDA-graph replay from Python, say)."""
-    host, ci, n_rt = ops.host, ops.cpu_idx, len(runtime["ts"])
+    host, ci, n_rt = ops.host or {}, ops.cpu_idx, len(runtime["ts"])
     op_id = np.full(n_rt, -1, np.int64)
     if len(ci):
         local = innermost_op(ops.thr[ci], host["ts"][ci], host["ts"][ci] + host["dur"][ci],
@@ -232,6 +242,7 @@ def _link_kernels(rank: int, device: dict[str, Any] | None, runtime: dict[str, A
                                  device["ts"], device["tid"], device["pid"]))
     kcorr, lid = _launch_of(device, runtime, flows, stats)
     linked, li, n_rt = lid >= 0, np.maximum(lid, 0), len(runtime["ts"]) if runtime else 0
+    runtime = runtime or {}
 
     def pick(arr: np.ndarray) -> np.ndarray:
         return np.where(linked, arr[li], -1) if n_rt else np.full(nk, -1, np.int64)
@@ -310,27 +321,26 @@ def _resolve_ambiguous(corr: np.ndarray, ts: np.ndarray, q_corr: np.ndarray, q_t
     return out
 
 
+def _region_kind(name: str) -> tuple[str, str, int]:
+    """(kind, name as stored, step number) of a user annotation."""
+    m = _STEP.match(name)
+    if m:
+        return "step", name, int(m.group(1))
+    if name.startswith(SKIPROF_PREFIX):
+        return "skiprof", name[len(SKIPROF_PREFIX):], -1
+    return ("dataloader" if "DataLoader" in name else "annotation"), name, -1
+
+
 def _regions(rank: int, host: dict[str, Any] | None, gpu: dict[str, Any] | None) -> pa.Table:
     parts = []
     if host:
         is_ann = eq_mask(host["cat"], "user_annotation")
         idx = np.flatnonzero(is_ann)
         if len(idx):
-            names = take(host["name"], idx).to_pylist()
-            kinds, clean, steps = [], [], []
-            for nm in names:  # one entry per region, a small fraction of events
-                m = _STEP.match(nm)
-                if m:
-                    kinds.append("step"); clean.append(nm); steps.append(int(m.group(1)))
-                elif nm.startswith(SKIPROF_PREFIX):
-                    kinds.append("skiprof"); clean.append(nm[len(SKIPROF_PREFIX):]); steps.append(-1)
-                elif "DataLoader" in nm:
-                    kinds.append("dataloader"); clean.append(nm); steps.append(-1)
-                else:
-                    kinds.append("annotation"); clean.append(nm); steps.append(-1)
+            kinds, clean, steps = zip(*(_region_kind(nm) for nm in take(host["name"], idx).to_pylist()))
             parts.append({
                 "rank": np.full(len(idx), rank, np.int32), "pid": host["pid"][idx], "tid": host["tid"][idx],
-                "name": str_array(clean), "kind": str_array(kinds),
+                "name": str_array(list(clean)), "kind": str_array(list(kinds)),
                 "ts": host["ts"][idx], "dur": host["dur"][idx], "op_id": idx.astype(np.int64),
                 "step": np.array(steps, np.int64),
             })

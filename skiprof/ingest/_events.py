@@ -14,6 +14,7 @@ from typing import Any, Union
 
 import msgspec
 import numpy as np
+
 from .._strings import encode_strings, raw_json_strings
 
 __all__ = ["Batch", "decode_piece", "HOST_CATS", "RUNTIME_CATS", "DEVICE_KINDS"]
@@ -111,7 +112,7 @@ class _ExactNs:
 
 
 _DECODERS = {
-    (exact, raw): msgspec.json.Decoder(list[cls], float_hook=_ExactNs if exact else None)
+    (exact, raw): msgspec.json.Decoder(list[cls], float_hook=_ExactNs if exact else None)  # type: ignore[valid-type]
     for (exact, raw), cls in {(False, False): _Event, (True, False): _ExactEvent,
                               (False, True): _RawEvent, (True, True): _RawExactEvent}.items()
 }
@@ -255,8 +256,8 @@ def _group(events: list[Any], batch: Batch, pid_labels: dict[str, int]) -> None:
         for g in _TIMED:
             if g in members:
                 idx = np.flatnonzero(np.isin(xcodes, members[g]))
-                cats = [pairs[c][1] for c in xcodes[idx]] if g in ("host", "device") else None
-                batch.groups[g] = _COLUMNS[g](chunk, idx, batch, cats)
+                group_cats = [pairs[c][1] for c in xcodes[idx]] if g in ("host", "device") else None
+                batch.groups[g] = _COLUMNS[g](chunk, idx, batch, group_cats)
     for g in ("flow", "meta", "counter"):
         if g in members:
             sub = [events[i] for i in np.flatnonzero(np.isin(codes, members[g]))]

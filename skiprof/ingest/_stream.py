@@ -53,7 +53,7 @@ def uncompressed_size(path: Path) -> int:
 def _raw_bytes(path: Path) -> Iterator[bytes]:
     """Yield the decompressed bytes of a plain or gzip file, raising BadTraceError on damage."""
     try:
-        fh = open(path, "rb")
+        fh = open(path, "rb")  # noqa: SIM115 - closed by the with below, after the error cases
     except FileNotFoundError:
         raise BadTraceError(path, "no such file") from None
     except IsADirectoryError:

@@ -17,6 +17,7 @@ _LABEL_STYLE = {"cpu-bound": "bold red", "gpu-bound": "bold blue", "sync-bound":
 def _figures(console: Any, s: Figures) -> None:
     from rich.table import Table as RTable
 
+    console.print(f"[bold]{s.title}[/]", highlight=False)
     grid = RTable.grid(padding=(0, 2))
     grid.add_column(style="bold")
     grid.add_column()
