@@ -37,7 +37,8 @@ def _table(console: Any, s: Table) -> None:
             console.print(f"{s.title}: {s.empty}", highlight=False)
             console.print()
         return
-    t = RTable(title=s.title, title_justify="left", show_edge=False, pad_edge=False, expand=False)
+    console.print(f"[bold]{s.title}[/]", highlight=False)  # apart from the table: a title is never folded to its width
+    t = RTable(show_edge=False, pad_edge=False, expand=False)
     for c in s.cols:
         right = c.unit not in ("text", "kernel", "label")
         # Names are shortened, never wrapped: a folded C++ name is unreadable.
