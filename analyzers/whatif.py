@@ -66,11 +66,10 @@ def predicted_scope(view: View, tl: Timeline, knobs: Knobs) -> iv.Intervals:
 def _causes(view: View, tl: Timeline, knobs: Knobs) -> IdleCauses:
     """Busy and idle-by-cause intervals of the replayed timeline, as boundness reads the measured one."""
     la, ops = view.launches, view.ops
-    done = tl.placed()
-    rows = np.flatnonzero(done)
-    calls = np.array([max(int(c), 0) for c in _calls_of(view)[rows]], np.int64) if len(rows) else np.zeros(0, np.int64)
-    linked = _calls_of(view)[rows] >= 0 if len(rows) else np.zeros(0, bool)
-    pending = iv.union(tl.call_end[calls][linked], np.maximum(tl.act_start[rows][linked], tl.call_end[calls][linked]))
+    call_of = _calls_of(view)
+    rows = np.flatnonzero(tl.placed() & (call_of >= 0))
+    ready = tl.call_end[call_of[rows]]
+    pending = iv.union(ready, np.maximum(tl.act_start[rows], ready))
     comm = ops["name"].search(COMM_HOST_OP)
     c_lo = host_map(tl, la["ts"], la["ts"] + la["dur"], ops["ts"][comm], knobs.host_scale)
     c_hi = host_map(tl, la["ts"], la["ts"] + la["dur"], (ops["ts"] + ops["dur"])[comm], knobs.host_scale)

@@ -1,0 +1,151 @@
+"""Invariants that must hold for every trace, checked on generated ones (hypothesis).
+
+- linking does not depend on the order of events in the file;
+- every device activity is linked to its launch call or carries an orphan reason;
+- the phases add up to the scope exactly;
+- a boundness label never contradicts the figures beside it;
+- the replay without knobs reproduces the measurement exactly;
+- under any knobs the replay keeps each stream first in, first out and never overlaps two
+  activities on it, returns a blocking call only after the work it waited for, never predicts an
+  IL or GPU busy time below the busiest stream's (scaled) work, and cheaper launches never
+  predict a slower run;
+- export then import gives back the same tables.
+"""
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import skiprof
+from gen_traces import traces
+from kineto import write_trace
+
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                            HealthCheck.too_slow])
+TABLES = ("ops", "launches", "kernels", "regions", "counters")
+
+
+def _import(tmp: Path, events: list[dict], name: str) -> skiprof.Trace:
+    from skiprof.commands.import_ import run_import
+
+    src = write_trace(tmp / f"{name}.json", events)
+    run_import([src], tmp / name, force=True)
+    return skiprof.load(tmp / name)
+
+
+def _view(t: skiprof.Trace):  # noqa: ANN202
+    from skiprof.analyzers import select
+
+    return select(t)
+
+
+@SETTINGS
+@given(events=traces(), seed=st.integers(0, 2**16))
+def test_linking_does_not_depend_on_event_order(tmp_path: Path, events: list[dict], seed: int) -> None:
+    shuffled = list(events)
+    random.Random(seed).shuffle(shuffled)
+    a, b = _import(tmp_path, events, "a"), _import(tmp_path, shuffled, "b")
+    for name in TABLES:
+        assert a.table(name).equals(b.table(name)), name
+
+
+@SETTINGS
+@given(events=traces())
+def test_every_activity_linked_or_explained(tmp_path: Path, events: list[dict]) -> None:
+    t = _import(tmp_path, events, "t")
+    k = t.kernels
+    assert ((k["launch_id"] >= 0) == k["orphan_reason"].isna()).all()
+    early = k["name"].str.startswith("early")
+    # Queued before recording: older correlation ids than any call (when there is a call to compare with).
+    expected = "before_window" if len(t.launches) else "no_launch_record"
+    assert (k.loc[early, "orphan_reason"] == expected).all()
+    assert (k.loc[~early, "launch_id"] >= 0).all()
+
+
+@SETTINGS
+@given(events=traces())
+def test_phases_add_up_and_labels_match_their_evidence(tmp_path: Path, events: list[dict]) -> None:
+    from skiprof.analyzers import boundness, breakdown
+
+    v = _view(_import(tmp_path, events, "t"))
+    p = breakdown.phases(v)
+    assert sum(p.ns) == p.span_ns == v.il_ns
+    assert all(ns >= 0 for ns in p.ns)
+    for cols in (boundness.window_columns(v), boundness.step_columns(v), boundness.overall_columns(v)):
+        for i, lab in enumerate(cols["label"]):
+            idle = cols["gpu_idle_share"][i]
+            parts = cols["idle_host_share"][i] + cols["idle_launch_share"][i] + cols["idle_sync_share"][i]
+            assert parts == pytest.approx(idle, abs=1e-9)
+            if lab == "gpu-bound":
+                assert idle <= 1 - boundness.GPU_BOUND_BUSY + 1e-9
+            elif lab == "cpu-bound":
+                assert idle > 0.3 - 1e-9 and cols["idle_host_share"][i] + cols["idle_launch_share"][i] >= cols["idle_sync_share"][i]
+            elif lab == "sync-bound":
+                assert idle > 0.3 - 1e-9 and cols["idle_sync_share"][i] > cols["idle_host_share"][i] + cols["idle_launch_share"][i]
+
+
+@SETTINGS
+@given(events=traces())
+def test_identity_replay_is_exact(tmp_path: Path, events: list[dict]) -> None:
+    from skiprof.analyzers import whatif
+
+    v = _view(_import(tmp_path, events, "t"))
+    p = whatif.replay(v)
+    assert (p.il_ns, p.gpu_busy_ns) == (p.measured_il_ns, p.measured_gpu_busy_ns)
+    tl = whatif.simulate(v)
+    assert (tl.act_start == v.kernels["ts"]).all()
+    assert (tl.call_end == v.launches["ts"] + v.launches["dur"]).all()
+
+
+def _check_timeline(v, tl, knobs) -> None:  # noqa: ANN001
+    ok = tl.placed()
+    busiest = 0
+    for key in np.unique(tl.act_stream[ok]):
+        rows = np.flatnonzero(ok & (tl.act_stream == key))
+        measured = rows[np.lexsort((v.kernels["kernel_id"][rows], v.kernels["ts"][rows]))]
+        s, e = tl.act_start[measured], tl.act_end[measured]
+        assert (s[1:] >= e[:-1]).all(), "overlap or reordering on a stream"
+        busiest = max(busiest, int((e - s).sum()))
+    for j in np.flatnonzero(tl.blocking):
+        from skiprof.analyzers._replay import _Graph
+
+        rows = _Graph(v).waits_for(int(j))
+        rows = rows[ok[rows]]
+        if len(rows):
+            assert tl.call_end[j] >= tl.act_end[rows].max(), "a blocking call returned before its work ended"
+    return busiest
+
+
+@SETTINGS
+@given(events=traces(), launch=st.sampled_from([0.0, 0.25, 0.5, 2.0]), host=st.sampled_from([0.5, 1.0, 3.0]),
+       device=st.sampled_from([0.5, 1.0, 2.0]))
+def test_replay_obeys_the_hardware(tmp_path: Path, events: list[dict], launch: float, host: float, device: float) -> None:
+    from skiprof.analyzers import whatif
+
+    v = _view(_import(tmp_path, events, "t"))
+    knobs = whatif.Knobs(launch, host, device)
+    tl = whatif.simulate(v, knobs)
+    busiest = _check_timeline(v, tl, knobs)
+    p = whatif.replay(v, knobs)
+    assert p.gpu_busy_ns >= busiest and p.il_ns >= busiest
+    cheaper = whatif.replay(v, whatif.Knobs(launch / 2, host, device))
+    assert cheaper.il_ns <= p.il_ns
+
+
+@SETTINGS
+@given(events=traces())
+def test_export_import_round_trip(tmp_path: Path, events: list[dict]) -> None:
+    from skiprof.commands.export import export_chrome
+    from skiprof.commands.import_ import run_import
+
+    a = _import(tmp_path, events, "a")
+    export_chrome(tmp_path / "a", tmp_path / "x.json.gz", force=True)
+    run_import([tmp_path / "x.json.gz"], tmp_path / "b", force=True)
+    b = skiprof.load(tmp_path / "b")
+    for name in TABLES:
+        assert a.table(name).equals(b.table(name)), name
