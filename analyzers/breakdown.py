@@ -141,8 +141,12 @@ def split_uncovered(view: View, left: iv.Intervals) -> tuple[int, int]:
     if samples is None:
         return total, 0
     t, cpu, tid = samples
-    ops = view.ops
-    on_thread = iv.union(ops["ts"][ops["tid"] == tid], (ops["ts"] + ops["dur"])[ops["tid"] == tid])
+    ops, la = view.ops, view.launches
+    # Time the thread spent inside ops and runtime calls (annotations and steps only mark time).
+    mine = (ops["tid"] == tid) & ops["cat"].eq("cpu_op")
+    calls = la["tid"] == tid
+    on_thread = iv.union(np.concatenate([ops["ts"][mine], la["ts"][calls]]),
+                         np.concatenate([(ops["ts"] + ops["dur"])[mine], (la["ts"] + la["dur"])[calls]]))
     gap = np.diff(iv.covered_before(left, t))
     busy = np.diff(iv.covered_before(on_thread, t))
     worked = np.clip(np.diff(cpu) - busy, 0, gap)

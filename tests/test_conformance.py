@@ -88,3 +88,45 @@ def test_ns_resolution_trace_is_exact(imported_real: dict[str, Path]) -> None:
     assert (t.kernels["ts"] % 250 != 0).mean() > 0.9
     first = t.ops[t.ops["name"] == "autograd::engine::evaluate_function: DivBackward1"]
     assert 1712195495519689047 in first["ts"].tolist()  # the file's first event: "ts": 1712195495519689.047
+
+
+def test_no_label_contradicts_its_evidence_on_real_traces(imported_real: dict[str, Path]) -> None:
+    """No step or window of any real trace is gpu-bound with more than 30% GPU idle (report JSON)."""
+    bad = []
+    for name, folder in imported_real.items():
+        b = skiprof.report(folder).to_dict()["boundness"]
+        for row in b["steps"] + b["windows"]:
+            assert {"label", "gpu_idle_share"} <= set(row)
+            if row["label"] == "gpu-bound" and row["gpu_idle_share"] > 0.3:
+                bad.append((name, row["stretch"], row["gpu_idle_share"]))
+    assert not bad, bad
+
+
+def test_replay_bounds_on_real_traces(imported_real: dict[str, Path]) -> None:
+    """At launch scale 0 and 0.5, predicted GPU busy and IL are at least the busiest stream's device
+    time, and no two activities overlap on a stream."""
+    import numpy as np
+
+    from skiprof.analyzers import select, whatif
+
+    for name, folder in imported_real.items():
+        v = select(skiprof.load(folder))
+        for scale in (0.0, 0.5):
+            knobs = whatif.Knobs(launch_scale=scale)
+            tl = whatif.simulate(v, knobs)
+            ok = tl.placed()
+            busiest = 0
+            for key in np.unique(tl.act_stream[ok]):
+                rows = np.flatnonzero(ok & (tl.act_stream == key))
+                s, e = np.sort(tl.act_start[rows]), np.sort(tl.act_end[rows])
+                assert (s[1:] >= e[:-1]).all(), (name, scale, "overlap")
+                busiest = max(busiest, int((e - s).sum()))
+            p = whatif.replay(v, knobs)
+            assert p.gpu_busy_ns >= busiest and p.il_ns >= busiest, (name, scale)
+
+
+def test_graph_launch_accounting_on_the_vllm_trace(imported_real: dict[str, Path]) -> None:
+    """One graph launch no longer charges its wait to each of its 420 kernels."""
+    s = skiprof.report(imported_real["tl_vllm_decode_cudagraph"]).to_dict()["launch"]
+    assert s["graph_member_activities"] == 420
+    assert s["launch_ns"] <= 2 * s["launch_call_ns"]
