@@ -67,3 +67,16 @@ def report(view: View, options: Options | None = None, fmt: str = "json") -> lis
     """The results ``skiprof report`` shows for ``view`` in output format ``fmt``."""
     options = options or Options()
     return [a.run(view, options) for a in REGISTRY.values() if a.in_report and fmt in a.formats]
+
+
+def registry_markdown() -> str:
+    """The table of analyses that docs/metrics.md embeds (generated: ``python -m skiprof.analyzers``)."""
+    import typing
+
+    rows = ["| analysis | question | JSON key and schema | in `skiprof report` | formats |", "|---|---|---|---|---|"]
+    for a in REGISTRY.values():
+        result = typing.get_type_hints(a.run).get("return")
+        schema = getattr(result, "schema", "")
+        rows.append(f"| `{a.name}` | {a.question} | `{a.name}`: `{schema}` | {'yes' if a.in_report else 'no'} | "
+                    f"{', '.join(a.formats)} |")
+    return "\n".join(rows)

@@ -101,6 +101,10 @@ class _Graph:
         self.k_prev = np.full(len(order), -1, np.int64)
         self.k_prev[order] = np.where(np.isnan(prev), -1, np.nan_to_num(prev)).astype(np.int64)
         self.stream_order = order
+        ops = view.ops
+        # Threads that run ops do host work between their calls; a thread with calls only (a poller,
+        # say) spends its gaps waiting, which a faster or slower CPU does not change.
+        self.working = set(zip(ops["pid"].tolist(), ops["tid"].tolist()))
         self.by_call: dict[int, list[int]] = {}
         for r in np.argsort(self.k_ts, kind="stable"):
             if self.k_call[r] >= 0:
@@ -190,12 +194,14 @@ class _Run:
         self.stream_end: dict[int, tuple[int, int]] = {}  # stream -> (replayed end, activity)
         self.orphans_left = {int(r) for r in np.flatnonzero(g.k_call < 0)}
 
-    def host_gap(self, a: int, b: int) -> int:
-        """Replayed length of the host work measured in [a, b): scaled, without what a graph replaces."""
+    def host_gap(self, a: int, b: int, thread: tuple[int, int] | None = None) -> int:
+        """Replayed length of the host time measured in [a, b) on ``thread``: scaled where the thread does
+        host work, without what a graph replaces."""
         if b <= a:
             return 0
         gone = iv.intersect_total((np.array([a], np.int64), np.array([b], np.int64)), self.captured)
-        return round((b - a - gone) * self.k.host_scale)
+        scale = self.k.host_scale if thread is None or thread in self.g.working else 1.0
+        return round((b - a - gone) * scale)
 
     def place(self, r: int, ready: int, pred: int, edge: str, gap: int = 0) -> None:
         """Put activity r on its stream at the earliest time both it and the stream are ready."""
@@ -223,10 +229,10 @@ def _host_start(run: _Run, j: int) -> tuple[int, int]:
     t0 = int(g.l_ts[j])
     prev = run.host.get(g.thread[j])
     if prev is None:
-        return run.tl.origin + run.host_gap(run.tl.origin, t0), -1
+        return run.tl.origin + run.host_gap(run.tl.origin, t0, g.thread[j]), -1
     _, m_end, r_end, call = prev
     if t0 >= m_end:
-        return r_end + run.host_gap(m_end, t0), call
+        return r_end + run.host_gap(m_end, t0, g.thread[j]), call
     return r_end - (m_end - t0), call  # nested in the previous call (a driver call inside a runtime call)
 
 
@@ -294,9 +300,9 @@ def simulate(view: View, knobs: Knobs | None = None) -> Timeline:
 def _host_end(run: _Run) -> int:
     """Replayed end of the host side: the measured host tail after each thread's last call, scaled."""
     ops, origin = run.g.view.ops, run.tl.origin
-    host = ~ops["cat"].eq("python_function") & ~run.g.view.tail_step_mask()
+    host = run.g.view.bounding_ops()
     m_end = int((ops["ts"] + ops["dur"])[host].max()) if host.any() else origin
-    ends = [r_end + run.host_gap(me, m_end) for _, me, r_end, _ in run.host.values()]
+    ends = [r_end + run.host_gap(me, m_end, thread) for thread, (_, me, r_end, _) in run.host.items()]
     return max(ends) if ends else origin + run.host_gap(origin, m_end)
 
 

@@ -1,6 +1,7 @@
 """What an analysis looks at: one rank of a trace, optionally narrowed to a step or a region."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -12,6 +13,8 @@ from skiprof._errors import UsageError
 from . import _intervals as iv
 from ._activity import activity_columns
 from ._cols import Cols, from_arrow
+
+_STEP_NAME = re.compile(r"^ProfilerStep#\d+$")
 
 __all__ = ["View", "select"]
 
@@ -42,8 +45,8 @@ class View:
     def scope(self) -> iv.Intervals:
         """The time this view covers, as disjoint intervals: the IL window of docs/metrics.md.
 
-        Whole trace: from the first host op or annotation, launch call or device activity to the
-        last end of any of them. A step or region: its windows plus the time its device work ran
+        Whole trace: from the first host op or annotation (steps and Python frames aside), launch
+        call or device activity to the last end of any of them. A step or region: its windows plus the time its device work ran
         after them.
         """
         k = self.kernels
@@ -52,9 +55,7 @@ class View:
             hi = np.array([w[1] for w in self.windows] + (k["ts"] + k["dur"]).tolist(), np.int64)
             return iv.union(lo, hi)
         ops, la = self.ops, self.launches
-        # Python frames (with_stack) wrap everything, the script's start-up included, and the step
-        # left open when a capture stops is no iteration: neither bounds the scope.
-        host = ~ops["cat"].eq("python_function") & ~self.tail_step_mask()
+        host = self.bounding_ops()
         starts = [a for a in (ops["ts"][host], la["ts"], k["ts"]) if len(a)]
         ends = [a for a in ((ops["ts"] + ops["dur"])[host], la["ts"] + la["dur"], k["ts"] + k["dur"]) if len(a)]
         if not starts:
@@ -62,6 +63,14 @@ class View:
         first = min(int(a.min()) for a in starts)  # type: ignore[misc]  # numpy's stubs type this loosely
         last = max(int(a.max()) for a in ends)  # type: ignore[misc]
         return np.array([first], np.int64), np.array([max(last, first)], np.int64)
+
+    def bounding_ops(self) -> np.ndarray:
+        """Ops that bound the scope: not Python frames (with_stack: they wrap the script's start-up)
+        and not ProfilerStep annotations (steps mark time; the last one is often left open long after
+        the work, as a capture's tail always is)."""
+        ops = self.ops
+        steps = ops["cat"].eq("user_annotation") & ops["name"].search(_STEP_NAME)
+        return ~ops["cat"].eq("python_function") & ~steps
 
     def tail_step_mask(self) -> np.ndarray:
         """Ops rows of the ProfilerStep a capture left open (see steps())."""

@@ -35,9 +35,9 @@ __all__ = ["label", "per_step", "per_window", "idle_attribution", "step_columns"
 GPU_BOUND_BUSY = 0.7
 #: Gaps up to this long between back-to-back kernels count as launch overhead ("kernel wait").
 KERNEL_WAIT_NS = 30_000
-STRETCH_COLUMNS = ["stretch", "start_ns", "end_ns", "kernels", "launch_ns_per_kernel", "queue_ns_per_kernel",
-                   "queue_share", "gpu_busy_ns", "gpu_idle_share", "idle_host_share", "idle_launch_share",
-                   "idle_sync_share", "label"]
+STRETCH_COLUMNS = ["stretch", "start_ns", "end_ns", "duration_ns", "kernels", "launch_ns_per_kernel",
+                   "queue_ns_per_kernel", "queue_share", "gpu_busy_ns", "gpu_busy_share", "gpu_idle_share",
+                   "idle_host_share", "idle_launch_share", "idle_sync_share", "label"]
 
 
 def label(busy_share: float, idle_cpu_ns: int, idle_sync_ns: int, has_device: bool = True) -> str:
@@ -101,8 +101,8 @@ def _stretches(view: View, bounds: list[tuple[int, int]], names: list[str],
         length = iv.total(scope)
         b, wait_launch, wait_sync, wait_host = causes.evidence(scope)
         shares = [x / length if length else 0.0 for x in (b, wait_host, wait_launch, wait_sync)]
-        values = (name, lo, hi, n, (lq - q) / nc if nc else 0.0, q / nc if nc else 0.0, q / lq if lq else 0.0, b,
-                  1 - shares[0] if length else 0.0, shares[1], shares[2], shares[3],
+        values = (name, lo, hi, hi - lo, n, (lq - q) / nc if nc else 0.0, q / nc if nc else 0.0, q / lq if lq else 0.0,
+                  b, shares[0], 1 - shares[0] if length else 0.0, shares[1], shares[2], shares[3],
                   label(shares[0], wait_host + wait_launch, wait_sync, view.has_device))
         for c, v in zip(STRETCH_COLUMNS, values):
             rows[c].append(v)
@@ -188,11 +188,7 @@ _CPU_STEP_COLS = (Col("stretch", "step"), Col("duration_ns", "duration", "ns"), 
 
 def _rows(cols: dict[str, list[Any]]) -> tuple[dict[str, Any], ...]:
     keys = list(cols)
-    out = tuple({k: cols[k][i] for k in keys} for i in range(len(cols[keys[0]]) if keys else 0))
-    for r in out:
-        r["gpu_busy_share"] = 1 - r["gpu_idle_share"]
-        r["duration_ns"] = r["end_ns"] - r["start_ns"]
-    return out
+    return tuple({k: cols[k][i] for k in keys} for i in range(len(cols[keys[0]]) if keys else 0))
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,8 @@ from _util import ROOT, SHARED
 
 sys.path.insert(0, str(ROOT))
 
-from skiprof.analyzers import select, whatif
-
 import skiprof
+from skiprof.analyzers import select, whatif
 from skiprof.commands.import_ import run_import
 
 

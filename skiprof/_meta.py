@@ -10,7 +10,8 @@ from typing import Any
 
 import msgspec
 
-__all__ = ["Meta", "RankStats", "Capture", "CaptureSettings", "Clock", "Device", "decode_meta", "encode_meta"]
+__all__ = ["Meta", "RankStats", "Capture", "CaptureSettings", "Clock", "Device", "decode_meta", "encode_meta", "markdown_meta",
+           "FIELD_DOCS"]
 
 
 class Clock(msgspec.Struct, kw_only=True):
@@ -119,3 +120,38 @@ def encode_meta(meta: Meta) -> bytes:
 def decode_meta(data: bytes) -> Meta:
     """Decode and validate meta.json; raises msgspec errors on malformed or mistyped content."""
     return msgspec.json.decode(data, type=Meta)
+
+
+#: What each key of meta.json holds (docs/trace-format.md embeds the table markdown_meta() makes).
+FIELD_DOCS: dict[str, str] = {
+    "schema_version": "version of the folder layout; `skiprof.load` reads versions 1 and 2 (a version 1 folder has no metrics table, which loads empty) and refuses others",
+    "skiprof_version": "the skiprof that wrote the folder",
+    "created": "when (UTC, ISO 8601)",
+    "command": "the command line that produced it",
+    "host": "host that recorded the trace, when the trace says",
+    "importing_host": "host that ingested it",
+    "sources": "the trace files ingested",
+    "ranks": "ranks present",
+    "world_size": "the job's world size from `distributedInfo`, when the trace gives it",
+    "layout": "`single` (top-level files) or `partitioned` (`rank=N/`)",
+    "clock": "`unit` (ns), `origin_unix_ns` (Kineto's `baseTimeNanoseconds`: `ts + origin_unix_ns` is Unix time), `note`",
+    "devices": "`id`, `name`, `sms` and `memory_bytes` of each device the trace lists",
+    "trace_fields": "selected top-level fields of the Kineto trace (CUDA/HIP versions, `distributedInfo`, ...)",
+    "stats": "per rank (key: the rank): " + ", ".join(f"`{f}`" for f in RankStats.__struct_fields__),
+    "process_names": "per rank: pid to process name from the trace's metadata events",
+    "torch_version": "torch used for capture (null for imports)",
+    "capture": "for `skiprof trace`: " + ", ".join(f"`{f}`" for f in Capture.__struct_fields__)
+               + "; `options` holds " + ", ".join(f"`{f}`" for f in CaptureSettings.__struct_fields__),
+    "notes": "what the writer wants every reader to know",
+}
+
+
+def markdown_meta() -> str:
+    """The meta.json reference of docs/trace-format.md, generated from the structs above."""
+    rows = ["| key | meaning |", "|---|---|"]
+    rows += [f"| `{f}` | {FIELD_DOCS[f]} |" for f in Meta.__struct_fields__]
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":  # python -m skiprof._meta: the section docs/trace-format.md embeds
+    print(markdown_meta())

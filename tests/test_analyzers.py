@@ -2,8 +2,8 @@
 
 1. CPU-bound chain: steps [0,200) and [200,400); op i at 100i (50 long) calls cudaLaunchKernel at
    100i+10 (10 long); its kernel runs at 100i+25 for 5. launch_queue = 15, queue = 0 (the stream is
-   empty), launch = 15. TKLQT = 4*15 = 60; AKD = 5; IL = 0..400 (the second step ends last) = 400;
-   busy = 20; idle = 380; HTA delay = 4*5. Step 0 [0,200): kernels at 25 and 125 ran in it, busy 10;
+   empty), launch = 15. TKLQT = 4*15 = 60; AKD = 5; IL = 0..350 (the last op ends at 350; steps only
+   mark time and do not bound the scope) = 350; busy = 20; idle = 330; HTA delay = 4*5. Step 0 [0,200): kernels at 25 and 125 ran in it, busy 10;
    its idle 190 is 10 of launched work on its way ([20,25) and [120,125)) and 180 with nothing
    launched: cpu-bound at idle share 0.95.
 2. GPU-bound queue: op i at 10i (8 long), launch at 10i+1 (2 long); kernels of 50 run back to back
@@ -31,10 +31,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from kineto import kernel, op, runtime, write_trace
-from skiprof.analyzers import boundness, breakdown, hta, kernels, launch, select
 
 import skiprof
+from kineto import kernel, op, runtime, write_trace
+from skiprof.analyzers import boundness, breakdown, hta, kernels, launch, select
 from skiprof.commands.import_ import run_import
 
 US = 1000  # ns per µs
@@ -99,9 +99,9 @@ def test_cpu_bound_chain(tmp_path: Path) -> None:
     s = launch.summary(v)
     assert (s.tklqt_ns, s.queue_ns, s.launch_ns) == (60 * US, 0, 60 * US)
     assert s.akd_ns == 5 * US
-    assert (s.il_ns, s.gpu_busy_ns, s.gpu_idle_ns) == (400 * US, 20 * US, 380 * US)
-    assert s.gpu_utilization == pytest.approx(20 / 400)
-    assert s.kernels_per_s == pytest.approx(4 / 400e-6)
+    assert (s.il_ns, s.gpu_busy_ns, s.gpu_idle_ns) == (350 * US, 20 * US, 330 * US)
+    assert s.gpu_utilization == pytest.approx(20 / 350)
+    assert s.kernels_per_s == pytest.approx(4 / 350e-6)
     assert (s.launch_calls, s.top_level_ops, s.launches_per_top_op) == (4, 4, 1.0)
     assert s.launch_api_ns == 40 * US
     assert s.framework_ns == 4 * 50 * US - 40 * US
@@ -247,7 +247,6 @@ def test_per_region_tklqt(tmp_path: Path) -> None:
 def test_launches_per_token_is_derived(tmp_path: Path) -> None:
     # gpu_bound() has 4 launch calls; a workload that recorded tokens=8 gets 0.5 launches per token.
     import skiprof.analyzers.scenario as scenario
-
     from skiprof._folder import write_rank
     from skiprof.ingest._build import metrics_table
 

@@ -7,10 +7,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import TRACES, needs_shared, run_cli
-from kineto import linking_trace, write_trace
 
 import skiprof
+from conftest import TRACES, needs_shared, run_cli
+from kineto import linking_trace, write_trace
 
 SCRIPT = textwrap.dedent(
     """

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ORACLES, needs_shared, real_traces
 
 import skiprof
+from conftest import ORACLES, needs_shared, real_traces
 
 pytestmark = needs_shared
 

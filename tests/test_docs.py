@@ -14,6 +14,14 @@ def test_trace_format_lists_every_column() -> None:
     assert f"schema version {SCHEMA_VERSION}" in text
 
 
+def test_generated_sections_are_current() -> None:
+    from skiprof._meta import markdown_meta
+    from skiprof.analyzers import registry_markdown
+
+    assert markdown_meta() in (DOCS / "trace-format.md").read_text(), "regenerate: python -m skiprof._meta"
+    assert registry_markdown() in (DOCS / "metrics.md").read_text(), "regenerate: python -m skiprof.analyzers"
+
+
 def test_summary_figures_are_defined() -> None:
     text = (DOCS / "metrics.md").read_text()
     for name in ("linked to their launch", "to a CPU op", "orphans", "before_window", "traced"):
@@ -23,9 +31,8 @@ def test_summary_figures_are_defined() -> None:
 def test_report_keys_are_defined(tmp_path) -> None:
     import re
 
-    from kineto import linking_trace, write_trace
-
     import skiprof
+    from kineto import linking_trace, write_trace
     from skiprof.commands.import_ import run_import
 
     src = write_trace(tmp_path / "t.json", linking_trace())

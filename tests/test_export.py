@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import TRACES, needs_shared, run_cli
-from kineto import linking_trace, write_trace
 
 import skiprof
+from conftest import TRACES, needs_shared, run_cli
+from kineto import linking_trace, write_trace
 from skiprof.commands.export import export_chrome
 from skiprof.commands.import_ import run_import
 

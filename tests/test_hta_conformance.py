@@ -5,10 +5,10 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import ORACLES, needs_shared, real_traces
-from skiprof.analyzers import _view, hta
 
 import skiprof
+from conftest import ORACLES, needs_shared, real_traces
+from skiprof.analyzers import _view, hta
 
 pytestmark = needs_shared
 

@@ -6,6 +6,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from conftest import ROOT, TRACES, needs_shared, run_cli
 from kineto import linking_trace, write_trace
 

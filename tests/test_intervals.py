@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+
 from skiprof.analyzers import _intervals as iv
 
 

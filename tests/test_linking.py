@@ -14,9 +14,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from kineto import HOST_PID, linking_trace, write_trace
 
 import skiprof
+from kineto import HOST_PID, linking_trace, write_trace
 from skiprof.commands.import_ import run_import
 
 

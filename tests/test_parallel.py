@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import TRACES, needs_shared
-from kineto import kernel, op, runtime, write_trace
 
 import skiprof
 import skiprof.ingest as ingest
+from conftest import TRACES, needs_shared
+from kineto import kernel, op, runtime, write_trace
 
 
 def _tables(path: Path, jobs: int):

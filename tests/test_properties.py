@@ -38,7 +38,7 @@ def _import(tmp: Path, events: list[dict], name: str) -> skiprof.Trace:
     return skiprof.load(tmp / name)
 
 
-def _view(t: skiprof.Trace):  # noqa: ANN202
+def _view(t: skiprof.Trace):
     from skiprof.analyzers import select
 
     return select(t)
@@ -102,7 +102,7 @@ def test_identity_replay_is_exact(tmp_path: Path, events: list[dict]) -> None:
     assert (tl.call_end == v.launches["ts"] + v.launches["dur"]).all()
 
 
-def _check_timeline(v, tl, knobs) -> None:  # noqa: ANN001
+def _check_timeline(v, tl, knobs) -> None:
     ok = tl.placed()
     busiest = 0
     for key in np.unique(tl.act_stream[ok]):

@@ -4,9 +4,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
 
 import skiprof
+from conftest import ROOT
 from skiprof.commands.import_ import run_import
 
 SAMPLES = sorted(p for p in (ROOT / "traces").iterdir() if (p / "meta.json").exists())

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kineto import linking_trace, op, write_trace
 from rich.console import Console
 
 import skiprof
+from kineto import linking_trace, op, write_trace
 from skiprof._ingest_summary import summarize
 from skiprof.commands.import_ import run_import
 from skiprof.render.ingest_summary import render_summary

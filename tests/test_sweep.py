@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+
 from conftest import ROOT, run_cli
 from skiprof.analyzers import transition
-
 from skiprof.commands.sweep import parse_param, plan
 
 

@@ -5,9 +5,9 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, run_cli
 
 import skiprof
+from conftest import ROOT, run_cli
 
 WORKLOADS = {
     # name: (extra args, regions that must appear, metrics that must appear)
