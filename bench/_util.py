@@ -51,12 +51,15 @@ PY = sys.executable
 BASELINE = [PY, "-c", "import gzip, json, sys; json.loads(gzip.open(sys.argv[1]).read())"]
 
 
-def common_args(doc: str, scale_help: str) -> argparse.Namespace:
-    """--trace/--repeat/--scale for a benchmark; checks the trace and byte-compiles skiprof first."""
+def common_args(doc: str, scale_help: str, extra: list[tuple[str, dict]] | None = None) -> argparse.Namespace:
+    """--trace/--repeat/--scale (and ``extra`` options) for a benchmark; checks the trace and
+    byte-compiles skiprof first."""
     ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--trace", type=Path, default=SHARED / "traces" / "hta_v100_ddp2_df_index_resolver.json.gz")
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--scale", action="store_true", help=scale_help)
+    for flag, kw in extra or []:
+        ap.add_argument(flag, **kw)
     a = ap.parse_args()
     if not a.trace.exists():
         sys.exit(f"{a.trace}: not found (set SKIPROF_SHARED or pass --trace)")

@@ -132,43 +132,39 @@ def read_chunks(
     ``msgspec.DecodeError`` when they are not one. Fields outside the array are
     stored in ``info.fields``. With ``defer``, pieces before the last are cut
     at the first boundary the pattern finds, unverified, and handed to
-    ``defer`` (which decodes them elsewhere and must report a bad cut itself).
+    ``defer`` without the brackets (it decodes them elsewhere and must report a
+    bad cut itself); their places in the output are None.
     """
     size = piece_size or _PIECE
     buf = b""
+    parts: list[bytes] = []  # inflated text not yet joined to buf: joining once per piece, not per read
+    waiting = 0
     phase = "start"  # start -> events -> done
     bare_array = False
     for piece in _raw_bytes(path):
         info.bytes_read += len(piece)
-        buf = buf + piece if buf else piece
-        if phase == "start":
-            buf = buf.lstrip()
-            if buf.startswith(b"\xef\xbb\xbf"):
-                buf = buf[3:].lstrip()
-            if not buf:
-                continue
-            if buf[:1] == b"[":
-                bare_array, buf, phase = True, buf[1:], "events"
-            elif buf[:1] == b"{":
-                m = _EVENTS_KEY.search(buf)
-                if m is None:
-                    if len(buf) > _HEADER_LIMIT:
-                        raise BadTraceError(path, 'no "traceEvents" array found')
-                    continue
-                info.fields.update(_decode_header(path, buf[: m.start()]))
-                buf, phase = buf[m.end():], "events"
-            else:
-                raise BadTraceError(path, "not a JSON trace (expected '{' or '[' at the start)")
         if phase == "events":
-            start = 0
-            while len(buf) - start > size:
-                done = _cut_only(buf, start, size, defer) if defer is not None else _cut_and_decode(buf, start, size, decode)
-                if done is None:
-                    break  # no safe cut yet: read more
-                result, start = done
-                yield result
-            if start:
-                buf = buf[start:]
+            parts.append(piece)
+            waiting += len(piece)
+            if len(buf) + waiting <= size:
+                continue
+            buf, parts, waiting = b"".join([buf, *parts]), [], 0
+        else:
+            buf = buf + piece if buf else piece
+            buf, phase, bare_array = _start(path, buf, info)
+            if phase == "start":
+                continue
+        start = 0
+        while len(buf) - start > size:
+            done = _cut_only(buf, start, size, defer) if defer is not None else _cut_and_decode(buf, start, size, decode)
+            if done is None:
+                break  # no safe cut yet: read more
+            result, start = done
+            yield result
+        if start:
+            buf = buf[start:]
+    if parts:
+        buf = b"".join([buf, *parts])
     if phase == "start":
         if not buf.strip():
             raise BadTraceError(path, "empty file")
@@ -179,6 +175,29 @@ def read_chunks(
         info.fields.update(tail)
     if result is not None:
         yield result
+
+
+def _start(path: Path, buf: bytes, info: TraceText) -> tuple[bytes, str, bool]:
+    """Find where the events array begins: (text after its "[", phase, whether the file is a bare array).
+
+    Returns phase "start" (and the text so far) until the opening is in ``buf``.
+    """
+    buf = buf.lstrip()
+    if buf.startswith(b"\xef\xbb\xbf"):
+        buf = buf[3:].lstrip()
+    if not buf:
+        return buf, "start", False
+    if buf[:1] == b"[":
+        return buf[1:], "events", True
+    if buf[:1] != b"{":
+        raise BadTraceError(path, "not a JSON trace (expected '{' or '[' at the start)")
+    m = _EVENTS_KEY.search(buf)
+    if m is None:
+        if len(buf) > _HEADER_LIMIT:
+            raise BadTraceError(path, 'no "traceEvents" array found')
+        return buf, "start", False
+    info.fields.update(_decode_header(path, buf[: m.start()]))
+    return buf[m.end():], "events", False
 
 
 def _finish_header_only(path: Path, buf: bytes, info: TraceText) -> None:
@@ -193,11 +212,12 @@ def _finish_header_only(path: Path, buf: bytes, info: TraceText) -> None:
 
 
 def _cut_only(buf: bytes, start: int, piece: int, defer: Any) -> tuple[Any, int] | None:
-    """Hand ``buf[start:cut]`` to ``defer`` for the first boundary past one piece's length."""
+    """Hand the events ``buf[start:cut]`` (without the array's brackets: the receiver adds them, in
+    its own process) to ``defer`` for the first boundary past one piece's length."""
     m = _CUT.search(buf, start + piece)
     if m is None:
         return None
-    return defer(b"[" + buf[start: m.start() + 1] + b"]"), m.end() - 1
+    return defer(buf[start: m.start() + 1]), m.end() - 1
 
 
 def _cut_and_decode(buf: bytes, start: int, piece: int, decode: Any) -> tuple[Any, int] | None:
