@@ -21,11 +21,40 @@ def real_traces() -> list[Path]:
 needs_shared = pytest.mark.skipif(not TRACES.is_dir(), reason=f"real traces not found at {TRACES} (set SKIPROF_SHARED)")
 
 
-def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m skiprof ARGS`` in a subprocess, as a user would."""
+#: Commands that run user code or start processes: always tested in a real subprocess.
+_SUBPROCESS = {"trace", "sweep"}
+
+
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300,
+            subprocess_: bool | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``skiprof ARGS`` as a user would: in a subprocess for capture and sweeps (exit codes, the
+    script's process), in-process through ``cli.main`` for the rest (the same code path, faster)."""
+    if subprocess_ is None:
+        subprocess_ = bool(args) and args[0] in _SUBPROCESS or cwd is not None
+    if not subprocess_:
+        return run_main(*args)
     env = dict(os.environ, PYTHONPATH=str(ROOT), NO_COLOR="1")
     return subprocess.run([sys.executable, "-m", "skiprof", *args], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=timeout)
+
+
+def run_main(*args: str) -> subprocess.CompletedProcess[str]:
+    """``skiprof.cli.main(args)`` in this process, with its stdout, stderr and exit code."""
+    import contextlib
+    import io
+
+    from skiprof.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    old = os.environ.get("NO_COLOR")
+    os.environ["NO_COLOR"] = "1"
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(list(args))
+    finally:
+        if old is None:
+            os.environ.pop("NO_COLOR", None)
+    return subprocess.CompletedProcess(["skiprof", *args], code, out.getvalue(), err.getvalue())
 
 
 @pytest.fixture(scope="session")
