@@ -30,7 +30,7 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300,
     """Run ``skiprof ARGS`` as a user would: in a subprocess for capture and sweeps (exit codes, the
     script's process), in-process through ``cli.main`` for the rest (the same code path, faster)."""
     if subprocess_ is None:
-        subprocess_ = bool(args) and args[0] in _SUBPROCESS or cwd is not None
+        subprocess_ = (bool(args) and args[0] in _SUBPROCESS) or cwd is not None
     if not subprocess_:
         return run_main(*args)
     env = dict(os.environ, PYTHONPATH=str(ROOT), NO_COLOR="1")

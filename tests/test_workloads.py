@@ -20,9 +20,22 @@ WORKLOADS = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(WORKLOADS))
-def test_workload_under_trace(tmp_path: Path, name: str) -> None:
-    extra, regions, metrics = WORKLOADS[name]
+#: Real model definitions (transformers / diffusers built from configs): id -> (workload, extra args, regions, metrics).
+REAL = {
+    "serving-llama": ("serving", ["--model", "llama", "--requests", "4", "--gen-len", "6"], {"prefill", "decode"},
+                      {"ttft_ms_mean", "tpot_ms_mean", "tokens_per_s"}),
+    "serving-qwen2": ("serving", ["--model", "qwen2", "--requests", "2", "--gen-len", "4"], {"prefill", "decode"}, {"ttft_ms_mean"}),
+    "serving-gpt2": ("serving", ["--model", "gpt2", "--requests", "2", "--gen-len", "4"], {"prefill", "decode"}, {"tpot_ms_mean"}),
+    "moe-mixtral-prefetch": ("moe", ["--model", "mixtral", "--mode", "prefetch", "--steps", "2"], {"route", "h2d", "wait", "compute"},
+                             {"expert_bytes_h2d", "stall_ms", "h2d_ms"}),
+    "moe-mixtral-offload": ("moe", ["--model", "mixtral", "--mode", "offload", "--steps", "2"], {"route", "h2d", "compute"},
+                            {"stall_ms"}),
+    "diffusion-sd": ("diffusion", ["--model", "sd", "--steps", "3"], {"load", "patch", "denoise", "vae"},
+                     {"addon_load_ms", "addon_patch_ms", "lora_share"}),
+}
+
+
+def _check_under_trace(tmp_path: Path, name: str, extra: list[str], regions: set[str], metrics: set[str]) -> skiprof.Trace:
     out = tmp_path / name
     r = run_cli("trace", "--no-report", "-o", str(out), str(ROOT / "workloads" / f"{name}.py"), *extra, "--json")
     assert r.returncode == 0, r.stderr[-2000:]
@@ -43,6 +56,27 @@ def test_workload_under_trace(tmp_path: Path, name: str) -> None:
     assert len(recorded) == len(m)
     if "tokens" in set(m["name"]):  # derived from the trace's launch calls
         assert any(x["name"] == "launches_per_token" for x in rep["scenario"]["metrics"])
+    return t
+
+
+@pytest.mark.parametrize("name", sorted(WORKLOADS))
+def test_workload_under_trace(tmp_path: Path, name: str) -> None:
+    _check_under_trace(tmp_path, name, *WORKLOADS[name])
+
+
+@pytest.mark.parametrize("case", sorted(REAL))
+def test_real_model_workload_under_trace(tmp_path: Path, case: str) -> None:
+    """transformers/diffusers models from configs, on the CPU, under skiprof trace: regions, metrics,
+    every device activity linked (none on a CPU) and the host ops nested under their regions."""
+    name, extra, regions, metrics = REAL[case]
+    pytest.importorskip("transformers")
+    if name == "diffusion":
+        pytest.importorskip("diffusers")
+    t = _check_under_trace(tmp_path, name, extra, regions, metrics)
+    ops = t.ops
+    assert (ops["cat"] == "cpu_op").sum() > 50
+    s = t.meta.rank_stats(0)
+    assert s.linked_to_launch == s.device_activities - s.orphans_before_window
 
 
 @pytest.mark.parametrize("name", sorted(WORKLOADS))

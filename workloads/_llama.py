@@ -8,7 +8,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-__all__ = ["LlamaConfig", "Llama", "KVCache"]
+__all__ = ["LlamaConfig", "Llama", "KVCache", "GraphedDecode"]
 
 
 @dataclass(frozen=True)
@@ -66,11 +66,10 @@ class _Block(nn.Module):
         k, v = self.kv(h).view(b, t, 2, c.kv_heads, c.head_dim).unbind(2)
         k, v = k.transpose(1, 2), v.transpose(1, 2)
         q, k = _rope(q, pos), _rope(k, pos)
-        # Write the new keys/values at each sequence's positions, then attend over its whole cache.
-        for i in range(b):
-            p0 = int(pos[i, 0])
-            cache.k[layer, slots[i], :, p0:p0 + t] = k[i]
-            cache.v[layer, slots[i], :, p0:p0 + t] = v[i]
+        # Write the new keys/values at each sequence's positions (one scatter, no host sync: a decode
+        # step can be captured as a CUDA graph), then attend over its whole cache.
+        cache.k[layer][slots[:, None], :, pos] = k.transpose(1, 2)
+        cache.v[layer][slots[:, None], :, pos] = v.transpose(1, 2)
         keys = cache.k[layer, slots].repeat_interleave(c.heads // c.kv_heads, dim=1)
         vals = cache.v[layer, slots].repeat_interleave(c.heads // c.kv_heads, dim=1)
         kpos = torch.arange(cache.max_len, device=x.device)
@@ -102,3 +101,28 @@ class Llama(nn.Module):
             x = blk(x, i, cache, slots, pos)
         cache.lengths[slots] = start + t
         return self.head(self.norm(x[:, -1]))
+
+
+class GraphedDecode:
+    """One decode step of all ``batch`` slots captured as a CUDA graph and replayed: one launch
+    instead of one per kernel (what skiprof whatif --cuda-graph decode predicts)."""
+
+    def __init__(self, model: Llama, cache: KVCache, batch: int, device: torch.device) -> None:
+        self.tokens = torch.zeros(batch, 1, dtype=torch.long, device=device)
+        self.slots = torch.arange(batch, device=device)
+        saved = cache.lengths.clone()
+        side = torch.cuda.Stream(device)
+        side.wait_stream(torch.cuda.current_stream(device))
+        with torch.cuda.stream(side):  # warm-up outside the graph, as capture requires
+            for _ in range(2):
+                model(self.tokens, cache, self.slots)
+        torch.cuda.current_stream(device).wait_stream(side)
+        self.graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(self.graph):
+            self.logits = model(self.tokens, cache, self.slots)
+        cache.lengths.copy_(saved)  # the warm-up advanced the sequences; nothing was really decoded
+
+    def __call__(self, tokens: torch.Tensor) -> torch.Tensor:
+        self.tokens.copy_(tokens)
+        self.graph.replay()
+        return self.logits

@@ -10,12 +10,18 @@ projections) to a temporary folder as safetensors, then serves one request: load
 run --steps denoising steps (denoise, one skiprof.step() each; with --controlnet a hint branch adds
 its features) and decode the latents (vae). Metrics (scenario "diffusion"): add-on load and patch
 time against denoising time, per-step latency and images per second.
+
+--model sd builds a Stable-Diffusion-shaped pipeline from configs instead (random weights): a
+transformers CLIPTextModel, a diffusers UNet2DConditionModel (SD 1.5's at --preset gpu-paper), a
+diffusers AutoencoderKL decoder and the DDIM scheduler; the LoRA adapters patch every attention
+projection of the UNet. Metric lora_share: (load + patch) / wall time.
 """
 from __future__ import annotations
 
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -24,8 +30,10 @@ from torch.nn import functional as F
 import skiprof
 
 try:
+    from . import _hf
     from ._common import finish, parser, resolve, sync
 except ImportError:
+    import _hf  # type: ignore[no-redef]
     from _common import finish, parser, resolve, sync  # type: ignore[no-redef]
 
 PRESETS = {
@@ -112,13 +120,75 @@ def write_loras(unet: UNet, folder: Path, count: int, rank: int) -> list[Path]:
     return paths
 
 
+def _sd_targets(unet: nn.Module) -> dict[str, nn.Linear]:
+    """The attention projections of a diffusers UNet that LoRA adapters patch."""
+    return {n: m for n, m in unet.named_modules()
+            if isinstance(m, nn.Linear) and n.endswith((".to_q", ".to_k", ".to_v", ".to_out.0"))}
+
+
+def diffusion_sd(args: Any, device: torch.device) -> dict[str, float]:
+    """The diffusers path: load and patch LoRAs, encode the prompt, DDIM denoising, VAE decode."""
+    from safetensors.torch import load_file, save_file
+
+    text_enc, unet, vae, sched = _hf.sd_pipeline(_hf.size_of(args.preset), device, torch.float32)
+    targets = _sd_targets(unet)
+    size = unet.config.sample_size
+    with tempfile.TemporaryDirectory() as tmp, torch.inference_mode():
+        paths = []
+        for i in range(args.loras):
+            ad = {}
+            for n, m in targets.items():
+                ad[f"{n}.lora_A"] = torch.randn(args.rank, m.in_features) * 0.01
+                ad[f"{n}.lora_B"] = torch.randn(m.out_features, args.rank) * 0.01
+            paths.append(Path(tmp) / f"lora_{i}.safetensors")
+            save_file(ad, str(paths[-1]))
+        t0 = time.perf_counter()
+        with skiprof.region("load"):
+            adapters = [load_file(str(p), device=str(device)) for p in paths]
+            sync(device)
+        t1 = time.perf_counter()
+        with skiprof.region("patch"):
+            for ad in adapters:
+                for n, m in targets.items():
+                    m.weight += (ad[f"{n}.lora_B"] @ ad[f"{n}.lora_A"]) / len(adapters)
+            sync(device)
+        t2 = time.perf_counter()
+        with skiprof.region("text_encode"):
+            text = text_enc(torch.randint(0, 1000, (args.batch, args.tokens), device=device)).last_hidden_state
+        z = torch.randn(args.batch, 4, size, size, device=device)
+        sched.set_timesteps(args.steps)
+        sync(device)
+        t3 = time.perf_counter()
+        for t in sched.timesteps:
+            with skiprof.region("denoise"):
+                eps = unet(z, t.to(device), encoder_hidden_states=text).sample
+                z = sched.step(eps, t, z).prev_sample
+                sync(device)
+            skiprof.step()
+        t4 = time.perf_counter()
+        with skiprof.region("vae"):
+            images = vae.decode(z).sample.clamp(-1, 1)
+            sync(device)
+        t5 = time.perf_counter()
+    return {"addon_load_ms": (t1 - t0) * 1e3, "addon_patch_ms": (t2 - t1) * 1e3, "text_encode_ms": (t3 - t2) * 1e3,
+            "denoise_ms": (t4 - t3) * 1e3, "vae_ms": (t5 - t4) * 1e3, "per_step_ms": (t4 - t3) / args.steps * 1e3,
+            "addon_to_denoise": (t2 - t0) / (t4 - t3) if t4 > t3 else 0.0, "lora_share": (t2 - t0) / (t5 - t0),
+            "images_per_s": images.shape[0] / (t5 - t0), "adapters": float(args.loras), "steps": float(args.steps),
+            "lora_targets": float(len(targets))}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = parser(__doc__ or "", PRESETS)
     for name in ("steps", "batch", "latent", "width", "text_dim", "tokens", "loras", "rank"):
         ap.add_argument("--" + name.replace("_", "-"), type=int, default=None)
     ap.add_argument("--controlnet", action="store_true", help="add a ControlNet-style hint branch")
+    ap.add_argument("--model", choices=["hand", "sd"], default="hand",
+                    help="the hand-built pipeline, or a Stable-Diffusion-shaped diffusers pipeline built from configs")
     args = ap.parse_args(argv)
     device = resolve(args, PRESETS)
+    if args.model == "sd":
+        finish("diffusion", diffusion_sd(args, device), {"images_per_s": "images/s"}, args)
+        return 0
     from safetensors.torch import load_file
 
     text_enc = TextEncoder(args.text_dim).to(device).eval()

@@ -11,10 +11,17 @@ Regions: route, h2d, compute, wait (time blocked on expert copies). Metrics (sce
 tokens, tokens routed to each expert, load imbalance (max/mean tokens per expert), expert bytes and
 time host->device, stall time, and the mean number of experts used per layer. The report's scenario
 section adds launches per token (launch calls in the trace / tokens).
+
+--model mixtral runs a transformers Mixtral built from its config (random weights; --weights DIR
+loads a local checkpoint) on batches of --tokens token ids, with the same three modes: its packed
+experts keep a master copy in host memory, and a hook before each sparse-MoE block copies the
+experts its router picks into the device weights (offload), or the next block's pre-gated experts
+on a side stream (prefetch).
 """
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import torch
 from torch import nn
@@ -23,8 +30,10 @@ from torch.nn import functional as F
 import skiprof
 
 try:
+    from . import _hf
     from ._common import finish, parser, resolve, sync
 except ImportError:
+    import _hf  # type: ignore[no-redef]
     from _common import finish, parser, resolve, sync  # type: ignore[no-redef]
 
 PRESETS = {
@@ -57,13 +66,100 @@ def _copy_expert(src: Expert, dst: Expert, non_blocking: bool) -> int:
     return moved
 
 
+class ExpertHooks:
+    """Offloading for a transformers Mixtral: a hook before each sparse-MoE block makes sure the experts
+    its router picks are in the device weights, copying their slices from a host master copy."""
+
+    def __init__(self, model: nn.Module, mode: str, device: torch.device) -> None:
+        self.blocks = [layer.mlp for layer in model.model.layers]
+        self.mode, self.cuda = mode, device.type == "cuda"
+        self.host = [{n: getattr(b.experts, n).detach().to("cpu") for n in ("gate_up_proj", "down_proj")} for b in self.blocks]
+        if self.cuda:
+            self.host = [{n: t.pin_memory() for n, t in h.items()} for h in self.host]
+        self.side = torch.cuda.Stream(device) if self.cuda else None
+        self.prefetched: dict[int, set[int]] = {}
+        self.moved, self.h2d_s, self.stall_s, self.used = 0, 0.0, 0.0, 0
+        self.counts = torch.zeros(len(self.blocks), model.config.num_local_experts)
+        for i, b in enumerate(self.blocks):
+            b.register_forward_pre_hook(lambda mod, inputs, i=i: self.before(i, inputs[0]))
+
+    def _route(self, i: int, h: torch.Tensor) -> list[int]:
+        _, _, ids = self.blocks[i].gate(h.reshape(-1, h.shape[-1]))
+        return sorted(set(ids.flatten().tolist()))
+
+    def _copy(self, i: int, ids: list[int]) -> None:
+        ex = self.blocks[i].experts
+        for name, master in self.host[i].items():
+            for e in ids:
+                getattr(ex, name).data[e].copy_(master[e], non_blocking=self.cuda)
+                self.moved += master[e].numel() * master[e].element_size()
+
+    def before(self, i: int, h: torch.Tensor) -> None:
+        with skiprof.region("route"):
+            chosen = self._route(i, h)
+        self.used += len(chosen)
+        self.counts[i, chosen] += 1
+        if self.mode == "resident":
+            return
+        t0 = time.perf_counter()
+        with skiprof.region("wait"):
+            if self.side is not None:
+                torch.cuda.current_stream().wait_stream(self.side)
+            missing = [e for e in chosen if e not in self.prefetched.pop(i, set())]
+            with skiprof.region("h2d"):
+                self._copy(i, missing)
+            sync(h.device)
+        self.stall_s += time.perf_counter() - t0
+        self.h2d_s += time.perf_counter() - t0
+        if self.mode == "prefetch" and i + 1 < len(self.blocks):
+            guess = self._route(i + 1, h)  # pre-gating: the next block's router on this block's input
+            t0 = time.perf_counter()
+            with skiprof.region("h2d"), torch.cuda.stream(self.side) if self.side is not None else _nullcontext():
+                self._copy(i + 1, guess)
+            self.prefetched[i + 1] = set(guess)
+            self.h2d_s += time.perf_counter() - t0
+
+
+def _nullcontext() -> Any:
+    import contextlib
+
+    return contextlib.nullcontext()
+
+
+def moe_hf(args: Any, device: torch.device, dtype: torch.dtype) -> dict[str, float]:
+    """The transformers Mixtral path; returns the scenario metrics."""
+    model = _hf.mixtral(_hf.size_of(args.preset), args.weights, device, dtype)
+    hooks = ExpertHooks(model, args.mode, device)
+    vocab = model.config.vocab_size
+    start = time.perf_counter()
+    with torch.inference_mode():
+        for _ in range(args.steps):
+            ids = torch.randint(0, vocab, (1, args.tokens), device=device)
+            with skiprof.region("compute"):
+                model(input_ids=ids)
+            sync(device)
+            skiprof.step()
+    wall = time.perf_counter() - start
+    per_expert = hooks.counts.sum(0)
+    return {"tokens": float(args.tokens * args.steps), "load_imbalance": float(per_expert.max() / per_expert.mean()),
+            "experts_per_layer": hooks.used / (len(hooks.blocks) * args.steps), "expert_bytes_h2d": float(hooks.moved),
+            "h2d_ms": hooks.h2d_s * 1e3, "stall_ms": hooks.stall_s * 1e3, "tokens_per_s": args.tokens * args.steps / wall}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = parser(__doc__ or "", PRESETS)
     for name in ("dim", "ffn", "experts", "top_k", "layers", "tokens", "steps"):
         ap.add_argument("--" + name.replace("_", "-"), type=int, default=None)
     ap.add_argument("--mode", choices=["resident", "offload", "prefetch"], default="offload")
+    ap.add_argument("--model", choices=["hand", "mixtral"], default="hand",
+                    help="the hand-built expert stack, or a transformers Mixtral built from its config")
+    ap.add_argument("--weights", default=None, help="a local Mixtral checkpoint folder for --model mixtral")
     args = ap.parse_args(argv)
     device = resolve(args, PRESETS)
+    if args.model == "mixtral":
+        dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
+        finish("moe", moe_hf(args, device, dtype), {"expert_bytes_h2d": "bytes", "tokens_per_s": "tokens/s"}, args)
+        return 0
     cuda = device.type == "cuda"
     dtype = torch.bfloat16 if cuda else torch.float32
     resident = args.mode == "resident"

@@ -10,9 +10,17 @@ to the end; continuous batching admits new requests into free slots between deco
 prefill, decode; one skiprof.step() per server iteration. Metrics (table `metrics`, scenario
 "serving"): TTFT and TPOT (mean, p50, p90), tokens/s, requests, and host time in prefill and decode.
 The model is Llama-3.2-1B-shaped at --preset gpu-paper, smaller at gpu-small, tiny on the CPU.
+
+--model llama|qwen2|gpt2 serves a Hugging Face transformers model built from its config instead
+(random weights; --weights DIR loads a local checkpoint with from_pretrained), with static batches
+and transformers' own KV cache. --prefill-only runs only the prompt pass of each batch (the SKIP
+paper's prefill sweep). --cuda-graph (hand-built model, static batching, on a GPU) captures a
+decode step of the full batch as a CUDA graph and replays it.
 """
 from __future__ import annotations
 
+import argparse
+import sys
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -22,11 +30,13 @@ import torch
 import skiprof
 
 try:  # as a script (python workloads/serving.py) and as skiprof.workloads.serving
+    from . import _hf
     from ._common import finish, parser, percentile, resolve, sync
-    from ._llama import KVCache, Llama, LlamaConfig
+    from ._llama import GraphedDecode, KVCache, Llama, LlamaConfig
 except ImportError:
+    import _hf  # type: ignore[no-redef]
     from _common import finish, parser, percentile, resolve, sync  # type: ignore[no-redef]
-    from _llama import KVCache, Llama, LlamaConfig  # type: ignore[no-redef]
+    from _llama import GraphedDecode, KVCache, Llama, LlamaConfig  # type: ignore[no-redef]
 
 PRESETS = {
     "cpu-tiny": dict(vocab=512, dim=64, layers=2, heads=4, kv_heads=2, ffn=128, batch_size=4, prompt_len=32,
@@ -51,65 +61,72 @@ class Request:
     last: torch.Tensor = field(default_factory=lambda: torch.empty(0))
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = parser(__doc__ or "", PRESETS)
-    for name, kind in (("batch_size", int), ("prompt_len", int), ("gen_len", int), ("rate", float), ("requests", int),
-                       ("layers", int), ("dim", int), ("heads", int), ("kv_heads", int), ("ffn", int), ("vocab", int)):
-        ap.add_argument("--" + name.replace("_", "-"), type=kind, default=None)
-    ap.add_argument("--batching", choices=["continuous", "static"], default="continuous")
-    args = ap.parse_args(argv)
-    device = resolve(args, PRESETS)
-    dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
-    cfg = LlamaConfig(args.vocab, args.dim, args.layers, args.heads, args.kv_heads, args.ffn)
-    model = Llama(cfg).to(device=device, dtype=dtype).eval()
-    cache = KVCache(cfg, args.batch_size, args.prompt_len + args.gen_len, device, dtype)
-
+def _arrivals(args: argparse.Namespace, vocab: int) -> tuple[float, deque[Request]]:
+    """The request stream: Poisson arrivals from now, random prompts."""
     gaps = torch.distributions.Exponential(torch.tensor(args.rate)).sample((args.requests,))
     start = time.perf_counter()
     arrivals = (start + torch.cumsum(gaps, 0)).tolist()
-    pending = deque(Request(i, a, torch.randint(0, cfg.vocab, (args.prompt_len,))) for i, a in enumerate(arrivals))
-    active: list[Request] = []
-    free = list(range(args.batch_size))
-    finished: list[Request] = []
-    prefill_s = decode_s = 0.0
+    return start, deque(Request(i, a, torch.randint(0, vocab, (args.prompt_len,))) for i, a in enumerate(arrivals))
 
-    def forward(phase: str, reqs: list[Request], tokens: torch.Tensor) -> tuple[torch.Tensor, float, float]:
-        """One model step (prefill or decode) for ``reqs``: next tokens, finish time, seconds spent."""
+
+def _admit(args: argparse.Namespace, pending: deque[Request], free: list[int], busy: bool) -> list[Request]:
+    """The requests that start now: into free slots (continuous), or a full batch once it has arrived (static)."""
+    now = time.perf_counter()
+    admit: list[Request] = []
+    if args.batching == "continuous" or not busy:
+        want = len(free) if args.batching == "continuous" else min(args.batch_size, len(pending))
+        if args.batching == "static" and want and pending[want - 1].arrival > now:
+            time.sleep(pending[want - 1].arrival - now)  # a static batch waits until it is full
+            now = time.perf_counter()
+        while free and pending and pending[0].arrival <= now and len(admit) < want:
+            r = pending.popleft()
+            r.slot = free.pop()
+            admit.append(r)
+    return admit
+
+
+def serve_hand(args: argparse.Namespace, device: torch.device, dtype: torch.dtype) -> tuple[list[Request], float, float, float]:
+    """The hand-built decoder with a slot KV cache, continuous or static batching."""
+    cfg = LlamaConfig(args.vocab, args.dim, args.layers, args.heads, args.kv_heads, args.ffn)
+    model = Llama(cfg).to(device=device, dtype=dtype).eval()
+    cache = KVCache(cfg, args.batch_size, args.prompt_len + args.gen_len, device, dtype)
+    graphed = GraphedDecode(model, cache, args.batch_size, device) if args.cuda_graph else None
+    start, pending = _arrivals(args, cfg.vocab)
+    active: list[Request] = []
+    free = list(range(args.batch_size))[::-1]
+    finished: list[Request] = []
+    spent = {"prefill": 0.0, "decode": 0.0}
+
+    def forward(phase: str, reqs: list[Request], tokens: torch.Tensor) -> tuple[torch.Tensor, float]:
         t0 = time.perf_counter()
         with skiprof.region(phase):
-            slots = torch.tensor([r.slot for r in reqs], device=device)
-            out = model(tokens.to(device), cache, slots).argmax(-1)
+            if graphed is not None and phase == "decode" and len(reqs) == args.batch_size:
+                order = sorted(range(len(reqs)), key=lambda i: reqs[i].slot)  # the graph decodes slots 0..B-1
+                out = graphed(tokens[order].to(device)).argmax(-1)[torch.argsort(torch.tensor(order, device=device))]
+            else:
+                slots = torch.tensor([r.slot for r in reqs], device=device)
+                out = model(tokens.to(device), cache, slots).argmax(-1)
             sync(device)
         t1 = time.perf_counter()
-        return out, t1, t1 - t0
+        spent[phase] += t1 - t0
+        return out, t1
 
     with torch.inference_mode():
         while pending or active:
-            now = time.perf_counter()
-            admit: list[Request] = []
-            if args.batching == "continuous" or not active:
-                want = len(free) if args.batching == "continuous" else min(args.batch_size, len(pending))
-                if args.batching == "static" and want and pending[want - 1].arrival > now:
-                    time.sleep(pending[want - 1].arrival - now)  # a static batch waits until it is full
-                    now = time.perf_counter()
-                while free and pending and pending[0].arrival <= now and len(admit) < want:
-                    r = pending.popleft()
-                    r.slot = free.pop()
-                    cache.lengths[r.slot] = 0
-                    admit.append(r)
+            admit = _admit(args, pending, free, bool(active))
             if not admit and not active:
-                time.sleep(max(0.0, pending[0].arrival - now))
+                time.sleep(max(0.0, pending[0].arrival - time.perf_counter()))
                 continue
             if admit:
-                first, t1, spent = forward("prefill", admit, torch.stack([r.prompt for r in admit]))
-                prefill_s += spent
+                for r in admit:
+                    cache.lengths[r.slot] = 0
+                first, t1 = forward("prefill", admit, torch.stack([r.prompt for r in admit]))
                 for r, tok in zip(admit, first):
                     r.first_token_at, r.generated, r.last = t1, 1, tok.view(1)
                 active += admit
             running = [r for r in active if r.generated < args.gen_len]
             if running:
-                nxt, _, spent = forward("decode", running, torch.stack([r.last for r in running]))
-                decode_s += spent
+                nxt, _ = forward("decode", running, torch.stack([r.last for r in running]))
                 for r, tok in zip(running, nxt):
                     r.generated, r.last = r.generated + 1, tok.view(1)
             for r in [r for r in active if r.generated >= args.gen_len]:
@@ -118,7 +135,77 @@ def main(argv: list[str] | None = None) -> int:
                 free.append(r.slot)
                 finished.append(r)
             skiprof.step()
+    return finished, start, spent["prefill"], spent["decode"]
 
+
+def serve_hf(args: argparse.Namespace, device: torch.device, dtype: torch.dtype) -> tuple[list[Request], float, float, float]:
+    """A transformers causal LM, static batches, its own KV cache (DynamicCache)."""
+    model, vocab = _hf.causal_lm(args.model, _hf.size_of(args.preset), args.weights, device, dtype)
+    cache_kw = _hf.cache_keyword(model)
+    start, pending = _arrivals(args, vocab)
+    finished: list[Request] = []
+    prefill_s = decode_s = 0.0
+    free = list(range(args.batch_size))
+    with torch.inference_mode():
+        while pending:
+            batch = _admit(args, pending, free, False)
+            if not batch:
+                time.sleep(max(0.0, pending[0].arrival - time.perf_counter()))
+                continue
+            t0 = time.perf_counter()
+            with skiprof.region("prefill"):
+                out = model(input_ids=torch.stack([r.prompt for r in batch]).to(device), use_cache=True)
+                last = out.logits[:, -1].argmax(-1, keepdim=True)
+                sync(device)
+            t1 = time.perf_counter()
+            prefill_s += t1 - t0
+            for r in batch:
+                r.first_token_at, r.generated = t1, 1
+            skiprof.step()
+            cache = _hf.cache_of(out)
+            while batch[0].generated < args.gen_len:
+                t0 = time.perf_counter()
+                with skiprof.region("decode"):
+                    out = model(input_ids=last, use_cache=True, **{cache_kw: cache})
+                    cache, last = _hf.cache_of(out), out.logits[:, -1].argmax(-1, keepdim=True)
+                    sync(device)
+                decode_s += time.perf_counter() - t0
+                for r in batch:
+                    r.generated += 1
+                skiprof.step()
+            for r in batch:
+                r.done_at = time.perf_counter()
+                free.append(r.slot)
+            finished += batch
+    return finished, start, prefill_s, decode_s
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = parser(__doc__ or "", PRESETS)
+    for name, kind in (("batch_size", int), ("prompt_len", int), ("gen_len", int), ("rate", float), ("requests", int),
+                       ("layers", int), ("dim", int), ("heads", int), ("kv_heads", int), ("ffn", int), ("vocab", int)):
+        ap.add_argument("--" + name.replace("_", "-"), type=kind, default=None)
+    ap.add_argument("--batching", choices=["continuous", "static"], default="continuous")
+    ap.add_argument("--model", choices=["hand", *_hf.LM_FAMILIES], default="hand",
+                    help="the hand-built decoder, or a transformers model built from its config")
+    ap.add_argument("--weights", default=None, help="a local checkpoint folder for --model (from_pretrained)")
+    ap.add_argument("--prefill-only", action="store_true", help="run only the prompt pass of each request")
+    ap.add_argument("--batches", type=int, default=None,
+                    help="serve this many full batches: --requests = batches x --batch-size (for sweeps over batch size)")
+    ap.add_argument("--cuda-graph", action="store_true", help="decode steps as one CUDA graph (hand model, static)")
+    args = ap.parse_args(argv)
+    device = resolve(args, PRESETS)
+    if args.cuda_graph and (device.type != "cuda" or args.model != "hand" or args.batching != "static"):
+        sys.exit("--cuda-graph needs a CUDA device, --model hand and --batching static")
+    if args.prefill_only:
+        args.gen_len = 1
+    if args.batches:
+        args.requests = args.batches * args.batch_size
+    if args.model != "hand":
+        args.batching = "static"  # transformers' cache is per batch
+    dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
+    serve = serve_hand if args.model == "hand" else serve_hf
+    finished, start, prefill_s, decode_s = serve(args, device, dtype)
     wall = time.perf_counter() - start
     ttft = [(r.first_token_at - r.arrival) * 1e3 for r in finished]
     tpot = [(r.done_at - r.first_token_at) * 1e3 / (args.gen_len - 1) for r in finished] if args.gen_len > 1 else []
@@ -128,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
         "tpot_ms_p90": percentile(tpot, 90), "tokens_per_s": len(finished) * args.gen_len / wall,
         "requests": float(len(finished)), "batch_size": float(args.batch_size),
         "prompt_len": float(args.prompt_len), "gen_len": float(args.gen_len),
-        "prefill_ms": prefill_s * 1e3, "decode_ms": decode_s * 1e3,
+        "prefill_ms": prefill_s * 1e3, "decode_ms": decode_s * 1e3, "cuda_graph": float(args.cuda_graph),
     }
     finish("serving", metrics, {"tokens_per_s": "tokens/s", "prompt_len": "tokens", "gen_len": "tokens"}, args)
     return 0
