@@ -16,11 +16,14 @@ OUTDIR=${OUT:-$ROOT/bench/out/gpu_check}
 mkdir -p "$OUTDIR"
 PY=${PYTHON:-python3}
 export PYTHONUNBUFFERED=1 NO_COLOR=1
-# skiprof from this checkout when it is not installed (analyzers/ and workloads/ live at the top of the repo).
+# skiprof from this checkout when it is not installed: a copy laid out as installed (analyzers/ and
+# workloads/ inside the package), and every command runs from there, since `python -m skiprof` looks
+# in the current folder first and the checkout's own skiprof/ lacks them.
 if ! "$PY" -c "import skiprof.analyzers" >/dev/null 2>&1; then
     SHADOW=$(mktemp -d)
     cp -r skiprof "$SHADOW/skiprof" && cp -r analyzers "$SHADOW/skiprof/analyzers" && cp -r workloads "$SHADOW/skiprof/workloads"
     export PYTHONPATH="$SHADOW${PYTHONPATH:+:$PYTHONPATH}"
+    cd "$SHADOW"
 fi
 if [ $DRY = 1 ]; then PRESET=cpu-tiny; DEV=cpu; SIZES=1,2,4,8; else PRESET=gpu-small; DEV=cuda; SIZES=1,2,4,8,16,32,64,128; fi
 SUMMARY="$OUTDIR/SUMMARY.md"
@@ -45,11 +48,11 @@ step() {  # step NAME COMMAND...: run, log to OUTDIR/logs/NAME.log, record the o
 }
 trace() {  # trace NAME WORKLOAD ARGS...: a trace folder per workload, gzipped raw trace kept beside it
     local name=$1 w=$2; shift 2
-    "$PY" -m skiprof trace --no-report -f -o "$OUTDIR/traces/$name" "workloads/$w.py" --preset $PRESET --device $DEV "$@" \
+    "$PY" -m skiprof trace --no-report -f -o "$OUTDIR/traces/$name" "$ROOT/workloads/$w.py" --preset $PRESET --device $DEV "$@" \
         && cp "$OUTDIR/traces/$name/trace.json.gz" "$OUTDIR/traces/$name.json.gz" 2>/dev/null || [ -f "$OUTDIR/traces/$name/meta.json" ]
 }
 
-step gpu-tests "$PY" -m pytest -q -m gpu tests/test_gpu.py -p no:cacheprovider
+step gpu-tests "$PY" -m pytest -q -m gpu "$ROOT/tests/test_gpu.py" -p no:cacheprovider --rootdir "$ROOT"
 step trace-serving trace serving serving --requests 16 --gen-len 32
 step trace-serving-qwen2 trace serving-qwen2 serving --model qwen2 --requests 8 --gen-len 16
 step trace-serving-llama trace serving-llama serving --model llama --requests 8 --gen-len 16
@@ -59,7 +62,7 @@ step trace-diffusion trace diffusion diffusion
 step trace-diffusion-sd trace diffusion-sd diffusion --model sd --steps 10
 step trace-cxl trace cxl_offload cxl_offload
 step trace-vision trace vision_pipeline vision_pipeline
-step prefill-sweep "$PY" -m skiprof sweep workloads/serving.py --param batch_size=$SIZES -o "$OUTDIR/sweep" -f -- \
+step prefill-sweep "$PY" -m skiprof sweep "$ROOT/workloads/serving.py" --param batch_size=$SIZES -o "$OUTDIR/sweep" -f -- \
     --prefill-only --batches 2 --rate 1e9 --preset $PRESET --device $DEV
 step transition "$PY" -m skiprof transition "$OUTDIR/sweep" -o "$OUTDIR/transition.json" -f
 if "$PY" -m skiprof calibrate --help >/dev/null 2>&1; then
@@ -70,12 +73,12 @@ fi
 # What-if check: record decode steps 6..25 of static batching (prefill, warm-up and graph capture fall in
 # the skipped steps), predict a CUDA graph per decode step, then run the same loop as a real graph.
 W="--batching static --batch-size 8 --requests 8 --gen-len 48 --rate 1e9 --preset $PRESET --device $DEV"
-step whatif-baseline "$PY" -m skiprof trace --no-report -f -o "$OUTDIR/whatif/eager" --steps 20 --skip-first 5 workloads/serving.py $W
+step whatif-baseline "$PY" -m skiprof trace --no-report -f -o "$OUTDIR/whatif/eager" --steps 20 --skip-first 5 "$ROOT/workloads/serving.py" $W
 step whatif-predict "$PY" -m skiprof whatif "$OUTDIR/whatif/eager" --cuda-graph decode -o "$OUTDIR/whatif/predicted.json" -f
 if [ $DRY = 1 ]; then
     echo "- skipped: whatif-measured (CUDA graphs need a GPU)" | tee -a "$SUMMARY"
 else
-    step whatif-measured "$PY" -m skiprof trace --no-report -f -o "$OUTDIR/whatif/graph" --steps 20 --skip-first 5 workloads/serving.py $W --cuda-graph
+    step whatif-measured "$PY" -m skiprof trace --no-report -f -o "$OUTDIR/whatif/graph" --steps 20 --skip-first 5 "$ROOT/workloads/serving.py" $W --cuda-graph
 fi
 "$PY" - "$OUTDIR" >> "$SUMMARY" <<'PYEOF'
 import json, sys

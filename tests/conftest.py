@@ -33,7 +33,8 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300,
         subprocess_ = (bool(args) and args[0] in _SUBPROCESS) or cwd is not None
     if not subprocess_:
         return run_main(*args)
-    env = dict(os.environ, PYTHONPATH=str(ROOT), NO_COLOR="1")
+    path = os.pathsep.join(p for p in (os.environ.get("PYTHONPATH"), str(ROOT)) if p)  # an installed copy first
+    env = dict(os.environ, PYTHONPATH=path, NO_COLOR="1")
     return subprocess.run([sys.executable, "-m", "skiprof", *args], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=timeout)
 
