@@ -154,28 +154,49 @@ class Trace:
         return self.frame("metrics")
 
     @property
+    def memory(self) -> Any:
+        return self.frame("memory")
+
+    @property
     def ranks(self) -> list[int]:
         return list(self.meta.ranks)
 
 
-def _read_table(folder: Path, name: str, columns: list[str] | None = None) -> Any:
+def _read_file(path: Path, name: str, columns: list[str] | None) -> Any:
+    """One Parquet file as the current schema: columns an older version lacks come back as nulls."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     # ParquetFile, not read_table: read_table goes through pyarrow.dataset, which imports pandas.
+    f = pq.ParquetFile(path)
+    have = set(f.schema_arrow.names)
+    schema = arrow_schema(name)
+    want = columns or schema.names
+    tbl = f.read(columns=[c for c in want if c in have])
+    for c in want:
+        if c not in have:
+            tbl = tbl.append_column(schema.field(c), pa.nulls(tbl.num_rows, schema.field(c).type))
+    return tbl.select(want)
+
+
+def _read_table(folder: Path, name: str, columns: list[str] | None = None) -> Any:
+    import pyarrow as pa
+
+    from ._schema import ADDED_IN
+
     single = folder / f"{name}.parquet"
     if single.exists():
-        return pq.ParquetFile(single).read(columns=columns)
+        return _read_file(single, name, columns)
     parts = sorted(folder.glob(f"rank=*/{name}.parquet"), key=lambda p: int(p.parent.name.split("=")[1]))
     if not parts:
-        if name == "metrics":  # schema version 1 folders have no metrics table
+        if name in ADDED_IN:  # a folder written before the table existed
             empty = arrow_schema(name).empty_table()
             return empty.select(columns) if columns else empty
         raise TraceFolderError(f"{folder}: table {name!r} is missing ({name}.parquet)")
     schema = arrow_schema(name)
     if columns:
         schema = pa.schema([schema.field(c) for c in columns])
-    return pa.concat_tables([pq.ParquetFile(p).read(columns=columns) for p in parts]).cast(schema)
+    return pa.concat_tables([_read_file(p, name, columns) for p in parts]).cast(schema)
 
 
 def load(path: str | os.PathLike[str]) -> Trace:

@@ -124,7 +124,7 @@ def decode_meta(data: bytes) -> Meta:
 
 #: What each key of meta.json holds (docs/trace-format.md embeds the table markdown_meta() makes).
 FIELD_DOCS: dict[str, str] = {
-    "schema_version": "version of the folder layout; `skiprof.load` reads versions 1 and 2 (a version 1 folder has no metrics table, which loads empty) and refuses others",
+    "schema_version": "version of the folder layout; `skiprof.load` reads versions 1 to 3 (tables a version lacks load empty, columns as nulls) and refuses others",
     "skiprof_version": "the skiprof that wrote the folder",
     "created": "when (UTC, ISO 8601)",
     "command": "the command line that produced it",

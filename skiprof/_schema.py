@@ -11,9 +11,9 @@ from typing import Any
 __all__ = ["SCHEMA_VERSION", "READABLE_VERSIONS", "Column", "Table", "TABLES", "table", "arrow_schema"]
 
 #: Bumped on any change a reader could notice (new/removed/renamed column, unit change).
-SCHEMA_VERSION = 2
-#: Older versions this skiprof still reads (tables they lack load as empty).
-READABLE_VERSIONS = (1, 2)
+SCHEMA_VERSION = 3
+#: Older versions this skiprof still reads (tables they lack load as empty, columns they lack as nulls).
+READABLE_VERSIONS = (1, 2, 3)
 
 # Arrow type names, resolved with pyarrow only when a schema is built (pyarrow is slow to import).
 I64, I32, F64, STR, BOOL = "int64", "int32", "float64", "string", "bool_"
@@ -73,6 +73,7 @@ OPS = Table(
         _c("depth", I32, "-", "Nesting depth on its thread; 0 at top level."),
         _c("cpu_parent", I64, "id", "op_id of the enclosing `cpu_op` only (-1 when none); the chain used for op linking."),
         _c("input_dims", STR, "-", "JSON text of the op's `Input Dims` when shapes were recorded, else null."),
+        _c("process_group", STR, "-", "`Process Group Name` of a collective's record_param_comms op, else null. Added in schema version 3."),
     ),
 )
 
@@ -161,7 +162,25 @@ METRICS = Table(
     ),
 )
 
-TABLES: dict[str, Table] = {t.name: t for t in (OPS, LAUNCHES, KERNELS, REGIONS, COUNTERS, METRICS)}
+MEMORY = Table(
+    "memory",
+    "Allocator events (`[memory]`, recorded with `skiprof trace --profile-memory` or torch.profiler's "
+    "profile_memory=True): one row per allocation or free. Added in schema version 3.",
+    (
+        _RANK, _PID, _TID, _TS,
+        _c("device", I64, "id", "Device index; -1 for host memory."),
+        _c("device_type", I64, "id", "Kineto's device type (0 CPU, 1 CUDA, ...)."),
+        _c("bytes", I64, "bytes", "Bytes allocated (positive) or freed (negative)."),
+        _c("total_allocated", I64, "bytes", "Bytes allocated on that device after this event."),
+        _c("total_reserved", I64, "bytes", "Bytes the caching allocator holds on that device after this event."),
+        _c("op_id", I64, "id", "Innermost cpu_op on the same thread around the event (-1 when none)."),
+        _c("op_name", STR, "-", "Its name."),
+    ),
+)
+
+TABLES: dict[str, Table] = {t.name: t for t in (OPS, LAUNCHES, KERNELS, REGIONS, COUNTERS, METRICS, MEMORY)}
+#: The version that added each table; folders written before it load that table as empty.
+ADDED_IN = {"metrics": 2, "memory": 3}
 
 
 def table(name: str) -> Table:

@@ -24,6 +24,7 @@ class _State:
     stream_end: dict[int, int] = field(default_factory=dict)
     corr: int = 1000
     device_done: int = 0
+    memory: int = 0
 
 
 def _place(s: _State, name: str, stream: int, ready: int, dur: int, corr: int | None, cat: str = "kernel") -> int:
@@ -76,6 +77,12 @@ def _thread(s: _State, draw: Any, tid: int, streams: list[int], start: int, call
         t = end
         if i == 0 and draw(st.booleans()):
             s.events.append(op("skiprof:compute", op_start, end - op_start, cat="user_annotation", tid=tid))
+        if draw(st.booleans()):  # an allocation inside the op, as profile_memory records it
+            size = draw(st.integers(1, 1 << 20))
+            s.memory += size
+            s.events.append({"ph": "i", "cat": "cpu_instant_event", "name": "[memory]", "s": "t", "pid": HOST_PID,
+                             "tid": tid, "ts": op_start, "args": {"Bytes": size, "Total Allocated": s.memory,
+                                                                   "Total Reserved": 0, "Device Id": -1, "Device Type": 0}})
 
 
 @st.composite

@@ -27,7 +27,7 @@ from kineto import write_trace
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                             HealthCheck.too_slow])
-TABLES = ("ops", "launches", "kernels", "regions", "counters")
+TABLES = ("ops", "launches", "kernels", "regions", "counters", "memory")
 
 
 def _import(tmp: Path, events: list[dict], name: str) -> skiprof.Trace:

@@ -47,6 +47,8 @@ class CaptureOptions:
     skip_first: int = 0
     record_shapes: bool = True
     with_stack: bool = False
+    with_modules: bool = False
+    profile_memory: bool = False
 
 
 class Session:
@@ -74,6 +76,8 @@ class Session:
             on_trace_ready=self._export,
             record_shapes=options.record_shapes,
             with_stack=options.with_stack,
+            with_modules=options.with_modules,
+            profile_memory=options.profile_memory,
         )
         self._nvml = NvmlSampler()
         self._cpu = CpuSampler()

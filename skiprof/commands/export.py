@@ -70,6 +70,8 @@ def _host_events(rows: _Rows) -> list[dict[str, Any]]:
             args["External id"] = o["external_id"]
         if o["input_dims"] is not None:
             args["Input Dims"] = msgspec.Raw(o["input_dims"].encode())
+        if o["process_group"] is not None:
+            args["Process Group Name"] = o["process_group"]
         e = {"ph": "X", "cat": o["cat"], "name": o["name"], "pid": rows.pid(o["pid"]), "tid": rows.pid(o["tid"]),
              "ts": _us(o["ts"]), "dur": _us(o["dur"])}
         if args:
@@ -105,6 +107,11 @@ def _device_events(rows: _Rows, per: dict[str, Any]) -> list[dict[str, Any]]:
         if r["kind"] == "gpu_annotation":
             ev.append({"ph": "X", "cat": "gpu_user_annotation", "name": r["name"], "pid": rows.pid(r["pid"]),
                        "tid": rows.pid(r["tid"]), "ts": _us(r["ts"]), "dur": _us(r["dur"])})
+    for m in rows("memory"):
+        ev.append({"ph": "i", "cat": "cpu_instant_event", "name": "[memory]", "s": "t", "pid": rows.pid(m["pid"]),
+                   "tid": rows.pid(m["tid"]), "ts": _us(m["ts"]),
+                   "args": {"Bytes": m["bytes"], "Total Allocated": m["total_allocated"], "Total Reserved": m["total_reserved"],
+                            "Device Id": m["device"], "Device Type": m["device_type"]}})
     for c in rows("counters"):
         ev.append({"ph": "C", "name": "", "pid": f"counters device {c['device']}", "tid": 0, "ts": _us(c["ts"]),
                    "args": {"device": c["device"], c["name"]: c["value"]}})

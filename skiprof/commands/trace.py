@@ -8,6 +8,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from .._dataset import merge_partitions, world
 from .._errors import SkiprofError, UsageError
 from .._folder import building
 from .._ingest_summary import IngestSummary, summarize
@@ -28,13 +29,19 @@ def run_trace(target: Target, output: str | None, *, force: bool, options: Captu
               progress: Any = None) -> tuple[int, IngestSummary]:
     """Profile ``target``; returns (the script's exit code, the summary of the written folder)."""
     out = expand_output(output) if output else default_output(target.label)
-    with building(out, force) as staging:  # refuses before running anything: never clobber, never waste a run
+    dist = world()
+    # Under torchrun every rank writes its own partition of one dataset (skiprof/_dataset.py).
+    target_dir = out / f"rank={dist[0]}" if dist else out
+    with building(target_dir, force) as staging:  # refuses before running anything: never clobber, never waste a run
         code, session = _record(target, staging, options, out)
         try:
-            meta = finish_capture(session, staging, progress, command=["skiprof", *sys.argv[1:]],
-                                  torch_version=_torch_version(), capture=_capture_meta(target, session, options, code))
+            meta = finish_capture(session, staging, progress, rank=dist[0] if dist else 0,
+                                  command=["skiprof", *sys.argv[1:]], torch_version=_torch_version(),
+                                  capture=_capture_meta(target, session, options, code))
         except (OSError, SkiprofError) as exc:
-            raise _rescue(staging, out, exc) from None
+            raise _rescue(staging, target_dir, exc) from None
+    if dist:
+        meta = merge_partitions(out, dist[1])
     return code, summarize(str(out), meta)
 
 
@@ -70,7 +77,8 @@ def _capture_meta(target: Target, session: Session, options: CaptureOptions, cod
     """meta.json's ``capture`` entry: what ran, how it ended, what was recorded."""
     settings = CaptureSettings(delay=options.delay, duration=options.duration, steps=options.steps,
                                skip_first=options.skip_first, record_shapes=options.record_shapes,
-                               with_stack=options.with_stack)
+                               with_stack=options.with_stack, with_modules=options.with_modules,
+                               profile_memory=options.profile_memory)
     return session.capture_facts(script=str(target.script) if target.script else None, module=target.module,
                                  args=list(target.args), exit_code=code, options=settings)
 
@@ -111,6 +119,8 @@ def command(
     skip_first: Annotated[int, typer.Option("--skip-first", help="With --steps: steps to skip before recording.", min=0)] = 0,
     record_shapes: Annotated[bool, typer.Option("--record-shapes/--no-record-shapes", help="Record operator input shapes.")] = True,
     with_stack: Annotated[bool, typer.Option("--with-stack", help="Record Python stacks (slower; torch 2.13 may fail on odd bytes).")] = False,
+    with_modules: Annotated[bool, typer.Option("--with-modules", help="Record which nn.Module each op ran in (the module rollup).")] = False,
+    profile_memory: Annotated[bool, typer.Option("--profile-memory", help="Record allocations and frees (the memory timeline).")] = False,
     no_report: NoReportOpt = False,
 ) -> None:
     from ..capture import resolve_target
@@ -119,7 +129,8 @@ def command(
         raise UsageError("--skip-first needs --steps")
     target = resolve_target(script, module, list(args or []))
     options = CaptureOptions(delay=delay, duration=duration, steps=steps, skip_first=skip_first,
-                             record_shapes=record_shapes, with_stack=with_stack)
+                             record_shapes=record_shapes, with_stack=with_stack, with_modules=with_modules,
+                             profile_memory=profile_memory)
     bar = progress_bar()
     try:
         code, summary = run_trace(target, output, force=force, options=options, progress=bar)

@@ -130,6 +130,7 @@ def build_rank(rank: int, batches: list[Batch]) -> RankTables:
     tables["regions"] = _regions(rank, ops.host, _concat(batches, "gpu_ann"))
     tables["counters"] = _counters(rank, _concat(batches, "counter"))
     tables["metrics"] = _empty("metrics")  # filled by capture from what the workload recorded
+    tables["memory"] = _memory(rank, _concat(batches, "instant"), ops)
     _count(tables, batches, stats)
     return RankTables(rank, tables, stats, _process_names(batches))
 
@@ -368,6 +369,35 @@ def metrics_table(rank: int, rows: list[dict[str, Any]]) -> pa.Table:
         "value": np.array([float(r["value"]) for r in rows], np.float64),
         "unit": str_array([r.get("unit") or "" for r in rows]),
     })
+
+
+def _memory(rank: int, mem: dict[str, Any] | None, ops: _Ops) -> pa.Table:
+    """Allocator events in time order, each with the innermost cpu_op around it on its thread."""
+    if not mem or not len(mem["ts"]):
+        return _empty("memory")
+    mem, _ = _sorted(mem, (mem["bytes"], mem["tid"], mem["pid"], mem["ts"]))
+    n = len(mem["ts"])
+    op_id = np.full(n, -1, np.int64)
+    host, ci = ops.host, ops.cpu_idx
+    if host and len(ci):
+        pid_all = np.concatenate([host["pid"], mem["pid"]])
+        tid_all = np.concatenate([host["tid"], mem["tid"]])
+        thr = thread_index(pid_all, tid_all)
+        op_thr, m_thr = thr[: len(host["ts"])], thr[len(host["ts"]):]
+        order = np.lexsort((-host["dur"][ci], host["ts"][ci], op_thr[ci]))
+        cand = ci[order]
+        local = innermost_op(op_thr[cand], host["ts"][cand], host["ts"][cand] + host["dur"][cand],
+                             _local_parent_of(host["cpu_parent"], cand), m_thr, mem["ts"])
+        op_id = np.where(local >= 0, cand[np.maximum(local, 0)], -1)
+    mem.update(rank=np.full(n, rank, np.int32), op_id=op_id,
+               op_name=take_or_null(host["name"], op_id) if host else pa.nulls(n, pa.string()))
+    return _table("memory", mem)
+
+
+def _local_parent_of(parent: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``parent`` (global row ids) of ``rows`` as positions within ``rows`` (-1 where not among them)."""
+    pos = {int(r): i for i, r in enumerate(rows)}
+    return np.array([pos.get(int(parent[r]), -1) for r in rows], np.int64)
 
 
 def _counters(rank: int, counters: dict[str, Any] | None) -> pa.Table:

@@ -51,6 +51,13 @@ class _Args(msgspec.Struct, gc=False):
     input_dims: msgspec.Raw = msgspec.field(default=msgspec.Raw(b""), name="Input Dims")
     name: Union[str, None] = None
     labels: Union[str, None] = None
+    process_group: Union[str, int, None] = msgspec.field(default=None, name="Process Group Name")
+    # [memory] instant events (profile_memory=True)
+    mem_bytes: Union[int, None] = msgspec.field(default=None, name="Bytes")
+    total_allocated: Union[int, None] = msgspec.field(default=None, name="Total Allocated")
+    total_reserved: Union[int, None] = msgspec.field(default=None, name="Total Reserved")
+    device_id: Union[int, None] = msgspec.field(default=None, name="Device Id")
+    device_type: Union[int, None] = msgspec.field(default=None, name="Device Type")
 
 
 _NO_ARGS = _Args()
@@ -58,9 +65,9 @@ _NO_ARGS = _Args()
 
 # Chrome trace phases. "X" (complete events), flows, metadata and counters are read in full; any
 # other phase only needs its category, so decoding skips the rest of those objects.
-_FULL_PHASES = ("X", "M", "C")
+_FULL_PHASES = ("X", "M", "C", "i", "I")
 _FLOW_PHASES = ("s", "f", "t")
-_OTHER_PHASES = ("B", "E", "i", "I", "b", "e", "n", "S", "T", "p", "F", "P", "O", "N", "D", "R", "c", "V", "v")
+_OTHER_PHASES = ("B", "E", "b", "e", "n", "S", "T", "p", "F", "P", "O", "N", "D", "R", "c", "V", "v")
 KNOWN_PHASES = frozenset(_FULL_PHASES + _FLOW_PHASES + _OTHER_PHASES)
 
 
@@ -216,6 +223,8 @@ def _key(ph: str, cat: str) -> str:
         return "meta"
     elif ph == "C":
         return "counter"
+    elif ph in ("i", "I") and cat == "cpu_instant_event":
+        return "instant"
     return "ignored"
 
 
@@ -231,7 +240,7 @@ class _Chunk:
         self.dur, self.dur_ok = _times(events, "dur", batch.exact)
 
 
-_TIMED = ("host", "runtime", "device", "gpu_ann")
+_TIMED = ("host", "runtime", "device", "gpu_ann", "instant")
 
 
 def _group(events: list[Any], batch: Batch, pid_labels: dict[str, int]) -> None:
@@ -374,6 +383,7 @@ def _host(chunk: _Chunk, idx: np.ndarray, batch: Batch, cat: Any) -> dict[str, A
     cols["cat"] = encode_strings(cat if keep_all else [c for c, ok in zip(cat, chunk.ts_ok[idx]) if ok])
     cols["external_id"] = _opt_int([a.external_id for a in args])
     cols["input_dims"] = encode_strings([_compact(a.input_dims) if a.input_dims else None for a in args])
+    cols["process_group"] = encode_strings([None if a.process_group is None else str(a.process_group) for a in args])
     return cols
 
 
@@ -401,6 +411,26 @@ def _device(chunk: _Chunk, idx: np.ndarray, batch: Batch, cat: Any) -> dict[str,
 
 def _gpu_ann(chunk: _Chunk, idx: np.ndarray, batch: Batch, cat: Any) -> dict[str, Any]:
     return _base(chunk, idx, batch)[0]
+
+
+_MEMORY_NAME = b'"[memory]"'
+
+
+def _instant(chunk: _Chunk, idx: np.ndarray, batch: Batch, cat: Any) -> dict[str, Any]:
+    """Allocator events (``[memory]``); any other instant event is counted as ignored."""
+    mem = np.array([bytes(chunk.events[i].name) == _MEMORY_NAME for i in idx], bool)
+    if (~mem).any():
+        batch.ignored["i:cpu_instant_event"] += int((~mem).sum())
+    idx = idx[mem]
+    chunk.dur_ok[idx] = True  # an instant has no duration by design: not a missing one
+    cols, idx = _base(chunk, idx, batch)
+    args = _args(chunk, idx)
+    cols["bytes"] = _opt_int([a.mem_bytes for a in args])
+    cols["total_allocated"] = _opt_int([a.total_allocated for a in args])
+    cols["total_reserved"] = _opt_int([a.total_reserved for a in args])
+    cols["device"] = _opt_int([a.device_id for a in args])
+    cols["device_type"] = _opt_int([a.device_type for a in args])
+    return cols
 
 
 def _flow(sub: list[Any], batch: Batch, labels: dict[str, int]) -> dict[str, Any]:
@@ -464,4 +494,5 @@ _COLUMNS = {
     "runtime": _runtime,
     "device": _device,
     "gpu_ann": _gpu_ann,
+    "instant": _instant,
 }

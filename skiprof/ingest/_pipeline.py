@@ -67,7 +67,7 @@ def _one(path: Path, folder: Path, default_rank: int, partitioned: bool, jobs: i
 
 def ingest_files(
     files: list[Path], folder: Path, *, progress: Progress | None = None, extra_events: Path | None = None,
-    jobs: int = 1, metrics: list[dict[str, Any]] | None = None,
+    jobs: int = 1, metrics: list[dict[str, Any]] | None = None, rank: int = 0,
 ) -> list[RankOutcome]:
     """Ingest each file as one rank into ``folder`` (partitions ``rank=N/`` when there are several).
 
@@ -79,7 +79,7 @@ def ingest_files(
         path = files[0]
         total = uncompressed_size(path) if path.exists() else 0
         cb = (lambda done: progress(path.name, done, total)) if progress else None
-        outcomes = [_one(path, folder, 0, False, jobs, cb, extra_events, metrics)]
+        outcomes = [_one(path, folder, rank, False, jobs, cb, extra_events, metrics)]
     else:
         outcomes = _many(files, folder, jobs, progress)
     seen: dict[int, str] = {}
@@ -164,13 +164,17 @@ def _device(d: dict[str, Any]) -> Device:
                   name=name if isinstance(name, str) else None, sms=num(d.get("numSms")), memory_bytes=num(d.get("totalGlobalMem")))
 
 
-def finish_capture(session: Any, staging: Path, progress: Progress | None = None, **meta: Any) -> Meta:
-    """Ingest what a capture session wrote into ``staging`` and write meta.json; returns the meta."""
+def finish_capture(session: Any, staging: Path, progress: Progress | None = None, rank: int = 0,
+                   **meta: Any) -> Meta:
+    """Ingest what a capture session wrote into ``staging`` and write meta.json; returns the meta.
+
+    ``rank`` is the process's rank when the trace does not say (torchrun sets RANK before the
+    profiler could record the process group)."""
     from ..capture._metrics import METRICS_FILE, read_metrics
     from ..capture._session import NVML_FILE, TRACE_FILE
 
     outcomes = ingest_files([staging / TRACE_FILE], staging, extra_events=staging / NVML_FILE, progress=progress,
-                            metrics=read_metrics(staging))
+                            metrics=read_metrics(staging), rank=rank)
     for name in (NVML_FILE, METRICS_FILE):
         (staging / name).unlink(missing_ok=True)
     return write_meta(staging, build_meta(outcomes, [Path(TRACE_FILE)], **meta))
