@@ -15,12 +15,12 @@ from dataclasses import dataclass
 
 from skiprof._result import Result
 
-from . import boundness, breakdown, fusion, hta, kernels, launch, scenario, timeline, transition, whatif
+from . import boundness, breakdown, fusion, hta, kernels, launch, ranks, scenario, timeline, transition, whatif
 from ._options import Options
 from ._view import View, select
 
 __all__ = ["View", "select", "Options", "REGISTRY", "Analysis", "register", "report", "launch", "boundness",
-           "breakdown", "kernels", "hta", "scenario", "fusion", "whatif", "transition", "timeline"]
+           "breakdown", "kernels", "hta", "scenario", "fusion", "whatif", "transition", "timeline", "ranks"]
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,9 @@ class Analysis:
     """One named analysis: its run function, the question it answers, and where it appears.
 
     ``in_report``: part of ``skiprof report``. ``formats``: the outputs that show it (a picture-only
-    analysis such as the timeline appears in html alone).
+    analysis such as the timeline appears in html alone). ``scope``: "rank" looks at one rank (the
+    report of a single-rank trace, or of ``--rank R``); "ranks" compares all ranks of a multi-rank
+    trace (its report without ``--rank``).
     """
 
     name: str
@@ -36,6 +38,7 @@ class Analysis:
     question: str
     in_report: bool = True
     formats: tuple[str, ...] = ("terminal", "markdown", "html", "json")
+    scope: str = "rank"
 
 
 REGISTRY: dict[str, Analysis] = {}
@@ -57,16 +60,19 @@ for _a in (
     Analysis("ops", kernels.run_ops, "What does each top-level op cost on host and device?"),
     Analysis("scenario", scenario.run, "What did the workload measure itself, and what does each named region cost?"),
     Analysis("hta", hta.run, "HTA's idle/compute/non-compute shares, for comparison"),
+    Analysis("ranks", ranks.run, "Across ranks: per-rank figures, stragglers, collectives matched with their arrival skew",
+             scope="ranks"),
     Analysis("fusion", fusion.run, "Which kernel chains are worth fusing?", in_report=False),
     Analysis("whatif", whatif.run, "What would faster launches, host or device, fusion or CUDA graphs buy?", in_report=False),
 ):
     register(_a)
 
 
-def report(view: View, options: Options | None = None, fmt: str = "json") -> list[Result]:
-    """The results ``skiprof report`` shows for ``view`` in output format ``fmt``."""
+def report(view: View, options: Options | None = None, fmt: str = "json", scope: str = "rank") -> list[Result]:
+    """The results ``skiprof report`` shows for ``view`` in output format ``fmt``: the one-rank
+    analyses, or (``scope="ranks"``) the cross-rank ones."""
     options = options or Options()
-    return [a.run(view, options) for a in REGISTRY.values() if a.in_report and fmt in a.formats]
+    return [a.run(view, options) for a in REGISTRY.values() if a.in_report and fmt in a.formats and a.scope == scope]
 
 
 def registry_markdown() -> str:
@@ -74,9 +80,10 @@ def registry_markdown() -> str:
     import typing
 
     rows = ["| analysis | question | JSON key and schema | in `skiprof report` | formats |", "|---|---|---|---|---|"]
+    shown = {"rank": "yes", "ranks": "yes, several ranks and no `--rank`"}
     for a in REGISTRY.values():
         result = typing.get_type_hints(a.run).get("return")
         schema = getattr(result, "schema", "")
-        rows.append(f"| `{a.name}` | {a.question} | `{a.name}`: `{schema}` | {'yes' if a.in_report else 'no'} | "
+        rows.append(f"| `{a.name}` | {a.question} | `{a.name}`: `{schema}` | {shown[a.scope] if a.in_report else 'no'} | "
                     f"{', '.join(a.formats)} |")
     return "\n".join(rows)

@@ -17,4 +17,5 @@ class Options:
     threshold: float = 0.8  # fusion: minimum proximity score
     min_count: int = 2  # fusion: minimum occurrences
     knobs: Any = None  # what-if: a Knobs
+    spread: Any = None  # cross-rank: where per-rank work runs (skiprof._spread.Spread); None: here, one rank at a time
 

@@ -32,21 +32,23 @@ __all__ = ["load", "report", "Trace", "region", "step", "record_metrics", "trace
            "__version__"]
 
 
-def load(path: str | os.PathLike[str]) -> Trace:
+def load(path: str | os.PathLike[str], rank: int | None = None) -> Trace:
     """Open a trace folder written by ``skiprof trace``/``skiprof import``, or a Kineto trace file
-    (.json / .json.gz), which is imported into a cache on first use and reused afterwards."""
+    (.json / .json.gz), which is imported into a cache on first use and reused afterwards.
+    ``rank``: only that rank of a multi-rank folder (memory for one rank, not all)."""
     p = Path(path)
     if p.is_file():
         from ._cache import load_kineto
 
         return load_kineto(p)
-    return _load_folder(p)
+    return _load_folder(p, rank=rank)
 
 
 def report(source: Any, *, rank: int | None = None, step: int | None = None, region: str | None = None,
            top: int = 10, fmt: str = "json") -> Any:
     """Every analysis on one view of a trace (a folder, a Trace or a Kineto file), as a Document:
-    ``to_dict()`` is the report JSON, ``doc["boundness"]`` one Result, and it shows itself in Jupyter."""
+    ``to_dict()`` is the report JSON, ``doc["boundness"]`` one Result, and it shows itself in Jupyter.
+    A trace of several ranks without ``rank`` gets the cross-rank report (``doc["ranks"]``)."""
     from ._analysis import report as _report
 
     if not isinstance(source, Trace):

@@ -14,9 +14,11 @@ __all__ = ["report"]
 
 
 def report(source: Trace | str | os.PathLike[str], *, rank: int | None = None, step: int | None = None,
-           region: str | None = None, top: int = 10, fmt: str = "json") -> Document:
+           region: str | None = None, top: int = 10, fmt: str = "json", spread: Any = None) -> Document:
     """The report of a trace folder (or a loaded Trace, or a Kineto trace file) for one scope.
 
+    A trace of several ranks, with no ``rank``, ``step`` or ``region``, gets the cross-rank report
+    (its per-rank work spread by ``spread``, a skiprof._spread.Spread); otherwise one rank's.
     ``fmt`` picks the analyses an output format shows (the timeline is html only). The Document
     renders as JSON (``to_dict()``), in a notebook (``_repr_html_``), or in any format (``render``);
     ``doc["phases"]`` is one analysis's Result.
@@ -25,6 +27,18 @@ def report(source: Trace | str | os.PathLike[str], *, rank: int | None = None, s
     from .analyzers import report as run_all
 
     t = source if isinstance(source, Trace) else load(source)
+    options = Options(top=top, spread=spread)
+    if len(t.ranks) > 1 and rank is None and step is None and region is None:
+        header: dict[str, Any] = {"trace": str(t.path), "scope": f"{len(t.ranks)} ranks", "rank": None}
+        return Document("report", f"{t.path} ({len(t.ranks)} ranks)", header, run_all(_lazy(t), options, fmt, "ranks"))
     v = select(t, rank=rank, step=step, region=region)
-    header: dict[str, Any] = {"trace": str(t.path), "scope": v.label, "rank": v.rank}
-    return Document("report", f"{t.path} ({v.label})", header, run_all(v, Options(top=top), fmt))
+    header = {"trace": str(t.path), "scope": v.label, "rank": v.rank}
+    return Document("report", f"{t.path} ({v.label})", header, run_all(v, options, fmt))
+
+
+def _lazy(t: Trace) -> Any:
+    """What a cross-rank analysis receives: the trace, without reading any rank's tables (the
+    analysis reads each rank where it runs)."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(trace=t, rank=None, label=f"{len(t.ranks)} ranks")

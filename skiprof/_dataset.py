@@ -33,7 +33,9 @@ def merge_partitions(out: Path, world_size: int) -> Meta:
 
     with open(out / ".skiprof.lock", "a+") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        parts = sorted((p for p in out.glob("rank=*") if (p / META).is_file()), key=lambda p: int(p.name.split("=")[1]))
+        # Only this world's ranks: a larger earlier run's leftovers (kept under -f) are not part of it.
+        parts = sorted((p for p in out.glob("rank=*") if (p / META).is_file() and p.name[5:].isdigit()
+                        and int(p.name[5:]) < world_size), key=lambda p: int(p.name.split("=")[1]))
         metas = [decode_meta((p / META).read_bytes()) for p in parts]
         first = metas[0]
         merged = msgspec.structs.replace(

@@ -21,6 +21,18 @@ class SkiprofError(Exception):
 
     exit_code: int = 2
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Rebuilt from its message alone, whatever its __init__ takes: an error raised in a worker
+        # process (one rank of a parallel import, a Dask task) reaches the parent intact.
+        return (_rebuild, (type(self), str(self), dict(self.__dict__)))
+
+
+def _rebuild(cls: type[SkiprofError], message: str, state: dict[str, object]) -> SkiprofError:
+    err = Exception.__new__(cls)
+    Exception.__init__(err, message)
+    err.__dict__.update(state)
+    return err
+
 
 class UsageError(SkiprofError):
     """Options that do not make sense together or a bad option value."""

@@ -108,6 +108,8 @@ class Trace:
     path: Path
     meta: Meta
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
+    #: Set by ``load(path, rank=R)``: only that rank's partition is read (a worker's view of a big dataset).
+    only_rank: int | None = None
 
     def table(self, name: str, columns: list[str] | None = None) -> Any:
         """One table as Arrow, all ranks together (only ``columns``, when given)."""
@@ -118,8 +120,8 @@ class Trace:
             full = self._cache[key]
             return full.select(columns) if columns else full
         if columns:
-            return _read_table(self.path, name, columns)
-        self._cache[key] = _read_table(self.path, name)
+            return _read_table(self.path, name, columns, self.ranks)
+        self._cache[key] = _read_table(self.path, name, None, self.ranks)
         return self._cache[key]
 
     def frame(self, name: str) -> Any:
@@ -159,7 +161,7 @@ class Trace:
 
     @property
     def ranks(self) -> list[int]:
-        return list(self.meta.ranks)
+        return [self.only_rank] if self.only_rank is not None else list(self.meta.ranks)
 
 
 def _read_file(path: Path, name: str, columns: list[str] | None) -> Any:
@@ -179,7 +181,9 @@ def _read_file(path: Path, name: str, columns: list[str] | None) -> Any:
     return tbl.select(want)
 
 
-def _read_table(folder: Path, name: str, columns: list[str] | None = None) -> Any:
+def _read_table(folder: Path, name: str, columns: list[str] | None = None, ranks: list[int] | None = None) -> Any:
+    """One table of a folder: its top-level file, or the partitions of ``ranks`` (default: every
+    ``rank=N/`` present), as one Arrow table of the current schema."""
     import pyarrow as pa
 
     from ._schema import ADDED_IN
@@ -187,7 +191,10 @@ def _read_table(folder: Path, name: str, columns: list[str] | None = None) -> An
     single = folder / f"{name}.parquet"
     if single.exists():
         return _read_file(single, name, columns)
-    parts = sorted(folder.glob(f"rank=*/{name}.parquet"), key=lambda p: int(p.parent.name.split("=")[1]))
+    if ranks is not None:  # meta.json's ranks: a partition it does not list is not part of the dataset
+        parts = [p for p in (folder / f"rank={r}" / f"{name}.parquet" for r in sorted(ranks)) if p.exists()]
+    else:
+        parts = sorted(folder.glob(f"rank=*/{name}.parquet"), key=lambda p: int(p.parent.name.split("=")[1]))
     if not parts:
         if name in ADDED_IN:  # a folder written before the table existed
             empty = arrow_schema(name).empty_table()
@@ -199,8 +206,9 @@ def _read_table(folder: Path, name: str, columns: list[str] | None = None) -> An
     return pa.concat_tables([_read_file(p, name, columns) for p in parts]).cast(schema)
 
 
-def load(path: str | os.PathLike[str]) -> Trace:
-    """Open a trace folder written by ``skiprof trace`` or ``skiprof import``."""
+def load(path: str | os.PathLike[str], rank: int | None = None) -> Trace:
+    """Open a trace folder written by ``skiprof trace`` or ``skiprof import`` (only ``rank``'s
+    partition of a multi-rank folder, when given: memory for one rank, not all of them)."""
     folder = Path(path)
     meta_path = folder / META
     if not folder.is_dir():
@@ -222,7 +230,9 @@ def load(path: str | os.PathLike[str]) -> Trace:
         raise TraceFolderError(f"{meta_path}: not valid JSON ({exc})") from None
     if meta.schema_version not in READABLE_VERSIONS:
         raise TraceFolderError(_unsupported(folder, meta.schema_version))
-    return Trace(folder, meta)
+    if rank is not None and rank not in meta.ranks:
+        raise TraceFolderError(f"{folder}: no rank {rank} (ranks: {', '.join(map(str, meta.ranks))})")
+    return Trace(folder, meta, only_rank=rank if rank is not None and len(meta.ranks) > 1 else None)
 
 
 def _unsupported(folder: Path, version: object) -> str:

@@ -18,7 +18,7 @@ from typing import Any, Union
 __all__ = ["Col", "Figure", "Figures", "Table", "Note", "Plot", "Section", "Result", "UNITS"]
 
 #: Units a value may carry. ns values are shown as ms (or µs, per column); share as a percentage.
-UNITS = ("ns", "us", "share", "count", "bytes", "GB/s", "text", "kernel", "number", "ms", "label")
+UNITS = ("ns", "us", "share", "count", "bytes", "GB/s", "text", "kernel", "number", "ms", "label", "prose")
 
 
 @dataclass(frozen=True)

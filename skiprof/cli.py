@@ -79,6 +79,15 @@ def main(argv: list[str] | None = None) -> int:
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"skiprof: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return 2
+    except MemoryError:
+        print("skiprof: error: out of memory (try fewer --jobs, or one --rank at a time)", file=sys.stderr)
+        return 2
+    except Exception as exc:  # a bug of skiprof's own: still one line, the traceback on request
+        if os.environ.get("SKIPROF_DEBUG"):
+            raise
+        print(f"skiprof: internal error: {type(exc).__name__}: {exc} (set SKIPROF_DEBUG=1 for the traceback, and "
+              "please report it)", file=sys.stderr)
+        return 3
 
 
 def main_entry() -> None:

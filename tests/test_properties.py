@@ -149,3 +149,53 @@ def test_export_import_round_trip(tmp_path: Path, events: list[dict]) -> None:
     b = skiprof.load(tmp_path / "b")
     for name in TABLES:
         assert a.table(name).equals(b.table(name)), name
+
+
+@st.composite
+def _rank_figures(draw: st.DrawFn) -> list[dict]:
+    """Per-rank figures as ranks.figures_for returns them, with collectives in a shared order."""
+    n = draw(st.integers(2, 6))
+    colls = draw(st.lists(st.sampled_from(["nccl:all_reduce", "nccl:broadcast", "gloo:all_gather"]), max_size=6))
+    out = []
+    for r in range(n):
+        t, mine = 0, []
+        for i, name in enumerate(colls):
+            t += draw(st.integers(0, 10_000))
+            mine.append({"name": name, "process_group": "default", "seq": i, "start_ns": t,
+                         "end_ns": t + draw(st.integers(0, 5_000))})
+        keys = ("il_ns", "gpu_busy_ns", "comm_ns", "compute_ns", "step_ns")
+        out.append({"rank": r, **{k: draw(st.integers(0, 10**6)) for k in keys}, "comm_overlap_share": 0.0,
+                    "collectives": mine})
+    return out
+
+
+@settings(max_examples=200, deadline=None)
+@given(per_rank=_rank_figures())
+def test_ranks_invariants(per_rank: list[dict]) -> None:
+    """The cross-rank reduce never contradicts its evidence: every rank once; skew = the longest wait
+    >= 0 and the last rank waits for nobody; every straggler satisfies the rule that names it."""
+    import statistics
+
+    from skiprof.analyzers import ranks
+
+    rows, stragglers, matched = ranks.reduce(per_rank)
+    assert [r["rank"] for r in rows] == sorted(f["rank"] for f in per_rank)
+    starts = {(f["rank"], c["name"], c["seq"]): c["start_ns"] for f in per_rank for c in f["collectives"]}
+    for c in matched:
+        arrive = [starts[(r["rank"], c["name"], c["seq"])] for r in rows]
+        assert c["skew_ns"] == c["max_wait_ns"] == max(arrive) - min(arrive) >= 0
+        assert c["total_wait_ns"] == sum(max(arrive) - a for a in arrive)
+        assert starts[(c["last_rank"], c["name"], c["seq"])] == max(arrive)
+    total_wait = sum(c["total_wait_ns"] for c in matched)
+    for s in stragglers:
+        if "wait_share" in s:
+            assert s["wait_share"] >= ranks.LATE_SHARE and s["others_waited_ns"] <= total_wait
+            continue
+        key = {"step time outlier": "step_ns", "compute time outlier": "compute_ns",
+               "least time in collectives": "comm_ns"}[s["rule"]]
+        values = [float(f[key]) for f in per_rank]
+        med = statistics.median(values)
+        margin = max(ranks.STRAGGLER_MAD * statistics.median(abs(v - med) for v in values), ranks.STRAGGLER_MIN * med)
+        assert s["median_ns"] == med and len(per_rank) >= 3
+        assert (s["value_ns"] < med - margin) if key == "comm_ns" else (s["value_ns"] > med + margin)
+    assert sum(s.get("wait_share", 0) for s in stragglers) <= 1 + 1e-9

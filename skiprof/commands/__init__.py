@@ -8,4 +8,5 @@ __all__ = ["COMMANDS"]
 COMMANDS = (
     ("trace", "trace"), ("import", "import_"), ("report", "report"), ("sweep", "sweep"),
     ("transition", "transition"), ("fusion", "fusion"), ("whatif", "whatif"), ("export", "export"),
+    ("sql", "sql"),
 )

@@ -15,7 +15,7 @@ from .._errors import OutputError, OutputExistsError, UsageError
 from ..render import Document, renderer, renderer_for
 
 __all__ = ["Fmt", "FormatOpt", "OutputOpt", "ForceOpt", "RankOpt", "StepOpt", "RegionOpt", "TopOpt", "NoReportOpt",
-           "FolderArg", "emit", "write_atomic", "console", "progress_bar", "load_view"]
+           "FolderArg", "JobsOpt", "EngineOpt", "SchedulerOpt", "Engine", "engine_for", "emit", "write_atomic", "console", "progress_bar", "load_view"]
 
 
 class Fmt(str, Enum):
@@ -40,6 +40,34 @@ RegionOpt = Annotated[Optional[str], typer.Option("--region", show_default=False
                                                   help="Only time inside this region (skiprof.region or annotation name).")]
 TopOpt = Annotated[int, typer.Option("--top", min=1, help="Rows in the top kernels / ops tables.")]
 NoReportOpt = Annotated[bool, typer.Option("--no-report", help="Do not print the summary.")]
+JobsOpt = Annotated[Optional[int], typer.Option(
+    "-j", "--jobs", min=1, show_default=False,
+    help="Worker processes: ranks side by side, or the pieces of one large file (default: the number of cores).")]
+
+
+class Engine(str, Enum):
+    """Where per-rank work runs."""
+
+    local = "local"
+    dask = "dask"
+
+
+EngineOpt = Annotated[Optional[Engine], typer.Option(
+    "--engine", case_sensitive=False, show_default=False,
+    help="local (a pool of processes, the default) or dask (a local Dask cluster of --jobs workers; needs skiprof[cluster]).")]
+SchedulerOpt = Annotated[Optional[str], typer.Option(
+    "--scheduler", show_default=False, metavar="ADDRESS",
+    help="Run per-rank work on the Dask cluster at ADDRESS (tcp://host:8786); its workers must see the same paths.")]
+
+
+def engine_for(engine: Engine | None, scheduler: str | None, jobs: int | None) -> Any:
+    """The context manager of the engine the options ask for (skiprof._spread.spread)."""
+    from .._spread import spread
+    from ..ingest._parallel import default_jobs
+
+    return spread("dask" if scheduler or engine is Engine.dask else "local", jobs=jobs or default_jobs(), scheduler=scheduler)
+
+
 FolderArg = Annotated[Path, typer.Argument(show_default=False, help="Trace folder written by skiprof trace or skiprof import.")]
 
 

@@ -2,16 +2,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
 from .._folder import building, write_meta
 from .._ingest_summary import IngestSummary, summarize
 from ..ingest import trace_files
-from ..ingest._parallel import default_jobs
 from ..ingest._pipeline import Progress, build_meta, ingest_files
-from ._common import ForceOpt, NoReportOpt, console, progress_bar
+from ._common import EngineOpt, ForceOpt, JobsOpt, NoReportOpt, SchedulerOpt, console, emit, engine_for, progress_bar
 
 __all__ = ["run_import", "default_import_output", "command", "HELP"]
 
@@ -28,12 +27,13 @@ def default_import_output(first: Path) -> Path:
 
 
 def run_import(inputs: list[Path], output: Path | None, *, force: bool,
-               progress: Progress | None = None, jobs: int = 1) -> IngestSummary:
-    """Ingest ``inputs`` (files, or folders of per-rank files) into one trace folder."""
+               progress: Progress | None = None, jobs: int = 1, spread: Any = None) -> IngestSummary:
+    """Ingest ``inputs`` (files, or folders of per-rank files) into one trace folder; ranks run
+    where ``spread`` says (skiprof._spread), by default in a pool of ``jobs`` processes."""
     files = trace_files(inputs)
     out = output or default_import_output(inputs[0])
     with building(out, force) as staging:
-        outcomes = ingest_files(files, staging, progress=progress, jobs=jobs)
+        outcomes = ingest_files(files, staging, progress=progress, jobs=jobs, spread=spread)
         meta = write_meta(staging, build_meta(outcomes, files))
     return summarize(str(out), meta)
 
@@ -43,16 +43,23 @@ def command(
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Output trace folder. Default: skiprof-<trace name>.", show_default=False)] = None,
     force: ForceOpt = False,
     no_report: NoReportOpt = False,
-    jobs: Annotated[Optional[int], typer.Option("-j", "--jobs", min=1, show_default=False,
-                                                help="Worker processes: ranks ingested side by side, or the pieces of one large file (default: the number of cores).")] = None,
+    jobs: JobsOpt = None,
+    engine: EngineOpt = None,
+    scheduler: SchedulerOpt = None,
 ) -> None:
     bar = progress_bar()
-    try:
-        summary = run_import(traces, output, force=force, progress=bar, jobs=jobs or default_jobs())
-    finally:
-        if bar is not None:
-            bar.close()
-    if not no_report:
+    with engine_for(engine, scheduler, jobs) as spread:
+        try:
+            summary = run_import(traces, output, force=force, progress=bar, jobs=spread.jobs, spread=spread)
+        finally:
+            if bar is not None:
+                bar.close()
+        if no_report:
+            return
         from ..render.ingest_summary import render_summary
 
         render_summary(summary, console())
+        if len(summary.ranks) > 1:  # the first thing to see of a many-rank job: how its ranks compare
+            from .._analysis import report
+
+            emit(report(summary.path, spread=spread, fmt="terminal"), None, None, False)

@@ -2,20 +2,36 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from .._errors import UsageError
 from ..render import Document
-from ._common import FolderArg, ForceOpt, FormatOpt, OutputOpt, RankOpt, RegionOpt, StepOpt, TopOpt, emit
+from ._common import (
+    EngineOpt,
+    FolderArg,
+    ForceOpt,
+    FormatOpt,
+    JobsOpt,
+    OutputOpt,
+    RankOpt,
+    RegionOpt,
+    SchedulerOpt,
+    StepOpt,
+    TopOpt,
+    emit,
+    engine_for,
+)
 
 __all__ = ["command", "build_report", "HELP"]
 
 HELP = ("Analyze a trace folder: launch/queue time (TKLQT), GPU busy and idle, CPU-, GPU- or sync-boundness with its "
-        "evidence, phase shares, data movement, top kernels and ops. Terminal by default; --format "
-        "json|markdown|html, to stdout or -o FILE (the format follows the file's extension).")
+        "evidence, phase shares, data movement, top kernels and ops. A folder of several ranks gets the cross-rank "
+        "report (per-rank table, stragglers, collectives and their arrival skew) unless --rank picks one. Terminal by "
+        "default; --format json|markdown|html, to stdout or -o FILE (the format follows the file's extension).")
 
 
 def build_report(folder: Path, *, fmt: str = "json", rank: int | None = None, step: int | None = None,
-                 region: str | None = None, top: int = 10) -> Document:
+                 region: str | None = None, top: int = 10, spread: Any = None) -> Document:
     """The report of a trace folder, or of a sweep folder (its last run, plus the sweep's transition)."""
     from .._analysis import report
     from .sweep import SWEEP_FILE, load_sweep
@@ -28,15 +44,17 @@ def build_report(folder: Path, *, fmt: str = "json", rank: int | None = None, st
         if not ok:
             raise UsageError(f"{folder}: the sweep has no successful run to report on")
         folder = folder / ok[-1]["folder"]
-    doc = report(folder, rank=rank, step=step, region=region, top=top, fmt=fmt)
+    doc = report(folder, rank=rank, step=step, region=region, top=top, fmt=fmt, spread=spread)
     if sweep is not None:
         doc.results.append(sweep)
     return doc
 
 
 def command(folder: FolderArg, fmt: FormatOpt = None, output: OutputOpt = None, force: ForceOpt = False,
-            top: TopOpt = 10, step: StepOpt = None, region: RegionOpt = None, rank: RankOpt = None) -> None:
+            top: TopOpt = 10, step: StepOpt = None, region: RegionOpt = None, rank: RankOpt = None,
+            jobs: JobsOpt = None, engine: EngineOpt = None, scheduler: SchedulerOpt = None) -> None:
     from ..render import renderer_for
 
     kind = renderer_for(fmt.value if fmt else None, str(output) if output else None)
-    emit(build_report(folder, fmt=kind, rank=rank, step=step, region=region, top=top), fmt, output, force)
+    with engine_for(engine, scheduler, jobs) as spread:
+        emit(build_report(folder, fmt=kind, rank=rank, step=step, region=region, top=top, spread=spread), fmt, output, force)

@@ -11,7 +11,6 @@ import datetime as _dt
 import socket
 import sys
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
@@ -67,12 +66,13 @@ def _one(path: Path, folder: Path, default_rank: int, partitioned: bool, jobs: i
 
 def ingest_files(
     files: list[Path], folder: Path, *, progress: Progress | None = None, extra_events: Path | None = None,
-    jobs: int = 1, metrics: list[dict[str, Any]] | None = None, rank: int = 0,
+    jobs: int = 1, metrics: list[dict[str, Any]] | None = None, rank: int = 0, spread: Any = None,
 ) -> list[RankOutcome]:
     """Ingest each file as one rank into ``folder`` (partitions ``rank=N/`` when there are several).
 
     ``extra_events`` (counter samples taken during capture) and ``metrics`` (recorded scenario rows)
-    belong to the only file a capture produces.
+    belong to the only file a capture produces. Several files go to ``spread`` (skiprof._spread:
+    a process pool or a Dask cluster; default a pool of ``jobs`` processes), one rank per task.
     """
     check_ranks(files)
     if len(files) == 1:
@@ -81,7 +81,7 @@ def ingest_files(
         cb = (lambda done: progress(path.name, done, total)) if progress else None
         outcomes = [_one(path, folder, rank, False, jobs, cb, extra_events, metrics)]
     else:
-        outcomes = _many(files, folder, jobs, progress)
+        outcomes = _many(files, folder, spread or _pool(jobs), progress)
     seen: dict[int, str] = {}
     for rank, stats, _, _ in outcomes:  # a rank only the end of a file names
         if rank in seen:
@@ -90,25 +90,17 @@ def ingest_files(
     return sorted(outcomes, key=lambda o: o[0])
 
 
-def _many(files: list[Path], folder: Path, jobs: int, progress: Progress | None) -> list[RankOutcome]:
-    """One rank per worker process; partitions are written as ranks finish."""
-    import multiprocessing
+def _pool(jobs: int) -> Any:
+    from .._spread import Spread
 
-    if jobs <= 1:
-        outs = []
-        for i, p in enumerate(files):
-            outs.append(_one(p, folder, _default_rank(files, i), True, 1))
-            if progress is not None:
-                progress("ranks", i + 1, len(files))
-        return outs
-    outcomes = []
-    with ProcessPoolExecutor(max_workers=min(jobs, len(files)), mp_context=multiprocessing.get_context("fork")) as pool:
-        futures = {pool.submit(_one, p, folder, _default_rank(files, i), True, 1): p for i, p in enumerate(files)}
-        for n, fut in enumerate(as_completed(futures), 1):
-            outcomes.append(fut.result())  # a worker's error (one bad file) ends the import here
-            if progress is not None:
-                progress("ranks", n, len(files))
-    return outcomes
+    return Spread(jobs)
+
+
+def _many(files: list[Path], folder: Path, spread: Any, progress: Progress | None) -> list[RankOutcome]:
+    """One rank per task; each task writes its partition as soon as its rank is done."""
+    tasks = [(p, folder, _default_rank(files, i), True, 1) for i, p in enumerate(files)]
+    done = (lambda n, total: progress("ranks", n, total)) if progress is not None else None
+    return list(spread.map(_one, tasks, done))
 
 
 def _merge_counters(rt: Any, events: Path) -> None:

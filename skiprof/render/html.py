@@ -40,7 +40,7 @@ def _table(s: Table) -> str:
         for c in s.cols:
             text = fmt(r.get(c.key), c.unit, c.show, width=120)
             full = f' title="{_esc(r.get(c.key))}"' if c.unit == "kernel" else ""
-            cls = "" if c.unit in ("text", "kernel", "label") else ' class="num"'
+            cls = "" if c.unit in ("text", "kernel", "label", "prose") else ' class="num"'
             cells.append(f"<td{cls}{full}>{_esc(text)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return f"<h3>{_esc(s.title)}</h3><table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"

@@ -25,7 +25,10 @@ def document_dict(doc: Document) -> dict[str, Any]:
     """The JSON object of a document (schema first)."""
     out: dict[str, Any] = {"schema": doc.schema, **doc.header, "notes": list(doc.notes)}
     for r in doc.results:
-        out[r.name] = r.to_dict()
+        if getattr(r, "merge_into_document", False):  # its keys belong at the top (the cross-rank report's ranks, ...)
+            out.update(r.to_dict())
+        else:
+            out[r.name] = r.to_dict()
     return _clean(out)
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import textwrap
 from typing import Any
 
 from .._result import Figures, Note, Plot, Section, Table
@@ -29,6 +30,29 @@ def _figures(console: Any, s: Figures) -> None:
     console.print()
 
 
+_NAMES = ("text", "kernel", "label", "prose")
+
+
+def _cells(s: Table, width: int) -> list[list[str]]:
+    """The table's cells as text, names shortened so that the row fits ``width`` columns (never
+    below 12 characters, and never longer than NAME_WIDTH)."""
+    def cut(text: str, n: int) -> str:
+        return text if len(text) <= n else text[: n - 1] + "…"
+
+    def cells(name_width: int) -> list[list[str]]:
+        return [[cut(fmt(row.get(c.key), c.unit, c.show, width=name_width), name_width) if c.unit in ("kernel", "text") else
+                 fmt(row.get(c.key), c.unit, c.show) for c in s.cols] for row in s.rows]
+
+    out = cells(NAME_WIDTH)
+    widths = [max([len(w) for w in header_of(c).split()] + [len(r[i]) for r in out]) for i, c in enumerate(s.cols)]
+    names = [i for i, c in enumerate(s.cols) if c.unit in ("kernel", "text") and widths[i] > 12]
+    fixed = sum(w for i, w in enumerate(widths) if i not in names and s.cols[i].unit != "prose") + 3 * (len(widths) - 1)
+    if not names or fixed + sum(widths[i] for i in names) <= width:
+        return out
+    share = max(12, (width - fixed) // len(names))
+    return cells(min(NAME_WIDTH, share))
+
+
 def _table(console: Any, s: Table) -> None:
     from rich.table import Table as RTable
 
@@ -39,13 +63,21 @@ def _table(console: Any, s: Table) -> None:
         return
     console.print(f"[bold]{s.title}[/]", highlight=False)  # apart from the table: a title is never folded to its width
     t = RTable(show_edge=False, pad_edge=False, expand=False)
-    for c in s.cols:
-        right = c.unit not in ("text", "kernel", "label")
-        # Names are shortened, never wrapped: a folded C++ name is unreadable.
-        t.add_column(header_of(c), justify="right" if right else "left", no_wrap=c.unit in ("kernel", "text", "label"),
-                     overflow="ellipsis", min_width=10 if c.unit == "label" else None)
-    for row in s.rows:
-        t.add_row(*[fmt(row.get(c.key), c.unit, c.show, width=NAME_WIDTH) for c in s.cols])
+    cells = _cells(s, console.width)
+    widths = [max([len(w) for w in header_of(c).split()] + [len(r[i]) for r in cells]) for i, c in enumerate(s.cols)]
+    natural = sum(max(w, len(header_of(c))) for w, c in zip(widths, s.cols)) + 3 * (len(widths) - 1)
+    for i, c in enumerate(s.cols):
+        right = c.unit not in _NAMES
+        # Numbers and names are never folded (a folded C++ name is unreadable): _cells has made them
+        # fit, and each column keeps its longest value's width. Prose (evidence) wraps instead.
+        header = header_of(c)
+        if c.unit != "prose" and natural > console.width:  # long headers go on two lines, not past the screen
+            header = textwrap.fill(header, width=widths[i], break_long_words=False)
+        t.add_column(header, justify="right" if right else "left", no_wrap=c.unit != "prose",
+                     overflow="fold" if c.unit == "prose" else "ellipsis",
+                     min_width=None if c.unit == "prose" else widths[i])
+    for r in cells:
+        t.add_row(*r)
     console.print(t)
     console.print()
 
