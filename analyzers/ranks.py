@@ -236,7 +236,7 @@ class RanksResult(Result):
 
 def _evidence(s: dict[str, Any]) -> str:
     if "last_in" in s:
-        return (f"last at {s['last_in']} of {s['of']} collectives; the others waited {s['others_waited_ns'] / 1e6:,.2f} ms "
+        return (f"last at {s['last_in']:,} of {s['of']:,} collectives; the others waited {s['others_waited_ns'] / 1e6:,.2f} ms "
                 f"for it, {100 * s['wait_share']:.0f}% of all waiting")
     return f"{s['value_ns'] / 1e6:,.2f} ms against a median of {s['median_ns'] / 1e6:,.2f} ms"
 

@@ -6,6 +6,7 @@ In a notebook::
     t.kernels          # pandas DataFrame, one row per device activity
     t.ops, t.launches, t.regions, t.counters, t.meta
     r = skiprof.report(t)               # every analysis; r["phases"].figure() draws one
+    skiprof.sql(t, "select rank, count(*) from kernels group by rank")   # DuckDB over all ranks
 
 In a workload::
 
@@ -28,20 +29,31 @@ from ._version import __version__
 from .capture._metrics import record_metrics
 from .capture._regions import KNOWN_REGIONS, region, step
 
-__all__ = ["load", "report", "Trace", "region", "step", "record_metrics", "trace", "KNOWN_REGIONS", "SkiprofError",
+__all__ = ["load", "report", "sql", "Trace", "region", "step", "record_metrics", "trace", "KNOWN_REGIONS", "SkiprofError",
            "__version__"]
 
 
 def load(path: str | os.PathLike[str], rank: int | None = None) -> Trace:
     """Open a trace folder written by ``skiprof trace``/``skiprof import``, or a Kineto trace file
-    (.json / .json.gz), which is imported into a cache on first use and reused afterwards.
+    (.json / .json.gz) or a folder of per-rank Kineto files, which is imported into a cache on
+    first use and reused afterwards.
     ``rank``: only that rank of a multi-rank folder (memory for one rank, not all)."""
     p = Path(path)
-    if p.is_file():
+    if p.is_file() or (p.is_dir() and not (p / "meta.json").exists() and
+                       any(q.name.endswith((".json", ".json.gz")) for q in p.iterdir())):
         from ._cache import load_kineto
 
-        return load_kineto(p)
+        return load_kineto(p) if rank is None else _load_folder(load_kineto(p).path, rank=rank)
     return _load_folder(p, rank=rank)
+
+
+def sql(source: Trace | str | os.PathLike[str], query: str) -> Any:
+    """A DuckDB query over every rank's tables of a trace (views ops, launches, kernels, regions,
+    counters, metrics, memory and ranks), as a pandas DataFrame. Needs ``skiprof[sql]``."""
+    from ._sql import query as _query
+
+    folder = source.path if isinstance(source, Trace) else load(source).path
+    return _query(folder, query).to_pandas()
 
 
 def report(source: Any, *, rank: int | None = None, step: int | None = None, region: str | None = None,

@@ -1,6 +1,7 @@
-"""``skiprof.load("trace.json.gz")``: a raw Kineto file imported once into a cache, then reused.
+"""``skiprof.load("trace.json.gz")``: a raw Kineto file (or a folder of per-rank files) imported
+once into a cache, then reused.
 
-The cache key is the file's resolved path, size and modification time, so an edited or replaced
+The cache key is each file's resolved path, size and modification time, so an edited or replaced
 file is imported again. The cache lives in ``$SKIPROF_CACHE`` (default ``~/.cache/skiprof``).
 """
 from __future__ import annotations
@@ -20,24 +21,23 @@ def cache_dir() -> Path:
     return Path(base)
 
 
-def _key(path: Path) -> str:
-    st = path.stat()
-    text = f"{path.resolve()}\0{st.st_size}\0{st.st_mtime_ns}"
+def _key(paths: list[Path]) -> str:
+    text = "\1".join(f"{p.resolve()}\0{p.stat().st_size}\0{p.stat().st_mtime_ns}" for p in paths)
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
 def load_kineto(path: Path) -> Trace:
-    """Open a Kineto trace file through the cache, importing it on first use."""
+    """Open a Kineto trace file, or a folder of per-rank files, through the cache, importing it on first use."""
     from ._folder import building, write_meta
     from ._ingest_summary import summarize  # noqa: F401  - same flow as skiprof import
     from .ingest import trace_files
     from .ingest._pipeline import build_meta, ingest_files
 
-    folder = cache_dir() / f"{path.name.split('.')[0]}-{_key(path)}"
+    files = trace_files([path])
+    folder = cache_dir() / f"{path.name.split('.')[0]}-{_key(files)}"
     if (folder / "meta.json").exists():
         return load(folder)
-    files = trace_files([path])
     with building(folder, force=True) as staging:
-        outcomes = ingest_files(files, staging)
+        outcomes = ingest_files(files, staging, jobs=2 if len(files) > 1 else 1)
         write_meta(staging, build_meta(outcomes, files))
     return load(folder)

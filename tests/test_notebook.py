@@ -35,4 +35,5 @@ def test_notebook_executes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     if TRACES.is_dir():
         assert any("GPU busy share per step" in t for t in titles), titles
         assert "first load" in text and "second load" in text
-        assert len(os.listdir(tmp_path / "cache")) == 2  # BERT and ResNet, each imported once
+        assert len(os.listdir(tmp_path / "cache")) == 3  # BERT, ResNet and the rank pair, each imported once
+        assert "device_ms" in text and "nccl_ms" in text  # the SQL cell
