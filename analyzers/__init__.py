@@ -15,12 +15,12 @@ from dataclasses import dataclass
 
 from skiprof._result import Result
 
-from . import boundness, breakdown, fusion, hta, kernels, launch, ranks, scenario, timeline, transition, whatif
+from . import advice, boundness, breakdown, fusion, hta, kernels, launch, ranks, scenario, timeline, transition, verdict, whatif
 from ._options import Options
 from ._view import View, select
 
 __all__ = ["View", "select", "Options", "REGISTRY", "Analysis", "register", "report", "launch", "boundness",
-           "breakdown", "kernels", "hta", "scenario", "fusion", "whatif", "transition", "timeline", "ranks"]
+           "breakdown", "kernels", "hta", "scenario", "fusion", "whatif", "transition", "timeline", "ranks", "verdict", "advice"]
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,7 @@ class Analysis:
     in_report: bool = True
     formats: tuple[str, ...] = ("terminal", "markdown", "html", "json")
     scope: str = "rank"
+    needs: tuple[str, ...] = ()  # analyses whose results it reads (options.results): the report runs them first
 
 
 REGISTRY: dict[str, Analysis] = {}
@@ -51,6 +52,9 @@ def register(analysis: Analysis) -> Analysis:
 
 
 for _a in (
+    Analysis("verdict", verdict.run, "Why is the GPU not busy, in a few sentences quoted from the report?",
+             needs=verdict.NEEDS),
+    Analysis("fixes", advice.run, "Which changes would shorten the run most, as the replay predicts?"),
     Analysis("launch", launch.run, "TKLQT and its launch/queue parts, AKD, IL, GPU busy and idle, host cost of launching"),
     Analysis("boundness", boundness.run, "Is the run, each step and each stretch of time CPU-, GPU- or sync-bound, and why?"),
     Analysis("phases", breakdown.run, "Where does end-to-end time go: compute, compile, data movement, preprocessing, ...?"),
@@ -68,11 +72,19 @@ for _a in (
     register(_a)
 
 
-def report(view: View, options: Options | None = None, fmt: str = "json", scope: str = "rank") -> list[Result]:
+def report(view: View, options: Options | None = None, fmt: str = "json", scope: str = "rank",
+           only: tuple[str, ...] | None = None) -> list[Result]:
     """The results ``skiprof report`` shows for ``view`` in output format ``fmt``: the one-rank
-    analyses, or (``scope="ranks"``) the cross-rank ones."""
+    analyses, or (``scope="ranks"``) the cross-rank ones; ``only`` picks some by name."""
+    from dataclasses import replace
+
     options = options or Options()
-    return [a.run(view, options) for a in REGISTRY.values() if a.in_report and fmt in a.formats and a.scope == scope]
+    chosen = [a for a in REGISTRY.values() if a.in_report and fmt in a.formats and a.scope == scope
+              and (only is None or a.name in only)]
+    done: dict[str, Result] = {}
+    for a in sorted(chosen, key=lambda a: bool(a.needs)):  # those that quote others run last, shown where registered
+        done[a.name] = a.run(view, replace(options, results=done))
+    return [done[a.name] for a in chosen]
 
 
 def registry_markdown() -> str:

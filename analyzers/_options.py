@@ -18,4 +18,5 @@ class Options:
     min_count: int = 2  # fusion: minimum occurrences
     knobs: Any = None  # what-if: a Knobs
     spread: Any = None  # cross-rank: where per-rank work runs (skiprof._spread.Spread); None: here, one rank at a time
+    results: Any = None  # the results the report computed so far, by name (the verdict quotes them)
 

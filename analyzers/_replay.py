@@ -37,13 +37,22 @@ NONE = -(1 << 62)  # "not placed yet" / "no constraint"
 
 @dataclass(frozen=True)
 class Knobs:
-    """What to change. Scales multiply costs; fuse lists kernel-name chains; cuda_graph names a region."""
+    """What to change. Scales multiply costs; fuse lists kernel-name chains; cuda_graph names a region.
+
+    ``async_copies``: copies from or to pageable memory, and synchronous memcpy calls, become
+    asynchronous (pinned memory, ``non_blocking=True``): the call costs what the trace's median
+    kernel launch call costs and returns without waiting; the copy itself keeps its measured time.
+    ``offload``: region names whose host time leaves the critical path (preprocessing done ahead
+    by a DataLoader worker or on the device); calls inside them keep their cost.
+    """
 
     launch_scale: float = 1.0
     host_scale: float = 1.0
     device_scale: float = 1.0
     fuse: tuple[tuple[str, ...], ...] = field(default_factory=tuple)
     cuda_graph: str | None = None
+    async_copies: bool = False
+    offload: tuple[str, ...] = field(default_factory=tuple)
 
 
 @dataclass
@@ -117,6 +126,19 @@ class _Graph:
         self.kind_l, self.blocking_l = self.l_kind.tolist(), self.blocking.tolist()
         self.kts_l, self.kdur_l, self.kprev_l = self.k_ts.tolist(), self.k_dur.tolist(), self.k_prev.tolist()
         self.kkey_l = self.k_key.tolist()
+        self.order_l = np.argsort(self.l_ts, kind="stable").tolist()
+        self.copy_calls = self._copy_calls()
+        launches = np.isin(self.l_kind, LAUNCH_KINDS)
+        self.launch_cost = int(np.median(self.l_dur[launches])) if launches.any() else None
+
+    def _copy_calls(self) -> set[int]:
+        """Calls that copy from or to pageable host memory, or that block until their copy is done."""
+        k = self.view.kernels
+        pageable = k["host_mem"].eq("pageable") if "host_mem" in k.data else np.zeros(len(self.k_call), bool)
+        rows = np.flatnonzero(pageable & (self.k_call >= 0))
+        out = {int(self.k_call[r]) for r in rows}
+        out |= {j for j, n in enumerate(self.view.launches["name"].tolist()) if n and n.lower() in _SYNC_COPIES}
+        return out
 
     def _attach_orphans(self) -> tuple[dict[int, list[int]], list[int]]:
         """Each orphan goes into its stream's queue right before the next linked activity there."""
@@ -160,6 +182,18 @@ def _graph_members(g: _Graph, region: str | None) -> tuple[dict[int, int], iv.In
             lo_c.append(int(g.l_end[inside[0]]))
             hi_c.append(int(lo + d))
     return out, iv.union(np.array(lo_c, np.int64), np.maximum(np.array(hi_c, np.int64), np.array(lo_c, np.int64)))
+
+
+def _regions(g: _Graph, names: tuple[str, ...]) -> iv.Intervals:
+    """The time inside host regions called any of ``names``."""
+    r = g.view.regions
+    if not names or not len(r):
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    sel = np.zeros(len(r), bool)
+    for n in names:
+        sel |= r["name"].eq(n)
+    sel &= ~r["kind"].eq("gpu_annotation")
+    return iv.union(r["ts"][sel], (r["ts"] + r["dur"])[sel])
 
 
 def _fused(g: _Graph, chains: tuple[tuple[str, ...], ...]) -> tuple[set[int], dict[int, int]]:
@@ -209,13 +243,15 @@ class _Run:
         self.g, self.k = g, knobs
         n_calls, n_acts = len(g.l_ts), len(g.k_ts)
         self.members, self.captured = _graph_members(g, knobs.cuda_graph)
-        self.cover = _Cover(self.captured)
+        self.cover = _Cover(iv.union(np.concatenate([self.captured[0], _regions(g, knobs.offload)[0]]),
+                                     np.concatenate([self.captured[1], _regions(g, knobs.offload)[1]])))
+        self.async_calls = g.copy_calls if knobs.async_copies and g.launch_cost is not None else set()
         self.removed_acts, self.extra = _fused(g, knobs.fuse)
         self.removed_calls = set(self.members) | {int(g.k_call[r]) for r in self.removed_acts}
-        self.tl = Timeline(origin, np.full(n_calls, NONE, np.int64), np.full(n_calls, NONE, np.int64),
-                           np.full(n_acts, NONE, np.int64), np.full(n_acts, NONE, np.int64), g.k_key,
-                           g.blocking, self.removed_calls, self.removed_acts,
-                           np.full(n_calls + n_acts, -1, np.int64), [""] * (n_calls + n_acts))
+        self.origin = origin
+        # Python lists while replaying (element writes to numpy arrays cost more); Timeline holds arrays.
+        self.cs, self.ce, self.as_, self.ae = [NONE] * n_calls, [NONE] * n_calls, [NONE] * n_acts, [NONE] * n_acts
+        self.pred, self.edge = [-1] * (n_calls + n_acts), [""] * (n_calls + n_acts)
         self.host: dict[tuple[int, int], tuple[int, int, int, int]] = {}  # thread -> (m start, m end, r end, call)
         self.stream_end: dict[int, tuple[int, int]] = {}  # stream -> (replayed end, activity)
         self.orphans_left = {int(r) for r in np.flatnonzero(g.k_call < 0)}
@@ -232,16 +268,23 @@ class _Run:
 
     def place(self, r: int, ready: int, pred: int, edge: str, gap: int = 0) -> None:
         """Put activity r on its stream at the earliest time both it and the stream are ready."""
-        tl, key = self.tl, self.g.kkey_l[r]
+        key = self.g.kkey_l[r]
         s, e_kind, p = ready, edge, pred
         prev = self.stream_end.get(key)
         if prev is not None and prev[0] + gap > s:
             s, e_kind, p = prev[0] + gap, "stream", self.n_calls + prev[1]
         length = round((self.g.kdur_l[r] + self.extra.get(r, 0)) * self.k.device_scale)
-        tl.act_start[r], tl.act_end[r] = s, s + length
+        self.as_[r], self.ae[r] = s, s + length
         node = self.n_calls + r
-        tl.pred[node], tl.edge[node] = p, e_kind
+        self.pred[node], self.edge[node] = p, e_kind
         self.stream_end[key] = (s + length, r)
+
+    def timeline(self, host_end: int) -> Timeline:
+        """The replay's result as arrays."""
+        g = self.g
+        return Timeline(self.origin, np.array(self.cs, np.int64), np.array(self.ce, np.int64), np.array(self.as_, np.int64),
+                        np.array(self.ae, np.int64), g.k_key, g.blocking, self.removed_calls, self.removed_acts,
+                        np.array(self.pred, np.int64), self.edge, host_end)
 
     def place_orphans(self, rows: list[int]) -> None:
         for r in rows:
@@ -256,7 +299,7 @@ def _host_start(run: _Run, j: int) -> tuple[int, int]:
     t0 = g.ts_l[j]
     prev = run.host.get(g.thread[j])
     if prev is None:
-        return run.tl.origin + run.host_gap(run.tl.origin, t0, g.thread[j]), -1
+        return run.origin + run.host_gap(run.origin, t0, g.thread[j]), -1
     _, m_end, r_end, call = prev
     if t0 >= m_end:
         return r_end + run.host_gap(m_end, t0, g.thread[j]), call
@@ -267,18 +310,21 @@ def _call_end(run: _Run, j: int, start: int) -> tuple[int, int, str]:
     """Replayed end of call j; for a blocking call, the activity it waited for (node id) if that bound it."""
     g, k = run.g, run.k
     d = g.dur_l[j]
+    if j in run.async_calls:  # made asynchronous: it costs a launch and never waits
+        return start + round(min(d, g.launch_cost or d) * k.launch_scale), -1, ""
     if g.blocking_l[j]:
         rows = g.waits_for(j)
         run.place_orphans([int(r) for r in rows if int(r) in run.orphans_left])
-        rows = rows[run.tl.act_end[rows] > NONE]
+        ae = run.ae
+        rows = np.array([r for r in rows.tolist() if ae[r] > NONE], np.int64)
         if not len(rows):
             return start + round(d * k.launch_scale), -1, ""
-        t0, t1 = int(g.l_ts[j]), int(g.l_end[j])
-        last = int(rows[np.argmax(run.tl.act_end[rows])])
-        waited = int(run.tl.act_end[last])
+        t0, t1 = g.ts_l[j], g.end_l[j]
+        last = max(rows.tolist(), key=ae.__getitem__)
+        waited = ae[last]
         rest = t1 - max(t0, int(g.k_end[rows].max()))  # the call's own time once the device was done
         if waited > start:
-            return waited + round(rest * k.launch_scale), run.tl.n_calls + last, "sync"
+            return waited + round(rest * k.launch_scale), run.n_calls + last, "sync"
         return start + round(rest * k.launch_scale), -1, ""
     if j in run.removed_calls:
         return start, -1, ""  # folded into a fused kernel or a graph launch: the call disappears
@@ -288,17 +334,19 @@ def _call_end(run: _Run, j: int, start: int) -> tuple[int, int, str]:
 
 def _launch_activities(run: _Run, j: int, start: int, end: int) -> None:
     """Place the activities call j started, each after any orphans queued before it on its stream."""
-    g, tl = run.g, run.tl
+    g = run.g
     head = run.members.get(j)
     for r in g.by_call.get(j, []):
         if r in run.removed_acts:
             continue
         run.place_orphans(g.attached.get(r, []))
         if head is not None:  # a region run as one graph: back to back behind the graph's launch
-            run.place(r, int(tl.call_end[head]), head, "launch")
+            run.place(r, run.ce[head], head, "launch")
             continue
         stream_bound = g.kprev_l[r] > g.end_l[j]
-        if stream_bound:  # it waited behind its stream: ready once its call returned, then the measured gap
+        if j in run.async_calls:  # an asynchronous copy can start as soon as its call returns
+            ready, gap = end, 0
+        elif stream_bound:  # it waited behind its stream: ready once its call returned, then the measured gap
             ready, gap = end, max(g.kts_l[r] - g.kprev_l[r], 0)  # never overlap, even where the trace did
         else:
             lead = g.kts_l[r] - g.ts_l[j]
@@ -307,6 +355,7 @@ def _launch_activities(run: _Run, j: int, start: int, end: int) -> None:
 
 
 _LAST: list[tuple[View, _Graph]] = []
+_SYNC_COPIES = frozenset({"cudamemcpy", "hipmemcpy", "cumemcpy", "cumemcpydtoh_v2", "cumemcpyhtod_v2"})
 
 
 def _graph_of(view: View) -> _Graph:
@@ -324,22 +373,59 @@ def simulate(view: View, knobs: Knobs | None = None) -> Timeline:
     knobs = knobs or Knobs()
     g = _graph_of(view)
     run = _Run(g, knobs, view.span()[0])
-    tl = run.tl
-    for j in np.argsort(g.l_ts, kind="stable").tolist():
-        start, host_pred = _host_start(run, j)
-        end, sync_pred, sync_edge = _call_end(run, j, start)
-        tl.call_start[j], tl.call_end[j] = start, end
-        tl.pred[j], tl.edge[j] = (sync_pred, sync_edge) if sync_pred >= 0 else (host_pred, "host" if host_pred >= 0 else "")
-        run.host[g.thread[j]] = (g.ts_l[j], g.end_l[j], end, j)
-        _launch_activities(run, j, start, end)
+    cs, ce, pred, edge, host, thread, ts_l, end_l = run.cs, run.ce, run.pred, run.edge, run.host, g.thread, g.ts_l, g.end_l
+    # The common case inlined (a call after the previous one on its thread, not blocking, not
+    # changed by a knob): the loop runs once per runtime call, tens of thousands of times.
+    plain = [not (b or kk is None) for b, kk in zip(g.blocking_l, g.kind_l)]
+    api = [kk in API_KINDS for kk in g.kind_l]
+    special = run.removed_calls | run.async_calls
+    cover, working = run.cover, g.working
+    lscale, hscale, dscale, by_call = knobs.launch_scale, knobs.host_scale, knobs.device_scale, g.by_call
+    slow_calls = set(run.members) | run.async_calls
+    slow_acts = run.removed_acts | set(run.extra) | set(g.attached) | run.orphans_left
+    kprev, kts, kkey, kdur, stream_end, n_calls = g.kprev_l, g.kts_l, g.kkey_l, g.kdur_l, run.stream_end, run.n_calls
+    as_, ae = run.as_, run.ae
+    for j in g.order_l:
+        th, t0 = thread[j], ts_l[j]
+        prev = host.get(th)
+        if prev is not None and t0 >= prev[1]:
+            gap = t0 - prev[1] - (cover.between(prev[1], t0) if cover.lo else 0)
+            start, host_pred = prev[2] + round(gap * (hscale if th in working else 1.0)), prev[3]
+        else:
+            start, host_pred = _host_start(run, j)
+        if plain[j] and j not in special:
+            end, sync_pred, sync_edge = start + round(g.dur_l[j] * (lscale if api[j] else hscale)), -1, ""
+        else:
+            end, sync_pred, sync_edge = _call_end(run, j, start)
+        cs[j], ce[j] = start, end
+        pred[j], edge[j] = (sync_pred, sync_edge) if sync_pred >= 0 else (host_pred, "host" if host_pred >= 0 else "")
+        host[th] = (t0, end_l[j], end, j)
+        acts = by_call.get(j)
+        if acts is None:
+            continue
+        if j in slow_calls or not slow_acts.isdisjoint(acts):
+            _launch_activities(run, j, start, end)
+            continue
+        for r in acts:  # _launch_activities and _Run.place, inlined for the common case
+            if kprev[r] > end_l[j]:
+                ready, gap = end, max(kts[r] - kprev[r], 0)
+            else:
+                lead = kts[r] - t0
+                ready, gap = start + (round(lead * lscale) if lead >= 0 else lead), 0
+            key, s, e_kind, p = kkey[r], ready, "launch", j
+            last = stream_end.get(key)
+            if last is not None and last[0] + gap > s:
+                s, e_kind, p = last[0] + gap, "stream", n_calls + last[1]
+            e = s + round(kdur[r] * dscale)
+            as_[r], ae[r], pred[n_calls + r], edge[n_calls + r] = s, e, p, e_kind
+            stream_end[key] = (e, r)
     run.place_orphans(g.tail_orphans + sorted(run.orphans_left))
-    tl.host_end = _host_end(run)
-    return tl
+    return run.timeline(_host_end(run))
 
 
 def _host_end(run: _Run) -> int:
     """Replayed end of the host side: the measured host tail after each thread's last call, scaled."""
-    ops, origin = run.g.view.ops, run.tl.origin
+    ops, origin = run.g.view.ops, run.origin
     host = run.g.view.bounding_ops()
     m_end = int((ops["ts"] + ops["dur"])[host].max()) if host.any() else origin
     ends = [r_end + run.host_gap(me, m_end, thread) for thread, (_, me, r_end, _) in run.host.items()]

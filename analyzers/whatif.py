@@ -78,16 +78,27 @@ def _causes(view: View, tl: Timeline, knobs: Knobs) -> IdleCauses:
 
 
 def _calls_of(view: View) -> np.ndarray:
-    """Row in view.launches of each activity's launch call (-1 for orphans)."""
-    row_of = {int(lid): j for j, lid in enumerate(view.launches["launch_id"])}
-    return np.array([row_of.get(int(x), -1) for x in view.kernels["launch_id"]], np.int64)
+    """Row in view.launches of each activity's launch call (-1 for orphans): the replay graph's, built once per view."""
+    from ._replay import _graph_of
+
+    return _graph_of(view).k_call
+
+
+_MEASURED: list[tuple[View, Any, str]] = []
+
+
+def _measured(view: View) -> tuple[Any, str]:
+    """The measured summary and boundness label, kept for the view last replayed (several knob
+    settings are usually replayed on one view)."""
+    if not (_MEASURED and _MEASURED[0][0] is view):
+        _MEASURED[:] = [(view, summary(view), overall_columns(view)["label"][0])]
+    return _MEASURED[0][1], _MEASURED[0][2]
 
 
 def replay(view: View, knobs: Knobs | None = None) -> Prediction:
     """Replay ``view`` with ``knobs``; the measured figures come from launch.summary and boundness."""
     knobs = knobs or Knobs()
-    measured = summary(view)
-    m_label = overall_columns(view)["label"][0]
+    measured, m_label = _measured(view)
     tl = simulate(view, knobs)
     scope = predicted_scope(view, tl, knobs)
     il = iv.total(scope)
@@ -111,6 +122,10 @@ def knob_text(knobs: Knobs) -> str:
         parts.append(f"{len(knobs.fuse)} fused chains")
     if knobs.cuda_graph:
         parts.append(f"graph over {knobs.cuda_graph}")
+    if knobs.async_copies:
+        parts.append("asynchronous copies")
+    if knobs.offload:
+        parts.append(f"{', '.join(knobs.offload)} off the critical path")
     return ", ".join(parts)
 
 
@@ -130,7 +145,8 @@ class WhatifResult(Result):
         k = self.knobs
         return {"schema": self.schema, "scope": self.scope, **asdict(self.prediction), "il_change": self.prediction.il_change,
                 "knobs": {"launch_scale": k.launch_scale, "host_scale": k.host_scale, "device_scale": k.device_scale,
-                          "fuse": [list(c) for c in k.fuse], "cuda_graph": k.cuda_graph}}
+                          "fuse": [list(c) for c in k.fuse], "cuda_graph": k.cuda_graph, "async_copies": k.async_copies,
+                          "offload": list(k.offload)}}
 
     def sections(self) -> list[Section]:
         p = self.prediction

@@ -68,7 +68,7 @@ class Note:
     """A sentence the reader must see (what was left out, what a figure does not cover)."""
 
     text: str
-    level: str = "note"  # note | warning
+    level: str = "note"  # note | warning | answer (the verdict: shown as plain text, first)
 
 
 @dataclass(frozen=True)

@@ -199,3 +199,16 @@ def test_ranks_invariants(per_rank: list[dict]) -> None:
         assert s["median_ns"] == med and len(per_rank) >= 3
         assert (s["value_ns"] < med - margin) if key == "comm_ns" else (s["value_ns"] > med + margin)
     assert sum(s.get("wait_share", 0) for s in stragglers) <= 1 + 1e-9
+
+
+@SETTINGS
+@given(events=traces())
+def test_verdict_quotes_match_the_report(tmp_path: Path, events: list[dict]) -> None:
+    """Every number the verdict quotes is the report's own, and the fixes are sorted by their prediction."""
+    from skiprof.analyzers.verdict import resolve
+
+    doc = skiprof.report(_import(tmp_path, events, "t")).to_dict()
+    for q in doc["verdict"]["quotes"]:
+        assert resolve(doc, q["path"]) == q["value"], q
+    scored = [f["predicted_il_ns"] for f in doc["fixes"]["fixes"] if f["predicted_il_ns"] is not None]
+    assert scored == sorted(scored)

@@ -1,9 +1,11 @@
 """Image serving as in "Beyond Inference": JPEG decode, resize, normalize, batch, H2D, model, postprocess.
 
     python workloads/vision_pipeline.py [--images 32] [--batch-size 8] [--image-size 64] [--models 1|2]
-                                        [--preset cpu-tiny] [--json]
+                                        [--source-size N] [--preset cpu-tiny] [--json]
 
-The workload makes its own JPEGs (random pictures at several sizes, encoded with Pillow), then
+The workload makes its own JPEGs (random pictures at several sizes, encoded with Pillow; with
+--source-size N, every picture is N x N, so decoding and resizing grow with N while the model's
+input, --image-size, stays the same, as "Beyond Inference" varies it), then
 serves them in batches: decode (Pillow), resize and normalize (torch), batch, copy to the device,
 run a ResNet-style classifier, and take the top class. With --models 2 a second model consumes the
 first one's features through a queue that stands in for a message broker (pickled in and out).
@@ -39,12 +41,13 @@ PRESETS = {
 STAGES = ("decode", "resize", "normalize", "batch", "h2d", "model", "broker", "postprocess")
 
 
-def make_jpegs(n: int, seed: int) -> list[bytes]:
-    """n JPEG files of a few sizes, as bytes (random content; nothing is downloaded)."""
+def make_jpegs(n: int, seed: int, source_size: int | None = None) -> list[bytes]:
+    """n JPEG files of a few sizes (all ``source_size`` square when given), as bytes (random content;
+    nothing is downloaded)."""
     from PIL import Image
 
     g = torch.Generator().manual_seed(seed)
-    sizes = [(320, 240), (640, 480), (500, 375), (256, 256)]
+    sizes = [(source_size, source_size)] if source_size else [(320, 240), (640, 480), (500, 375), (256, 256)]
     out = []
     for i in range(n):
         w, h = sizes[i % len(sizes)]
@@ -61,11 +64,15 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("images", "batch_size", "image_size"):
         ap.add_argument("--" + name.replace("_", "-"), type=int, default=None)
     ap.add_argument("--models", type=int, choices=[1, 2], default=1)
+    ap.add_argument("--source-size", type=int, default=None,
+                    help="Side of the JPEGs to decode, in pixels (default: a mix of 256 to 640).")
     args = ap.parse_args(argv)
+    if args.source_size is not None and not 8 <= args.source_size <= 8192:
+        ap.error("--source-size must be between 8 and 8192")
     device = resolve(args, PRESETS)
     from PIL import Image
 
-    jpegs = make_jpegs(args.images, args.seed)
+    jpegs = make_jpegs(args.images, args.seed, args.source_size)
     first = build_model(num_classes=64).to(device).eval()
     second = nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 10)).to(device).eval()
     broker: queue.Queue[bytes] = queue.Queue()

@@ -12,8 +12,9 @@ from ._common import FolderArg, ForceOpt, FormatOpt, OutputOpt, RankOpt, emit, l
 
 __all__ = ["command", "HELP", "parse_fuse"]
 
-HELP = ("Predict latency, GPU idle and boundness with faster or slower launches, host or device, fused kernel chains "
-        "or a region run as one CUDA graph, by replaying the trace's own timeline.")
+HELP = ("Predict latency, GPU idle and boundness with faster or slower launches, host or device, fused kernel chains, "
+        "a region run as one CUDA graph, asynchronous copies or preprocessing moved off the critical path, by replaying "
+        "the trace's own timeline.")
 
 
 def parse_fuse(text: str) -> int:
@@ -31,16 +32,19 @@ def command(
     device_scale: Annotated[float, typer.Option("--device-scale", help="Multiply device activity durations.", min=0.0)] = 1.0,
     fuse: Annotated[Optional[str], typer.Option("--fuse", help="topN: fuse the N best chains of skiprof fusion.", show_default=False)] = None,
     cuda_graph: Annotated[Optional[str], typer.Option("--cuda-graph", help="Run each occurrence of this region as one graph launch.", show_default=False)] = None,
+    async_copies: Annotated[bool, typer.Option("--async-copies", help="Copies from pageable memory and synchronous memcpy calls become asynchronous (pinned memory, non_blocking=True).")] = False,
+    offload: Annotated[Optional[list[str]], typer.Option("--offload", metavar="REGION", show_default=False, help="Take this region's host time off the critical path (preprocessing done ahead); repeatable.")] = None,
     rank: RankOpt = None, fmt: FormatOpt = None, output: OutputOpt = None, force: ForceOpt = False,
 ) -> None:
     from ..analyzers import Options, fusion, whatif
 
     n = parse_fuse(fuse) if fuse else 0
     v = load_view(folder, rank=rank)
-    if cuda_graph and not v.regions["name"].eq(cuda_graph).any():
-        raise UsageError(f"--cuda-graph: no region named {cuda_graph!r} in {folder}")
+    for flag, name in [("--cuda-graph", cuda_graph)] + [("--offload", n) for n in offload or []]:
+        if name and not v.regions["name"].eq(name).any():
+            raise UsageError(f"{flag}: no region named {name!r} in {folder}")
     chains = tuple(tuple(c) for c in fusion.chain_columns(v, top=n)["chain"]) if n else ()
-    knobs = whatif.Knobs(launch_scale, host_scale, device_scale, chains, cuda_graph)
+    knobs = whatif.Knobs(launch_scale, host_scale, device_scale, chains, cuda_graph, async_copies, tuple(offload or ()))
     res = whatif.run(v, Options(knobs=knobs))
     emit(Document("whatif", f"{folder} ({v.label})", {"trace": str(folder), "scope": v.label, "rank": v.rank}, [res]),
          fmt, output, force)

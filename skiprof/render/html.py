@@ -12,7 +12,7 @@ __all__ = ["HtmlRenderer", "render_sections"]
 
 _STYLE = ("body{font-family:system-ui,sans-serif;margin:24px;max-width:1200px}table{border-collapse:collapse;"
           "margin:8px 0}td,th{border:1px solid #ddd;padding:3px 8px;font-size:13px;text-align:left}"
-          "td.num{text-align:right}.note{color:#8a5a00}.warning{color:#b00}#js-errors{color:#b00;white-space:pre}")
+          "td.num{text-align:right}.note{color:#8a5a00}.warning{color:#b00}.answer{font-size:1.1em;max-width:60em}#js-errors{color:#b00;white-space:pre}")
 _ERRORS = """<div id="js-errors"></div><script>
 window.addEventListener('error', function (e) {
   document.getElementById('js-errors').textContent += 'JavaScript error: ' + e.message + '\\n';

@@ -30,6 +30,8 @@ def _section(s: Section) -> list[str]:
             return [f"### {s.title}", "", s.empty, ""] if s.empty else []
         rows = [[fmt(r.get(c.key), c.unit, c.show, width=NAME_WIDTH) for c in s.cols] for r in s.rows]
         return [f"### {s.title}", "", _md_table([header_of(c) for c in s.cols], rows), ""]
+    if isinstance(s, Note) and s.level == "answer":
+        return [s.text, ""]
     if isinstance(s, Note):
         return [f"> {'**warning:** ' if s.level == 'warning' else ''}{s.text}", ""]
     if isinstance(s, Plot):

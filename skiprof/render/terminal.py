@@ -87,6 +87,9 @@ def _section(console: Any, s: Section) -> None:
         _figures(console, s)
     elif isinstance(s, Table):
         _table(console, s)
+    elif isinstance(s, Note) and s.level == "answer":
+        console.print(s.text, highlight=False)
+        console.print()
     elif isinstance(s, Note):
         tag = "[yellow]warning:[/]" if s.level == "warning" else "[yellow]note:[/]"
         console.print(f"{tag} {s.text}", highlight=False)

@@ -1,0 +1,20 @@
+"""``skiprof advise``: the verdict and the ranked fixes alone, for CI logs and chat."""
+from __future__ import annotations
+
+from ..render import Document
+from ._common import FolderArg, ForceOpt, FormatOpt, OutputOpt, RankOpt, RegionOpt, StepOpt, emit, load_view
+
+__all__ = ["command", "HELP"]
+
+HELP = ("Why the GPU is not busy, in a few sentences, and the fixes that would shorten the run most, each scored by "
+        "replaying the trace (skiprof whatif) with the command to check it. The first two sections of skiprof report.")
+
+
+def command(folder: FolderArg, fmt: FormatOpt = None, output: OutputOpt = None, force: ForceOpt = False,
+            step: StepOpt = None, region: RegionOpt = None, rank: RankOpt = None) -> None:
+    from ..analyzers import Options, report
+
+    v = load_view(folder, rank=rank, step=step, region=region)
+    results = report(v, Options(), "json", only=("verdict", "fixes"))
+    emit(Document("advise", f"{folder} ({v.label})", {"trace": str(folder), "scope": v.label, "rank": v.rank}, results),
+         fmt, output, force)
