@@ -22,7 +22,7 @@ from ._view import View
 from .boundness import IdleCauses, label, overall_columns
 from .launch import summary
 
-__all__ = ["Knobs", "Prediction", "replay", "simulate", "Timeline", "predicted_scope", "WhatifResult", "run", "knob_text"]
+__all__ = ["Knobs", "Prediction", "replay", "measured_against", "simulate", "Timeline", "predicted_scope", "WhatifResult", "run", "knob_text"]
 
 
 @dataclass(frozen=True)
@@ -136,6 +136,8 @@ class WhatifResult(Result):
     scope: str
     knobs: Knobs
     prediction: Prediction
+    #: With --compare: the second run's measured figures and the prediction's error against them.
+    compare: dict[str, Any] | None = None
 
     name = "whatif"
     schema = "skiprof.whatif/2"
@@ -146,7 +148,7 @@ class WhatifResult(Result):
         return {"schema": self.schema, "scope": self.scope, **asdict(self.prediction), "il_change": self.prediction.il_change,
                 "knobs": {"launch_scale": k.launch_scale, "host_scale": k.host_scale, "device_scale": k.device_scale,
                           "fuse": [list(c) for c in k.fuse], "cuda_graph": k.cuda_graph, "async_copies": k.async_copies,
-                          "offload": list(k.offload)}}
+                          "offload": list(k.offload)}, "compare": self.compare}
 
     def sections(self) -> list[Section]:
         p = self.prediction
@@ -156,7 +158,27 @@ class WhatifResult(Result):
             Figure("GPU busy, measured", p.measured_gpu_busy_ns, "ns"), Figure("GPU busy, predicted", p.gpu_busy_ns, "ns"),
             Figure("GPU idle, measured", p.measured_gpu_idle_ns, "ns"), Figure("GPU idle, predicted", p.gpu_idle_ns, "ns"),
             Figure("boundness, measured", p.measured_boundness, "label"), Figure("boundness, predicted", p.boundness, "label"),
-            Figure("launch calls removed", p.removed_launches, "count")))]
+            Figure("launch calls removed", p.removed_launches, "count")))] + self._compare_sections()
+
+    def _compare_sections(self) -> list[Section]:
+        c = self.compare
+        if c is None:
+            return []
+        return [Figures(f"Against a real run ({c['trace']}, {c['scope']})", (
+            Figure("latency (IL), predicted", self.prediction.il_ns, "ns"), Figure("latency (IL), measured there", c["il_ns"], "ns"),
+            Figure("prediction error", c["il_error"], "share"),
+            Figure("GPU busy, predicted", self.prediction.gpu_busy_ns, "ns"), Figure("GPU busy, measured there", c["gpu_busy_ns"], "ns"),
+            Figure("boundness, predicted", self.prediction.boundness, "label"),
+            Figure("boundness, measured there", c["boundness"], "label")))]
+
+
+def measured_against(prediction: Prediction, other: View, name: str | None = None) -> dict[str, Any]:
+    """A second run's measured latency, GPU busy and boundness beside a prediction, and the error
+    (predicted / measured - 1): how a prediction is checked (``skiprof whatif A ... --compare B``)."""
+    s = summary(other)
+    return {"trace": name or str(other.trace.path), "scope": other.label, "il_ns": s.il_ns, "gpu_busy_ns": s.gpu_busy_ns,
+            "boundness": overall_columns(other)["label"][0],
+            "il_error": prediction.il_ns / s.il_ns - 1 if s.il_ns else None}
 
 
 def run(view: View, options: Options) -> WhatifResult:

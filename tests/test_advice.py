@@ -6,6 +6,8 @@ import json
 import shlex
 from pathlib import Path
 
+import pytest
+
 from conftest import needs_shared, run_cli
 from kineto import kernel, op, runtime, write_trace
 
@@ -144,3 +146,18 @@ def test_vision_source_size_sweep(tmp_path: Path) -> None:
     assert shares == sorted(shares) and shares[-1] > shares[0] + 0.1, shares
     assert last["fixes"]["fixes"][0]["key"] == "offload", last["fixes"]["fixes"]
     assert "preprocessing" in " ".join(last["verdict"]["sentences"])
+
+
+def test_whatif_compare_puts_a_real_run_beside_the_prediction(tmp_path: Path) -> None:
+    """A: the launch-bound trace; B: the same work with each region's launches folded into one graph
+    launch. --compare prints B's measured latency and the prediction's error against it."""
+    a = _import(tmp_path, launch_bound_events(), "a")
+    b = _import(tmp_path, launch_bound_events(reps=8, per=1), "b")
+    res = run_cli("whatif", str(a), "--cuda-graph", "decode", "--compare", str(b), "--format", "json")
+    assert res.returncode == 0, res.stderr
+    w = json.loads(res.stdout)["whatif"]
+    c = w["compare"]
+    assert c["trace"] == str(b) and c["il_ns"] > 0
+    assert c["il_error"] == pytest.approx(w["il_ns"] / c["il_ns"] - 1)
+    text = run_cli("whatif", str(a), "--cuda-graph", "decode", "--compare", str(b)).stdout
+    assert "measured there" in text and "prediction error" in text

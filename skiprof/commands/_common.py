@@ -118,10 +118,15 @@ def emit(doc: Document, fmt: Fmt | None, output: Path | None, force: bool) -> No
 
 
 def load_view(folder: Path, *, rank: int | None = None, step: int | None = None, region: str | None = None) -> Any:
-    """Open a trace folder and select the view the options name."""
+    """Open a trace folder (or a Kineto trace file, imported once into the cache) and select the view
+    the options name."""
     from .._folder import load
     from ..analyzers import select
 
+    if folder.is_file():
+        from .._cache import load_kineto
+
+        return select(load_kineto(folder), rank=rank, step=step, region=region)
     return select(load(folder), rank=rank, step=step, region=region)
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -34,6 +35,7 @@ def command(
     cuda_graph: Annotated[Optional[str], typer.Option("--cuda-graph", help="Run each occurrence of this region as one graph launch.", show_default=False)] = None,
     async_copies: Annotated[bool, typer.Option("--async-copies", help="Copies from pageable memory and synchronous memcpy calls become asynchronous (pinned memory, non_blocking=True).")] = False,
     offload: Annotated[Optional[list[str]], typer.Option("--offload", metavar="REGION", show_default=False, help="Take this region's host time off the critical path (preprocessing done ahead); repeatable.")] = None,
+    compare: Annotated[Optional[Path], typer.Option("--compare", metavar="DIR", show_default=False, help="A real second run (say, with the change applied): its measured latency beside the prediction, and the error.")] = None,
     rank: RankOpt = None, fmt: FormatOpt = None, output: OutputOpt = None, force: ForceOpt = False,
 ) -> None:
     from ..analyzers import Options, fusion, whatif
@@ -46,5 +48,9 @@ def command(
     chains = tuple(tuple(c) for c in fusion.chain_columns(v, top=n)["chain"]) if n else ()
     knobs = whatif.Knobs(launch_scale, host_scale, device_scale, chains, cuda_graph, async_copies, tuple(offload or ()))
     res = whatif.run(v, Options(knobs=knobs))
+    if compare is not None:
+        from dataclasses import replace
+
+        res = replace(res, compare=whatif.measured_against(res.prediction, load_view(compare, rank=rank), str(compare)))
     emit(Document("whatif", f"{folder} ({v.label})", {"trace": str(folder), "scope": v.label, "rank": v.rank}, [res]),
          fmt, output, force)
