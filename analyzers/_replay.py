@@ -204,8 +204,12 @@ def _fused(g: _Graph, chains: tuple[tuple[str, ...], ...]) -> tuple[set[int], di
         return removed, extra
     names = g.view.kernels["name"].tolist()
     order = g.stream_order.tolist()
+    heads = {c[0] for c in chains}
     i, n = 0, len(order)
     while i < n:  # chains are runs of neighbours on one stream
+        if names[order[i]] not in heads:  # most kernels start no chain: skip them cheaply
+            i += 1
+            continue
         for chain in chains:
             rows = order[i:i + len(chain)]
             if len(rows) == len(chain) and tuple(names[r] for r in rows) == chain \
