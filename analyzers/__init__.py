@@ -15,12 +15,12 @@ from dataclasses import dataclass
 
 from skiprof._result import Result
 
-from . import advice, boundness, breakdown, fusion, hta, kernels, launch, ranks, scenario, timeline, transition, verdict, whatif
+from . import advice, boundness, breakdown, diff, fusion, hta, kernels, launch, ranks, scenario, timeline, transition, verdict, whatif
 from ._options import Options
 from ._view import View, select
 
 __all__ = ["View", "select", "Options", "REGISTRY", "Analysis", "register", "report", "launch", "boundness",
-           "breakdown", "kernels", "hta", "scenario", "fusion", "whatif", "transition", "timeline", "ranks", "verdict", "advice"]
+           "breakdown", "kernels", "hta", "scenario", "fusion", "whatif", "transition", "timeline", "ranks", "verdict", "advice", "diff"]
 
 
 @dataclass(frozen=True)

@@ -212,3 +212,18 @@ def test_verdict_quotes_match_the_report(tmp_path: Path, events: list[dict]) -> 
         assert resolve(doc, q["path"]) == q["value"], q
     scored = [f["predicted_il_ns"] for f in doc["fixes"]["fixes"] if f["predicted_il_ns"] is not None]
     assert scored == sorted(scored)
+
+
+@SETTINGS
+@given(a=traces(), b=traces())
+def test_diff_splits_sum_to_the_change(tmp_path: Path, a: list[dict], b: list[dict]) -> None:
+    """For any two runs: the IL change split by phase and by top-level op sums exactly to it, and a
+    run against itself changes nothing."""
+    from skiprof.analyzers import diff
+
+    va, vb = _view(_import(tmp_path, a, "a")), _view(_import(tmp_path, b, "b"))
+    d = diff.diff(va, vb).to_dict()
+    assert sum(p["delta_ns"] for p in d["phases"]) == d["il_delta_ns"] == sum(p["delta_ns"] for p in d["top_ops_wall"])
+    assert 0.0 <= d["device_matched_share"] <= 1.0 and 0.0 <= d["host_matched_share"] <= 1.0
+    same = diff.diff(va, va).to_dict()
+    assert same["il_delta_ns"] == 0 and all(r["device_ns_delta"] == 0 for r in same["kernels"])

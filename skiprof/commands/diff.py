@@ -1,0 +1,28 @@
+"""``skiprof diff``: two runs side by side, matched by name."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..render import Document
+from ._common import ForceOpt, FormatOpt, OutputOpt, RankOpt, TopOpt, emit, load_view
+
+__all__ = ["command", "HELP"]
+
+HELP = ("Compare two runs (trace folders, sweep runs or Kineto files): ops, kernels, regions and phases matched by name "
+        "(kernel template arguments and tile sizes normalised), each with A, B and the change; the latency change split "
+        "by phase and by top-level op, each summing exactly to it; boundness and TKLQT per region.")
+
+
+def command(
+    a: Annotated[Path, typer.Argument(help="The first run (A, the baseline).", show_default=False)],
+    b: Annotated[Path, typer.Argument(help="The second run (B).", show_default=False)],
+    top: TopOpt = 10, rank: RankOpt = None, fmt: FormatOpt = None, output: OutputOpt = None, force: ForceOpt = False,
+) -> None:
+    from ..analyzers import diff
+
+    va, vb = load_view(a, rank=rank), load_view(b, rank=rank)
+    res = diff.diff(va, vb, top=top, names=(str(a), str(b)))
+    emit(Document("diff", f"{a} -> {b}", {"a": str(a), "b": str(b), "rank": va.rank}, [res]), fmt, output, force)
