@@ -15,12 +15,28 @@ from dataclasses import dataclass
 
 from skiprof._result import Result
 
-from . import advice, boundness, breakdown, diff, fusion, hta, kernels, launch, ranks, scenario, timeline, transition, verdict, whatif
+from . import (
+    advice,
+    boundness,
+    breakdown,
+    critical,
+    diff,
+    fusion,
+    hta,
+    kernels,
+    launch,
+    ranks,
+    scenario,
+    timeline,
+    transition,
+    verdict,
+    whatif,
+)
 from ._options import Options
 from ._view import View, select
 
 __all__ = ["View", "select", "Options", "REGISTRY", "Analysis", "register", "report", "launch", "boundness",
-           "breakdown", "kernels", "hta", "scenario", "fusion", "whatif", "transition", "timeline", "ranks", "verdict", "advice", "diff"]
+           "breakdown", "kernels", "hta", "scenario", "fusion", "whatif", "transition", "timeline", "ranks", "verdict", "advice", "diff", "critical"]
 
 
 @dataclass(frozen=True)
@@ -67,6 +83,7 @@ for _a in (
     Analysis("ranks", ranks.run, "Across ranks: per-rank figures, stragglers, collectives matched with their arrival skew",
              scope="ranks"),
     Analysis("fusion", fusion.run, "Which kernel chains are worth fusing?", in_report=False),
+    Analysis("critical", critical.run, "Which chain of host work, launches and device work ends last?", in_report=False),
     Analysis("whatif", whatif.run, "What would faster launches, host or device, fusion or CUDA graphs buy?", in_report=False),
 ):
     register(_a)

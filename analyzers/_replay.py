@@ -75,6 +75,7 @@ class Timeline:
     pred: np.ndarray
     edge: list[str]
     host_end: int = 0
+    host_end_call: int = -1  # the call after which the host's last work ends (-1: none)
 
     @property
     def n_calls(self) -> int:
@@ -283,12 +284,12 @@ class _Run:
         self.pred[node], self.edge[node] = p, e_kind
         self.stream_end[key] = (s + length, r)
 
-    def timeline(self, host_end: int) -> Timeline:
+    def timeline(self, host_end: int, host_end_call: int) -> Timeline:
         """The replay's result as arrays."""
         g = self.g
         return Timeline(self.origin, np.array(self.cs, np.int64), np.array(self.ce, np.int64), np.array(self.as_, np.int64),
                         np.array(self.ae, np.int64), g.k_key, g.blocking, self.removed_calls, self.removed_acts,
-                        np.array(self.pred, np.int64), self.edge, host_end)
+                        np.array(self.pred, np.int64), self.edge, host_end, host_end_call)
 
     def place_orphans(self, rows: list[int]) -> None:
         for r in rows:
@@ -424,16 +425,17 @@ def simulate(view: View, knobs: Knobs | None = None) -> Timeline:
             as_[r], ae[r], pred[n_calls + r], edge[n_calls + r] = s, e, p, e_kind
             stream_end[key] = (e, r)
     run.place_orphans(g.tail_orphans + sorted(run.orphans_left))
-    return run.timeline(_host_end(run))
+    return run.timeline(*_host_end(run))
 
 
-def _host_end(run: _Run) -> int:
-    """Replayed end of the host side: the measured host tail after each thread's last call, scaled."""
+def _host_end(run: _Run) -> tuple[int, int]:
+    """Replayed end of the host side (the measured host tail after each thread's last call, scaled),
+    and the call it follows (-1: no call)."""
     ops, origin = run.g.view.ops, run.origin
     host = run.g.view.bounding_ops()
     m_end = int((ops["ts"] + ops["dur"])[host].max()) if host.any() else origin
-    ends = [r_end + run.host_gap(me, m_end, thread) for thread, (_, me, r_end, _) in run.host.items()]
-    return max(ends) if ends else origin + run.host_gap(origin, m_end)
+    ends = [(r_end + run.host_gap(me, m_end, thread), call) for thread, (_, me, r_end, call) in run.host.items()]
+    return max(ends, key=lambda e: (e[0], -e[1])) if ends else (origin + run.host_gap(origin, m_end), -1)
 
 
 def host_map(tl: Timeline, g_ts: np.ndarray, g_end: np.ndarray, t: np.ndarray, host_scale: float) -> np.ndarray:

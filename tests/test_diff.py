@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from conftest import ROOT, TRACES, needs_shared, run_cli
 from kineto import kernel, op, runtime, write_trace
 

@@ -34,7 +34,7 @@ def test_roundtrip_hand_built(tmp_path: Path) -> None:
     assert gemm["args"]["skiprof launch_queue_ns"] == 20_000 and gemm["args"]["skiprof op"] == "aten::addmm"
     assert {e["ph"] for e in doc["traceEvents"] if e.get("cat") == "ac2g"} == {"s", "f"}
     tracks = {e["tid"] for e in doc["traceEvents"] if e.get("cat") == "skiprof_annotation"}
-    assert tracks == {"boundness", "phases"}
+    assert tracks == {"boundness", "phases", "critical path"}
 
 
 @needs_shared

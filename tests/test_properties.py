@@ -227,3 +227,17 @@ def test_diff_splits_sum_to_the_change(tmp_path: Path, a: list[dict], b: list[di
     assert 0.0 <= d["device_matched_share"] <= 1.0 and 0.0 <= d["host_matched_share"] <= 1.0
     same = diff.diff(va, va).to_dict()
     assert same["il_delta_ns"] == 0 and all(r["device_ns_delta"] == 0 for r in same["kernels"])
+
+
+@SETTINGS
+@given(events=traces())
+def test_critical_path_spans_the_replay(tmp_path: Path, events: list[dict]) -> None:
+    """The critical path is contiguous from the scope's start to its end, and as long as the identity
+    replay's IL."""
+    from skiprof.analyzers import Options, critical
+
+    r = critical.run(_view(_import(tmp_path, events, "t")), Options())
+    segs = r.segments
+    assert r.length_ns == r.replay_il_ns == sum(s.end - s.start for s in segs)
+    assert all(a.end == b.start for a, b in zip(segs, segs[1:]))
+    assert all(s.end > s.start for s in segs)

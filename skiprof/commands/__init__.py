@@ -7,6 +7,6 @@ __all__ = ["COMMANDS"]
 #: (name, module) in help order.
 COMMANDS = (
     ("trace", "trace"), ("import", "import_"), ("report", "report"), ("advise", "advise"), ("sweep", "sweep"),
-    ("transition", "transition"), ("fusion", "fusion"), ("whatif", "whatif"), ("diff", "diff"), ("export", "export"),
+    ("transition", "transition"), ("fusion", "fusion"), ("whatif", "whatif"), ("critical", "critical"), ("diff", "diff"), ("export", "export"),
     ("sql", "sql"),
 )

@@ -129,12 +129,27 @@ def _annotation_events(v: Any) -> list[dict[str, Any]]:
            "ts": _us(lo), "dur": _us(hi - lo), "args": {"gpu_idle_share": idle, "queue_share": qs}}
           for name, lo, hi, lab, qs, idle in zip(stretches["stretch"], stretches["start_ns"], stretches["end_ns"],
                                                  stretches["label"], stretches["queue_share"], stretches["gpu_idle_share"])]
+    ev += _critical_events(v)
     p = breakdown.phases(v)
     lo, hi = v.span()
     ev.append({"ph": "X", "cat": ANNOTATION_CAT, "name": "phase shares", "pid": "skiprof", "tid": "phases",
                "ts": _us(lo), "dur": _us(hi - lo),
                "args": {n: round(ns / p.span_ns, 4) if p.span_ns else 0.0 for n, ns in zip(p.names, p.ns)}})
     return ev
+
+
+def _critical_events(v: Any) -> list[dict[str, Any]]:
+    """The critical path as the track 'critical path': one slice per segment, named by its kind
+    (device segments also by their activity)."""
+    from ..analyzers import critical
+
+    names = v.kernels["name"].tolist()
+    out = []
+    for sg in critical.segments(v)[0]:
+        label = f"{sg.kind} {names[sg.act]}" if sg.kind in ("kernel", "memcpy", "memset") and sg.act >= 0 else sg.kind
+        out.append({"ph": "X", "cat": ANNOTATION_CAT, "name": label, "pid": "skiprof", "tid": "critical path",
+                    "ts": _us(sg.start), "dur": _us(sg.end - sg.start)})
+    return out
 
 
 def export_chrome(folder: Path, output: Path, *, force: bool = False, rank: int | None = None) -> int:
