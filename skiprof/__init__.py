@@ -70,8 +70,9 @@ def report(source: Any, *, rank: int | None = None, step: int | None = None, reg
 
 @contextmanager
 def trace(output: str | Path, *, force: bool = False, record_shapes: bool = True,
-          with_stack: bool = False) -> Iterator[dict[str, Any]]:
-    """Profile the body of a ``with`` block into the trace folder ``output``.
+          with_stack: bool = False, with_modules: bool = False, profile_memory: bool = False) -> Iterator[dict[str, Any]]:
+    """Profile the body of a ``with`` block into the trace folder ``output`` (``profile_memory``:
+    allocator events for the memory analysis; ``with_modules``: the nn.Module of each op).
 
     Yields a dict that holds ``path`` and, after the block, ``summary``.
     """
@@ -83,7 +84,8 @@ def trace(output: str | Path, *, force: bool = False, record_shapes: bool = True
     out = Path(output)
     handle: dict[str, Any] = {"path": out}
     with building(out, force) as staging:
-        session = Session(staging, CaptureOptions(record_shapes=record_shapes, with_stack=with_stack))
+        session = Session(staging, CaptureOptions(record_shapes=record_shapes, with_stack=with_stack,
+                                                  with_modules=with_modules, profile_memory=profile_memory))
         session.start()
         try:
             yield handle

@@ -32,6 +32,7 @@ def test_notebook_executes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
               for o in outputs if "application/vnd.plotly.v1+json" in o.get("data", {})]
     assert any("Phase breakdown" in t for t in titles), titles
     assert any("Timeline" in t for t in titles), titles
+    assert any("Allocated memory over time" in t for t in titles), titles
     if TRACES.is_dir():
         assert any("GPU busy share per step" in t for t in titles), titles
         assert "first load" in text and "second load" in text

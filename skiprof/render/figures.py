@@ -51,7 +51,10 @@ def _bars(go: Any, d: dict[str, Any]) -> Any:
 def _lines(go: Any, d: dict[str, Any]) -> Any:
     fig = go.Figure()
     for s in d["series"]:
-        fig.add_trace(go.Scatter(x=d["x"], y=s["y"], name=s["name"], mode="lines+markers",
+        # A series may carry its own x (memory per device); "steps" draws levels held until the next point.
+        fig.add_trace(go.Scatter(x=s.get("x", d.get("x")), y=s["y"], name=s["name"],
+                                 mode="lines" if d.get("steps") else "lines+markers",
+                                 line_shape="hv" if d.get("steps") else "linear",
                                  yaxis="y2" if s.get("axis") == "y2" else "y"))
     for x, label in d.get("vlines", []):
         fig.add_vline(x=x, line_dash="dash", annotation_text=label)
