@@ -26,6 +26,7 @@ from . import (
     kernels,
     launch,
     memory,
+    modules,
     ranks,
     scenario,
     timeline,
@@ -37,7 +38,7 @@ from ._options import Options
 from ._view import View, select
 
 __all__ = ["View", "select", "Options", "REGISTRY", "Analysis", "register", "report", "launch", "boundness",
-           "breakdown", "kernels", "hta", "scenario", "fusion", "whatif", "transition", "timeline", "ranks", "verdict", "advice", "diff", "critical", "memory"]
+           "breakdown", "kernels", "hta", "scenario", "fusion", "whatif", "transition", "timeline", "ranks", "verdict", "advice", "diff", "critical", "memory", "modules"]
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,7 @@ for _a in (
     Analysis("kernels", kernels.run, "Which kernels take the device time?"),
     Analysis("ops", kernels.run_ops, "What does each top-level op cost on host and device?"),
     Analysis("scenario", scenario.run, "What did the workload measure itself, and what does each named region cost?"),
+    Analysis("modules", modules.run, "How much host and device time does each nn.Module take?"),
     Analysis("memory", memory.run, "How much memory did each device hold at its peak, and who allocated it?"),
     Analysis("hta", hta.run, "HTA's idle/compute/non-compute shares, for comparison"),
     Analysis("ranks", ranks.run, "Across ranks: per-rank figures, stragglers, collectives matched with their arrival skew",

@@ -75,7 +75,9 @@ class Session:
             schedule=self._schedule,
             on_trace_ready=self._export,
             record_shapes=options.record_shapes,
-            with_stack=options.with_stack,
+            # Eager nn.Module events ("nn.Module: Linear_0") come from the Python tracer, which only
+            # with_stack turns on; with_modules alone covers TorchScript modules.
+            with_stack=options.with_stack or options.with_modules,
             with_modules=options.with_modules,
             profile_memory=options.profile_memory,
         )
