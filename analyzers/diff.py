@@ -23,7 +23,7 @@ from .boundness import overall_columns
 from .breakdown import phases
 from .launch import carries_launch, summary, top_level_mask
 
-__all__ = ["normalize_kernel", "normalize_region", "tables_of", "diff", "DiffResult", "OUTSIDE", "FIELDS"]
+__all__ = ["normalize_kernel", "normalize_region", "tables_of", "host_events", "diff", "DiffResult", "OUTSIDE", "FIELDS"]
 
 #: The wall time of the busiest thread not inside any top-level op.
 OUTSIDE = "(outside top-level ops)"
@@ -102,6 +102,17 @@ def _regions(view: View) -> dict[str, dict[str, int]]:
     return out
 
 
+def host_events(view: View) -> dict[str, dict[str, int]]:
+    """Every host event by name, at any depth (ops, annotations, Python frames, runtime calls):
+    count and Σ duration; HTA's TraceDiff counts the same events."""
+    out: dict[str, dict[str, int]] = {}
+    for c in (view.ops, view.launches):
+        names = c["name"].tolist()
+        _add(out, [n or "" for n in names], "count", np.ones(len(names), np.int64))
+        _add(out, [n or "" for n in names], "host_ns", c["dur"])
+    return out
+
+
 def wall_by_top_op(view: View) -> dict[str, int]:
     """The IL split by the top-level op running on the busiest host thread (by top-level op time),
     and OUTSIDE for the rest: sums exactly to the IL."""
@@ -131,7 +142,8 @@ def tables_of(view: View) -> dict[str, Any]:
     p = phases(view)
     s = summary(view)
     return {"il_ns": s.il_ns, "tklqt_ns": s.tklqt_ns, "boundness": overall_columns(view)["label"][0],
-            "phases": dict(zip(p.names, p.ns)), "wall": wall_by_top_op(view), "ops": _ops(view), "regions": _regions(view)}
+            "phases": dict(zip(p.names, p.ns)), "wall": wall_by_top_op(view), "ops": _ops(view), "regions": _regions(view),
+            "host_events": host_events(view)}
 
 
 def _pair(a: dict[str, dict[str, int]], b: dict[str, dict[str, int]]) -> tuple[list[dict[str, Any]], list[str], list[str]]:
@@ -248,7 +260,7 @@ def diff(a: View, b: View, *, top: int = 10, names: tuple[str, str] = ("A", "B")
     ta, tb = tables_of(a), tables_of(b)
     ta["kernels"], tb["kernels"] = _match_kernels(a, b)
     items, added, removed = {}, {}, {}
-    for kind in ("kernels", "ops", "regions"):
+    for kind in ("kernels", "ops", "regions", "host_events"):
         rows, only_a, only_b = _pair(ta[kind], tb[kind])
         items[kind], added[kind], removed[kind] = tuple(rows), tuple(only_b), tuple(only_a)
     shares = [_matched_share(ta[kind], tb[kind], items[kind], field) for kind, field in (("kernels", "device_ns"), ("ops", "host_ns"))]

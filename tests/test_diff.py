@@ -100,3 +100,27 @@ def test_two_batch_sizes_of_one_workload(serving_sweep: list[Path]) -> None:
     assert d["regions"], "the workload's regions (prefill, decode) are compared"
     text = run_cli("diff", *map(str, serving_sweep)).stdout
     assert "sums to the change" in text
+
+
+@needs_shared
+def test_host_event_counts_agree_with_hta_tracediff() -> None:
+    """HTA 0.5.0's TraceDiff.compare_traces (tests/oracles/hta_tracediff.json, written by
+    bench/hta_tracediff_oracle.py) on two pairs of real traces, first iteration of each, host events:
+    skiprof's per-name counts are the same, except that HTA also counts GPU annotations recorded
+    without a stream argument as host events (the A100 DDP trace's), which skiprof keeps apart."""
+    import skiprof
+    from skiprof.analyzers import diff, select
+
+    oracle = json.loads((ROOT / "tests" / "oracles" / "hta_tracediff.json").read_text())
+    assert oracle["hta_version"].startswith("0.5") and len(oracle["pairs"]) == 2
+    for pair in oracle["pairs"]:
+        for side, (f, step) in enumerate(((pair["control"], pair["control_iteration"]), (pair["test"], pair["test_iteration"]))):
+            v = select(skiprof.load(TRACES / f), step=step)
+            ours = diff.host_events(v)
+            r = v.regions
+            gpu_ann: dict[str, int] = {}
+            for n in r["name"].take(r["kind"].eq("gpu_annotation")).tolist():
+                gpu_ann[n] = gpu_ann.get(n, 0) + 1
+            for name, counts in pair["counts"].items():
+                assert ours.get(name, {}).get("count", 0) + gpu_ann.get(name, 0) == counts[side], (pair["label"], side, name)
+            assert set(ours) <= set(pair["counts"]), (pair["label"], side)
