@@ -112,10 +112,13 @@ _COLUMNS = {
 
 
 def _in_windows(ts: np.ndarray, windows: list[tuple[int, int]]) -> np.ndarray:
-    mask = np.zeros(len(ts), bool)
-    for lo, hi in windows:
-        mask |= (ts >= lo) & (ts < hi)
-    return mask
+    """Rows whose ``ts`` falls in any [lo, hi) window (by bisection over the merged windows: a region
+    may occur thousands of times)."""
+    if not windows:
+        return np.zeros(len(ts), bool)
+    lo, hi = iv.union(np.array([w[0] for w in windows], np.int64), np.array([w[1] for w in windows], np.int64))
+    i = np.searchsorted(lo, ts, side="right") - 1
+    return (i >= 0) & (ts < hi[np.maximum(i, 0)])
 
 
 def select(t: Any, *, rank: int | None = None, step: int | None = None, region: str | None = None) -> View:

@@ -50,9 +50,21 @@ def normalize_region(name: str) -> str:
 
 
 def _add(out: dict[str, dict[str, int]], names: list[str], field: str, values: np.ndarray) -> None:
-    for n, x in zip(names, values.tolist()):
+    """Add ``values`` per name into ``out[name][field]`` (grouped with numpy: names repeat a lot)."""
+    if not len(names):
+        return
+    index: dict[str, int] = {}
+    inv = np.array([index.setdefault(n, len(index)) for n in names], np.int64)  # no string sort
+    sums = np.bincount(inv, weights=np.asarray(values, np.float64), minlength=len(index))
+    for n, x in zip(index, sums.tolist()):
         row = out.setdefault(n, dict.fromkeys(FIELDS, 0))
-        row[field] += int(x)
+        row[field] += int(round(x))
+
+
+def _normalized(col: Any) -> list[str]:
+    """normalize_kernel of a name column, computed once per distinct name."""
+    norm = [normalize_kernel(n or "") for n in col.values] + [""]
+    return [norm[c] for c in col.codes.tolist()]
 
 
 def _kernel_groups(view: View, key: list[str]) -> dict[str, dict[str, int]]:
@@ -68,7 +80,7 @@ def _match_kernels(a: View, b: View) -> tuple[dict[str, dict[str, int]], dict[st
     """Kernels of A and B keyed for matching: by normalised name; a kernel whose name the other run
     lacks is keyed by the op that launched it instead (``by op: aten::mm``), so that another
     vendor's library (cuBLAS against rocBLAS) still lines up when both runs have that op."""
-    names = [[normalize_kernel(n or "") for n in v.per["name"].tolist()] for v in (a, b)]
+    names = [_normalized(v.per["name"]) for v in (a, b)]
     ops = [[f"by op: {o}" if o else "by op: (none)" for o in v.per["op_name"].tolist()] for v in (a, b)]
     both = set(names[0]) & set(names[1])
     keys = [[n if n in both else o for n, o in zip(ns, os_)] for ns, os_ in zip(names, ops)]
@@ -126,13 +138,14 @@ def wall_by_top_op(view: View) -> dict[str, int]:
     keys, inv = np.unique(threads, return_inverse=True)
     busiest = keys[np.argmax(np.bincount(inv, weights=ops["dur"][top]))]
     rows = np.flatnonzero(top)[threads == busiest]
+    lo, hi = ops["ts"][rows], ops["ts"][rows] + ops["dur"][rows]
+    inside = np.zeros(len(rows), np.int64)
+    for a, b in zip(scope[0].tolist(), scope[1].tolist()):  # top-level ops on one thread never overlap
+        inside += np.clip(np.minimum(hi, b) - np.maximum(lo, a), 0, None)
     out: dict[str, int] = {}
-    names = ops["name"].tolist()
-    for r in rows.tolist():
-        lo, hi = int(ops["ts"][r]), int(ops["ts"][r] + ops["dur"][r])
-        t = iv.intersect_total((np.array([lo]), np.array([hi])), scope)
-        if t:
-            out[names[r]] = out.get(names[r], 0) + t
+    _wall: dict[str, dict[str, int]] = {}
+    _add(_wall, ops["name"].take(rows).tolist(), "host_ns", inside)
+    out = {n: r["host_ns"] for n, r in _wall.items() if r["host_ns"]}
     out[OUTSIDE] = total - sum(out.values())
     return out
 

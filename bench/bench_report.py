@@ -15,7 +15,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from _util import OUT, PY, common_args, med, median_runs, run
+from _util import OUT, PY, ROOT, common_args, med, median_runs, run
 
 READ_ONLY = ("import sys, pyarrow.parquet as pq\n"
              "for n in ('ops', 'launches', 'kernels', 'regions'):\n"
@@ -42,9 +42,37 @@ def bench(trace: Path, repeat: int) -> float:
     return ours
 
 
+PER_ANALYSIS = """
+import sys, time
+import skiprof
+from skiprof.analyzers import Options, critical, diff, memory, modules, select
+t = skiprof.load(sys.argv[1])
+v = select(t)
+_ = (v.ops, v.launches, v.kernels, v.regions, v.per)
+runs = {"diff (the run against itself)": lambda: diff.diff(v, v), "critical": lambda: critical.run(v, Options()),
+        "memory": lambda: memory.run(v, Options()), "modules": lambda: modules.run(v, Options())}
+for name, fn in runs.items():
+    best = min((lambda s: (fn(), time.perf_counter() - s)[1])(time.perf_counter()) for _ in range(3))
+    print(f"  {name:34s} {best:6.3f} s (target <= 0.5 s)")
+"""
+
+
+def per_analysis(trace: Path) -> None:
+    """The analyses of the diff/modules/critical/memory issue, each timed in one process after loading."""
+    import subprocess
+
+    folder = OUT / f"{trace.name}.analyses"
+    run([PY, "-m", "skiprof", "import", str(trace), "-o", str(folder), "-f", "--no-report"])
+    print(f"per analysis on {trace.name} (best of 3, tables already loaded):")
+    print(subprocess.run([PY, "-c", PER_ANALYSIS, str(folder)], capture_output=True, text=True, check=True,
+                         env={"PYTHONPATH": str(ROOT), "PATH": ""}).stdout, end="")
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 def main() -> None:
     a = common_args(__doc__ or "", "also run on the 10x trace and print the growth")
     one = bench(a.trace, a.repeat)
+    per_analysis(a.trace)
     if a.scale:
         from make_scaled import scaled_path
 
