@@ -55,10 +55,11 @@ def _add(out: dict[str, dict[str, int]], names: list[str], field: str, values: n
         return
     index: dict[str, int] = {}
     inv = np.array([index.setdefault(n, len(index)) for n in names], np.int64)  # no string sort
-    sums = np.bincount(inv, weights=np.asarray(values, np.float64), minlength=len(index))
+    sums = np.zeros(len(index), np.int64)
+    np.add.at(sums, inv, np.asarray(values, np.int64))  # integers throughout: the splits must sum exactly
     for n, x in zip(index, sums.tolist()):
         row = out.setdefault(n, dict.fromkeys(FIELDS, 0))
-        row[field] += int(round(x))
+        row[field] += x
 
 
 def _normalized(col: Any) -> list[str]:
