@@ -30,6 +30,8 @@ __all__ = ["Fix", "FixesResult", "candidates", "ranked", "host_sensitivity", "pr
 FUSE_TOP = 3
 #: Host speeds of the sensitivity figures: twice as fast, twice as slow.
 HOST_SCALES = (0.5, 2.0)
+#: Cheaper launches are a candidate when the launch part of TKLQT is at least this share of the IL.
+LAUNCH_SHARE = 0.05
 #: A region is a CUDA-graph candidate when it occurs at least this often with launches inside.
 GRAPH_MIN_OCCURRENCES = 2
 
@@ -114,7 +116,7 @@ def _device_candidates(view: View, folder: str) -> list[Fix]:
                        f"{len(chains)} chains with proximity >= 0.8 (skiprof fusion)",
                        "torch.compile, or a hand-written fused kernel for the chain", Knobs(fuse=tuple(tuple(c) for c in chains)),
                        f"skiprof whatif {_q(folder)} --fuse top{FUSE_TOP}"))
-    if s.launch_calls:
+    if s.launch_calls and s.launch_ns >= LAUNCH_SHARE * s.il_ns:
         out.append(Fix("launch", "Halve the cost of launches",
                        f"{s.launch_calls:,} launch calls taking {s.launch_call_ns / 1e6:,.2f} ms; launch part of TKLQT "
                        f"{s.launch_ns / 1e6:,.2f} ms", "fewer, larger kernels; a lighter launch path (CUDA graphs, "
@@ -173,10 +175,42 @@ def _scored(fix: Fix, p: Prediction) -> Fix:
     return Fix(fix.key, fix.title, fix.evidence, fix.how, fix.knobs, fix.command, p.il_ns, p.il_change, p.boundness)
 
 
+#: Replays worth spreading over processes: a trace with at least this many runtime calls.
+PARALLEL_CALLS = 10_000
+_VIEW: list[View] = []  # the view a forked replay worker reads (inherited, never pickled)
+
+
+def _replay_one(knobs: Knobs) -> Prediction:
+    return replay(_VIEW[0], knobs)
+
+
 def predict_all(view: View, knobs: list[Knobs], cache: dict[Knobs, Prediction]) -> dict[Knobs, Prediction]:
     """Replay ``view`` once per distinct knob setting not yet in ``cache`` (the verdict and the fixes
-    share replays: host x0.5 is both a fix and half of the host sensitivity)."""
-    cache.update((k, replay(view, k)) for k in dict.fromkeys(knobs) if k not in cache)
+    share replays: host x0.5 is both a fix and half of the host sensitivity). A big trace's replays
+    after the first run side by side in forked processes, where forking is safe (no other thread)."""
+    import os
+    import threading
+
+    todo = [k for k in dict.fromkeys(knobs) if k not in cache]
+    if not todo:
+        return cache
+    # The first replay here builds the replay graph and the view's lazy columns once; forked
+    # workers inherit them rather than each building its own.
+    cache[todo[0]] = replay(view, todo[0])
+    rest = todo[1:]
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+    if len(rest) > 1 and cores > 1 and len(view.launches) >= PARALLEL_CALLS and threading.active_count() == 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        _VIEW[:] = [view]
+        try:
+            with ProcessPoolExecutor(min(cores, len(rest)), mp_context=multiprocessing.get_context("fork")) as pool:
+                cache.update(zip(rest, pool.map(_replay_one, rest)))
+        finally:
+            _VIEW.clear()
+    else:
+        cache.update((k, replay(view, k)) for k in rest)
     return cache
 
 
