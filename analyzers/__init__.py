@@ -22,6 +22,7 @@ from . import (
     critical,
     diff,
     fusion,
+    hostsplit,
     hta,
     kernels,
     launch,
@@ -33,12 +34,13 @@ from . import (
     transition,
     verdict,
     whatif,
+    windows,
 )
 from ._options import Options
 from ._view import View, select
 
 __all__ = ["View", "select", "Options", "REGISTRY", "Analysis", "register", "report", "launch", "boundness",
-           "breakdown", "kernels", "hta", "scenario", "fusion", "whatif", "transition", "timeline", "ranks", "verdict", "advice", "diff", "critical", "memory", "modules"]
+           "breakdown", "kernels", "hta", "scenario", "fusion", "whatif", "transition", "timeline", "ranks", "verdict", "advice", "diff", "critical", "memory", "modules", "hostsplit", "windows"]
 
 
 @dataclass(frozen=True)
@@ -48,11 +50,12 @@ class Analysis:
     ``in_report``: part of ``skiprof report``. ``formats``: the outputs that show it (a picture-only
     analysis such as the timeline appears in html alone). ``scope``: "rank" looks at one rank (the
     report of a single-rank trace, or of ``--rank R``); "ranks" compares all ranks of a multi-rank
-    trace (its report without ``--rank``).
+    trace (its report without ``--rank``); "windows" reads a folder of capture windows (a
+    windows.WindowSeries, not a View).
     """
 
     name: str
-    run: Callable[[View, Options], Result]
+    run: Callable[[Any, Options], Result]  # a View; for scope "windows" a windows.WindowSeries
     question: str
     in_report: bool = True
     formats: tuple[str, ...] = ("terminal", "markdown", "html", "json")
@@ -75,6 +78,8 @@ for _a in (
     Analysis("fixes", advice.run, "Which changes would shorten the run most, as the replay predicts?"),
     Analysis("launch", launch.run, "TKLQT and its launch/queue parts, AKD, IL, GPU busy and idle, host cost of launching"),
     Analysis("boundness", boundness.run, "Is the run, each step and each stretch of time CPU-, GPU- or sync-bound, and why?"),
+    Analysis("host_overhead", hostsplit.run, "How is host orchestration split into framework, library, launch floor "
+             "and the rest, and how balanced are host and device (HDBI)?", needs=("boundness",)),
     Analysis("phases", breakdown.run, "Where does end-to-end time go: compute, compile, data movement, preprocessing, ...?"),
     Analysis("timeline", timeline.run, "What ran when, on the host and on each stream?", formats=("html",)),
     Analysis("memcpy", breakdown.run_memcpy, "How much data moves each way, from which host memory, and how fast?"),
@@ -86,6 +91,8 @@ for _a in (
     Analysis("hta", hta.run, "HTA's idle/compute/non-compute shares, for comparison"),
     Analysis("ranks", ranks.run, "Across ranks: per-rank figures, stragglers, collectives matched with their arrival skew",
              scope="ranks"),
+    Analysis("windows", windows.run, "Over the windows of a long-running process: boundness, TKLQT, GPU busy, HDBI "
+             "and the workload's metrics per window, and what changed when the label did", scope="windows"),
     Analysis("fusion", fusion.run, "Which kernel chains are worth fusing?", in_report=False),
     Analysis("critical", critical.run, "Which chain of host work, launches and device work ends last?", in_report=False),
     Analysis("whatif", whatif.run, "What would faster launches, host or device, fusion or CUDA graphs buy?", in_report=False),

@@ -107,7 +107,7 @@ class View:
 # Columns the analyzers read (input shapes and other wide columns stay on disk).
 _COLUMNS = {
     "ops": ["rank", "pid", "tid", "op_id", "name", "cat", "ts", "dur", "cpu_parent"],
-    "launches": ["rank", "pid", "tid", "launch_id", "name", "kind", "ts", "dur", "top_op_id"],
+    "launches": ["rank", "pid", "tid", "launch_id", "name", "kind", "ts", "dur", "op_id", "top_op_id"],
 }
 
 

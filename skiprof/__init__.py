@@ -28,9 +28,10 @@ from ._folder import load as _load_folder
 from ._version import __version__
 from .capture._metrics import record_metrics
 from .capture._regions import KNOWN_REGIONS, region, step
+from .capture._windows import capture_window
 
-__all__ = ["load", "report", "sql", "Trace", "region", "step", "record_metrics", "trace", "KNOWN_REGIONS", "SkiprofError",
-           "__version__"]
+__all__ = ["load", "report", "sql", "Trace", "region", "step", "record_metrics", "trace", "capture_window", "KNOWN_REGIONS",
+           "SkiprofError", "__version__"]
 
 
 def load(path: str | os.PathLike[str], rank: int | None = None) -> Trace:

@@ -5,9 +5,11 @@ The library's entry point to the report; ``skiprof report`` renders the same Doc
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
-from ._folder import Trace, load
+from ._errors import UsageError
+from ._folder import Trace, load, window_folders
 from .render import Document
 
 __all__ = ["report"]
@@ -26,6 +28,15 @@ def report(source: Trace | str | os.PathLike[str], *, rank: int | None = None, s
     from .analyzers import Options, select
     from .analyzers import report as run_all
 
+    if not isinstance(source, Trace):
+        series = window_series(Path(source))
+        if series is not None:
+            if rank is not None or step is not None or region is not None:
+                raise UsageError(f"{source}: a folder of windows: --rank, --step and --region apply to one window "
+                                 f"(skiprof report {source}/window=K)")
+            header = {"trace": str(source), "scope": series.label, "rank": None}
+            return Document("report", f"{source} ({series.label})", header,
+                            run_all(series, Options(top=top, spread=spread), fmt, "windows"))
     t = source if isinstance(source, Trace) else load(source)
     options = Options(top=top, spread=spread)
     if len(t.ranks) > 1 and rank is None and step is None and region is None:
@@ -34,6 +45,16 @@ def report(source: Trace | str | os.PathLike[str], *, rank: int | None = None, s
     v = select(t, rank=rank, step=step, region=region)
     header = {"trace": str(t.path), "scope": v.label, "rank": v.rank}
     return Document("report", f"{t.path} ({v.label})", header, run_all(v, options, fmt))
+
+
+def window_series(path: Path) -> Any:
+    """The windows under ``path`` when it is a run folder of ``skiprof trace --every/--on-signal``, else None."""
+    from .analyzers.windows import WindowSeries
+
+    if not path.is_dir() or (path / "meta.json").exists():
+        return None
+    found = window_folders(path)
+    return WindowSeries(path, tuple(found)) if found else None
 
 
 def _lazy(t: Trace) -> Any:

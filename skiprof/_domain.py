@@ -13,8 +13,14 @@ import numpy as np
 __all__ = [
     "LAUNCH_KINDS", "API_KINDS", "launch_kind", "is_blocking", "stream_key", "copy_kind",
     "COMM_KERNEL", "COMM_HOST_OP", "is_comm_host_op", "COMPILE_OP", "HOST_COPY_OPS", "REGION_PHASES",
-    "WAIT_FUNCTION",
+    "WAIT_FUNCTION", "DEFAULT_FLOORS",
 ]
+
+#: Host floors of an uncalibrated host (``skiprof calibrate`` measures them; docs/metrics.md, Host
+#: overhead). null_launch_ns: the SKIP paper's null-kernel launch latency on PCIe hosts (2.26-2.37
+#: us); python_aten_op_ns and aten_op_ns: one trivial op from Python and from inside ATen on a
+#: typical x86 server core under torch 2.x.
+DEFAULT_FLOORS: dict[str, float] = {"null_launch_ns": 2300.0, "python_aten_op_ns": 2000.0, "aten_op_ns": 1000.0}
 
 #: Runtime/driver call kinds that put kernels on the device (one call may start many in a graph).
 LAUNCH_KINDS = ("launch", "graph")

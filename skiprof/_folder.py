@@ -21,9 +21,12 @@ from ._errors import OutputError, OutputExistsError, TraceFolderError
 from ._meta import Meta, decode_meta, encode_meta
 from ._schema import READABLE_VERSIONS, SCHEMA_VERSION, TABLES, arrow_schema
 
-__all__ = ["Trace", "load", "building", "write_meta", "write_rank", "staging_folder", "commit_folder", "check_output"]
+__all__ = ["Trace", "load", "building", "write_meta", "write_rank", "staging_folder", "commit_folder", "check_output",
+           "window_folders", "WINDOW_PREFIX"]
 
 META = "meta.json"
+#: Windows of ``skiprof trace --every/--on-signal`` are folders ``window=K`` of one run folder.
+WINDOW_PREFIX = "window="
 
 
 def check_output(out: Path, force: bool) -> None:
@@ -63,6 +66,22 @@ def write_rank(folder: Path, rt: Any, partitioned: bool) -> None:
         # zstd the files come out smaller without it, and write and read faster.
         pq.write_table(tbl, target / f"{name}.parquet", compression="zstd", compression_level=1,
                        row_group_size=1 << 16, use_dictionary=False)
+
+
+def window_folders(root: Path) -> list[tuple[int, Path]]:
+    """The complete windows under ``root``, oldest first (hidden staging folders are not windows)."""
+    found = []
+    try:
+        entries = list(root.iterdir())
+    except OSError:
+        return []
+    for p in entries:
+        if p.name.startswith(WINDOW_PREFIX) and p.is_dir() and (p / "meta.json").is_file():
+            try:
+                found.append((int(p.name[len(WINDOW_PREFIX):]), p))
+            except ValueError:
+                continue
+    return sorted(found)
 
 
 @contextmanager

@@ -10,7 +10,7 @@ from typing import Any
 
 import msgspec
 
-__all__ = ["Meta", "RankStats", "Capture", "CaptureSettings", "Clock", "Device", "decode_meta", "encode_meta", "markdown_meta",
+__all__ = ["Meta", "RankStats", "Capture", "CaptureSettings", "Window", "Clock", "Device", "decode_meta", "encode_meta", "markdown_meta",
            "FIELD_DOCS"]
 
 
@@ -71,6 +71,18 @@ class CaptureSettings(msgspec.Struct, kw_only=True):
     profile_memory: bool = False
 
 
+class Window(msgspec.Struct, kw_only=True):
+    """One window of a periodic or on-demand capture (``skiprof trace --every/--on-signal``)."""
+
+    index: int
+    trigger: str  # "periodic", "signal" or "capture_window"
+    started: str  # wall-clock start, ISO 8601 with the UTC offset
+    started_unix_ns: int
+    seconds: float  # the length asked for
+    recorded_s: float  # the length recorded (shorter when the process ended first)
+    thread: str  # the thread whose operators were recorded
+
+
 class Capture(msgspec.Struct, kw_only=True):
     """How a captured folder was recorded (absent for imported traces)."""
 
@@ -83,6 +95,7 @@ class Capture(msgspec.Struct, kw_only=True):
     step_calls: int | None = None  # ProfilerStep#<step_calls> is the tail after the last skiprof.step()
     cpu_sampled_tid: int | None = None  # the thread whose CPU time was sampled (counter main_thread_cpu_ns)
     options: CaptureSettings | None = None
+    window: Window | None = None
 
 
 class Meta(msgspec.Struct, kw_only=True):
@@ -105,6 +118,7 @@ class Meta(msgspec.Struct, kw_only=True):
     process_names: dict[str, dict[str, str]] = msgspec.field(default_factory=dict)
     torch_version: str | None = None
     capture: Capture | None = None
+    calibration: dict[str, Any] | None = None
     notes: list[str] = msgspec.field(default_factory=list)
 
     def rank_stats(self, rank: int) -> RankStats:
@@ -141,7 +155,9 @@ FIELD_DOCS: dict[str, str] = {
     "process_names": "per rank: pid to process name from the trace's metadata events",
     "torch_version": "torch used for capture (null for imports)",
     "capture": "for `skiprof trace`: " + ", ".join(f"`{f}`" for f in Capture.__struct_fields__)
-               + "; `options` holds " + ", ".join(f"`{f}`" for f in CaptureSettings.__struct_fields__),
+               + "; `options` holds " + ", ".join(f"`{f}`" for f in CaptureSettings.__struct_fields__)
+               + "; `window` (periodic and on-demand windows) holds " + ", ".join(f"`{f}`" for f in Window.__struct_fields__),
+    "calibration": "this host's floors from `skiprof calibrate` when the capture ran on a calibrated host (docs/metrics.md, Host overhead)",
     "notes": "what the writer wants every reader to know",
 }
 

@@ -16,6 +16,10 @@ The model is Llama-3.2-1B-shaped at --preset gpu-paper, smaller at gpu-small, ti
 and transformers' own KV cache. --prefill-only runs only the prompt pass of each batch (the SKIP
 paper's prefill sweep). --cuda-graph (hand-built model, static batching, on a GPU) captures a
 decode step of the full batch as a CUDA graph and replays it.
+
+--serve --duration 60 keeps serving an open-ended stream whose rate changes (quiet, a burst of
+--burst x --rate, quiet again) and records TTFT, TPOT and tokens/s every 0.25 s: run it under
+skiprof trace --every 5 --duration 1 to watch boundness move over windows.
 """
 from __future__ import annotations
 
@@ -69,6 +73,66 @@ def _arrivals(args: argparse.Namespace, vocab: int) -> tuple[float, deque[Reques
     return start, deque(Request(i, a, torch.randint(0, vocab, (args.prompt_len,))) for i, a in enumerate(arrivals))
 
 
+class _Stream:
+    """--serve: an open-ended Poisson request stream whose rate changes over time, plus interval metrics.
+
+    The rate is --rate x 1/4 in the first and last thirds of --serve-seconds and --rate x --burst in the
+    middle third: a server idling, then flooded, then idling again. Every 0.25 s the requests that
+    finished in the interval are recorded (TTFT, TPOT, tokens/s, admitted load), so every capture
+    window holds the figures of its own time.
+    """
+
+    INTERVAL = 0.25
+
+    def __init__(self, args: argparse.Namespace, vocab: int, start: float) -> None:
+        self.args, self.vocab, self.start = args, vocab, start
+        self.end = start + args.serve_seconds
+        self.next_arrival = start
+        self.rid = 0
+        self.mark = start
+        self.done: list[Request] = []
+        self.shed = 0  # requests turned away because the queue was full
+
+    def rate(self, t: float) -> float:
+        third = (t - self.start) / max(1e-9, self.end - self.start) * 3
+        return self.args.rate * (self.args.burst if 1 <= third < 2 else 0.25)
+
+    def is_open(self) -> bool:
+        return time.perf_counter() < self.end
+
+    def top_up(self, pending: deque[Request]) -> None:
+        """Append the requests that have arrived by now; past a queue of 16 batches, new ones are shed."""
+        now = time.perf_counter()
+        while self.next_arrival <= min(now, self.end):
+            if len(pending) >= 16 * self.args.batch_size:
+                self.shed += 1
+            else:
+                pending.append(Request(self.rid, self.next_arrival,
+                                       torch.randint(0, self.vocab, (self.args.prompt_len,))))
+                self.rid += 1
+            self.next_arrival += float(torch.empty(()).exponential_(self.rate(self.next_arrival)))
+
+    def finished(self, reqs: list[Request]) -> None:
+        """Collect finished requests; record the interval's figures once it is over."""
+        self.done += reqs
+        now = time.perf_counter()
+        if now - self.mark < self.INTERVAL:
+            return
+        span, self.mark = now - self.mark, now
+        done, self.done = self.done, []
+        if not done:
+            skiprof.record_metrics("serving", {"tokens_per_s": 0.0, "requests_finished": 0.0,
+                                               "offered_rate": self.rate(now)}, {"tokens_per_s": "tokens/s"})
+            return
+        ttft = [(r.first_token_at - r.arrival) * 1e3 for r in done]
+        tpot = [(r.done_at - r.first_token_at) * 1e3 / max(1, self.args.gen_len - 1) for r in done]
+        skiprof.record_metrics("serving", {
+            "ttft_ms_mean": sum(ttft) / len(ttft), "tpot_ms_mean": sum(tpot) / len(tpot),
+            "tokens_per_s": len(done) * self.args.gen_len / span, "requests_finished": float(len(done)),
+            "offered_rate": self.rate(now), "shed": float(self.shed)}, {"ttft_ms_mean": "ms", "tpot_ms_mean": "ms", "tokens_per_s": "tokens/s",
+                                             "offered_rate": "requests/s"})
+
+
 def _admit(args: argparse.Namespace, pending: deque[Request], free: list[int], busy: bool) -> list[Request]:
     """The requests that start now: into free slots (continuous), or a full batch once it has arrived (static)."""
     now = time.perf_counter()
@@ -91,7 +155,12 @@ def serve_hand(args: argparse.Namespace, device: torch.device, dtype: torch.dtyp
     model = Llama(cfg).to(device=device, dtype=dtype).eval()
     cache = KVCache(cfg, args.batch_size, args.prompt_len + args.gen_len, device, dtype)
     graphed = GraphedDecode(model, cache, args.batch_size, device) if args.cuda_graph else None
-    start, pending = _arrivals(args, cfg.vocab)
+    if args.serve:
+        start, pending = time.perf_counter(), deque()
+        stream: _Stream | None = _Stream(args, cfg.vocab, start)
+    else:
+        start, pending = _arrivals(args, cfg.vocab)
+        stream = None
     active: list[Request] = []
     free = list(range(args.batch_size))[::-1]
     finished: list[Request] = []
@@ -112,10 +181,13 @@ def serve_hand(args: argparse.Namespace, device: torch.device, dtype: torch.dtyp
         return out, t1
 
     with torch.inference_mode():
-        while pending or active:
+        while (stream.is_open() or active) if stream is not None else (pending or active):
+            if stream is not None:
+                stream.top_up(pending)
             admit = _admit(args, pending, free, bool(active))
             if not admit and not active:
-                time.sleep(max(0.0, pending[0].arrival - time.perf_counter()))
+                wait = pending[0].arrival - time.perf_counter() if pending else _Stream.INTERVAL / 10
+                time.sleep(max(0.0, wait))
                 continue
             if admit:
                 for r in admit:
@@ -129,11 +201,14 @@ def serve_hand(args: argparse.Namespace, device: torch.device, dtype: torch.dtyp
                 nxt, _ = forward("decode", running, torch.stack([r.last for r in running]))
                 for r, tok in zip(running, nxt):
                     r.generated, r.last = r.generated + 1, tok.view(1)
-            for r in [r for r in active if r.generated >= args.gen_len]:
+            done = [r for r in active if r.generated >= args.gen_len]
+            for r in done:
                 r.done_at = time.perf_counter()
                 active.remove(r)
                 free.append(r.slot)
                 finished.append(r)
+            if stream is not None:
+                stream.finished(done)
             skiprof.step()
     return finished, start, spent["prefill"], spent["decode"]
 
@@ -193,6 +268,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batches", type=int, default=None,
                     help="serve this many full batches: --requests = batches x --batch-size (for sweeps over batch size)")
     ap.add_argument("--cuda-graph", action="store_true", help="decode steps as one CUDA graph (hand model, static)")
+    ap.add_argument("--serve", action="store_true",
+                    help="run as a server: an open-ended request stream for --serve-seconds, quiet, then a burst, then quiet")
+    ap.add_argument("--serve-seconds", "--duration", dest="serve_seconds", type=float, default=60.0,
+                    help="with --serve: how long the server runs (default 60)")
+    ap.add_argument("--burst", type=float, default=4.0, help="with --serve: the rate multiplier of the middle third")
     args = ap.parse_args(argv)
     device = resolve(args, PRESETS)
     if args.cuda_graph and (device.type != "cuda" or args.model != "hand" or args.batching != "static"):
@@ -201,12 +281,16 @@ def main(argv: list[str] | None = None) -> int:
         args.gen_len = 1
     if args.batches:
         args.requests = args.batches * args.batch_size
+    if args.serve and (args.model != "hand" or args.batching != "continuous" or args.cuda_graph):
+        sys.exit("--serve runs the hand-built model with continuous batching")
     if args.model != "hand":
         args.batching = "static"  # transformers' cache is per batch
     dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
     serve = serve_hand if args.model == "hand" else serve_hf
     finished, start, prefill_s, decode_s = serve(args, device, dtype)
     wall = time.perf_counter() - start
+    if not finished:
+        sys.exit("no request finished")
     ttft = [(r.first_token_at - r.arrival) * 1e3 for r in finished]
     tpot = [(r.done_at - r.first_token_at) * 1e3 / (args.gen_len - 1) for r in finished] if args.gen_len > 1 else []
     metrics = {

@@ -92,7 +92,12 @@ def step() -> None:
     ``ProfilerStep#N`` ranges and drives ``--steps``; otherwise it does nothing.
     """
     from ._session import active_session
+    from ._windows import active_recorder
 
+    recorder = active_recorder()
+    if recorder is not None:  # windows open and close at steps (capture/_windows.py)
+        recorder.on_step()
+        return
     session = active_session()
     if session is not None:
         session.step()

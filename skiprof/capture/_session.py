@@ -54,7 +54,7 @@ class CaptureOptions:
 class Session:
     """Owns the torch profiler for one capture and writes its trace into ``folder``."""
 
-    def __init__(self, folder: Path, options: CaptureOptions) -> None:
+    def __init__(self, folder: Path, options: CaptureOptions, defer_export: bool = False) -> None:
         import torch
         from torch.profiler import ProfilerActivity, profile
 
@@ -63,6 +63,9 @@ class Session:
         self.trace_path = folder / TRACE_FILE
         self.exported = False
         self.export_error: str | None = None
+        # Windows of a long-running process export on their ingest thread, not on the recorded one.
+        self.defer_export = defer_export
+        self._stopped_prof: Any = None
         self.recording = False
         self.finished = False
         activities = [ProfilerActivity.CPU]
@@ -107,6 +110,9 @@ class Session:
 
     def _export(self, prof: Any) -> None:
         if self.exported:
+            return
+        if self.defer_export:
+            self._stopped_prof = prof
             return
         try:
             prof.export_chrome_trace(str(self.trace_path))
@@ -177,6 +183,19 @@ class Session:
         self._nvml.stop()
         self._cpu.stop()
         _active = None
+        if not self.defer_export:
+            self.write_files()
+
+    def export_deferred(self) -> None:
+        """With ``defer_export``: write the trace of the stopped profiler, then the side files."""
+        prof, self._stopped_prof = self._stopped_prof, None
+        if prof is not None:
+            self.defer_export = False
+            self._export(prof)
+        self.write_files()
+
+    def write_files(self) -> None:
+        """The scenario metrics and the counter samples of the recorded window, beside the trace."""
         if self.metrics:
             from ._metrics import write_metrics
 

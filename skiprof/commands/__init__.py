@@ -8,5 +8,5 @@ __all__ = ["COMMANDS"]
 COMMANDS = (
     ("trace", "trace"), ("import", "import_"), ("report", "report"), ("advise", "advise"), ("sweep", "sweep"),
     ("transition", "transition"), ("fusion", "fusion"), ("whatif", "whatif"), ("critical", "critical"), ("diff", "diff"), ("export", "export"),
-    ("sql", "sql"),
+    ("sql", "sql"), ("signal", "signal"), ("calibrate", "calibrate"),
 )

@@ -12,9 +12,11 @@ from .._dataset import merge_partitions, world
 from .._errors import SkiprofError, UsageError
 from .._folder import building
 from .._ingest_summary import IngestSummary, summarize
-from .._meta import Capture, CaptureSettings
+from .._meta import Capture, CaptureSettings, Window
 from ..capture import CaptureOptions, Session, Target, default_output, expand_output, finish_like_python, run_target
+from ..capture._calibration import host_calibration
 from ..capture._session import TRACE_FILE
+from ..capture._windows import WindowLog, WindowPlan
 from ..ingest._pipeline import finish_capture
 from ._common import ForceOpt, NoReportOpt, console, progress_bar
 
@@ -37,12 +39,102 @@ def run_trace(target: Target, output: str | None, *, force: bool, options: Captu
         try:
             meta = finish_capture(session, staging, progress, rank=dist[0] if dist else 0,
                                   command=["skiprof", *sys.argv[1:]], torch_version=_torch_version(),
-                                  capture=_capture_meta(target, session, options, code))
+                                  capture=_capture_meta(target, session, options, code),
+                                  calibration=host_calibration())
         except (OSError, SkiprofError) as exc:
             raise _rescue(staging, target_dir, exc) from None
     if dist:
         meta = merge_partitions(out, dist[1])
     return code, summarize(str(out), meta)
+
+
+def run_windows(target: Target, output: str | None, *, force: bool, options: CaptureOptions,
+                plan: WindowPlan) -> tuple[int, WindowLog]:
+    """Profile ``target`` in windows (``--every``/``--on-signal``); returns its exit code and what was kept."""
+    import shutil
+
+    from .._folder import check_output
+    from ..capture._windows import WindowRecorder
+
+    out = expand_output(output) if output else default_output(target.label)
+    check_output(out, force)
+    if out.exists() or out.is_symlink():  # -f: the old run goes before the first new window is written
+        shutil.rmtree(out) if out.is_dir() and not out.is_symlink() else out.unlink()
+    out.mkdir(parents=True)
+    command = ["skiprof", *sys.argv[1:]]
+    calibration = host_calibration()
+
+    def describe(session: Session, window: dict[str, Any]) -> dict[str, Any]:
+        import msgspec
+
+        capture = _capture_meta(target, session, options, None)
+        capture.window = Window(**window)
+        return {"command": command, "torch_version": _torch_version(), "capture": msgspec.to_builtins(capture),
+                "calibration": calibration}
+
+    recorder = WindowRecorder(out, plan, options, describe)
+    recorder.start()
+    code = 1
+    try:
+        code = run_target(target)
+        code = finish_like_python(code)
+    finally:
+        log = recorder.close()
+    if not log.committed and not any(out.iterdir()):
+        out.rmdir()
+    return code, log
+
+
+def _window_plan(every: float | None, keep: int | None, on_signal: str | None, delay: float,
+                 duration: float | None, steps: int | None) -> WindowPlan | None:
+    """The window plan of --every/--on-signal/--keep (None: one capture, as before)."""
+    if every is None and on_signal is None:
+        if keep is not None:
+            raise UsageError("--keep needs --every or --on-signal")
+        return None
+    if steps is not None:
+        raise UsageError("--steps cannot be combined with --every/--on-signal (windows are measured in seconds)")
+    length = 2.0 if duration is None else duration
+    if length <= 0:
+        raise UsageError("--duration must be positive for windows")
+    if every is not None and length >= every:
+        raise UsageError(f"--duration ({length:g} s) must be shorter than --every ({every:g} s)")
+    if world() is not None:
+        raise UsageError("--every/--on-signal record one process; under torchrun give each rank its own "
+                         "folder with -o run-%q{RANK}")
+    return WindowPlan(duration=length, every=every, keep=keep, on_signal=_signal_number(on_signal), delay=delay)
+
+
+def _signal_number(name: str | None) -> int | None:
+    """USR2, SIGUSR2 or 12 -> the signal number; an unknown name is a usage error."""
+    import signal
+
+    if name is None:
+        return None
+    text = name.strip().upper()
+    if text.isdigit():
+        num = int(text)
+    else:
+        sig = getattr(signal, text if text.startswith("SIG") else f"SIG{text}", None)
+        if not isinstance(sig, signal.Signals):
+            raise UsageError(f"--on-signal: unknown signal {name!r} (try USR2)")
+        num = int(sig)
+    if num in (int(signal.SIGKILL), int(signal.SIGSTOP), int(signal.SIGALRM), int(signal.SIGINT)):
+        raise UsageError(f"--on-signal: signal {name} cannot be used (skiprof or the system owns it); try USR2")
+    return num
+
+
+def _say_windows(log: WindowLog) -> None:
+    """One line per kept window and per problem, on stderr."""
+    err = console(stderr=True)
+    if not log.committed:
+        err.print("[yellow]no window was recorded[/]")
+    kept = [p for p in log.committed if p not in log.removed]
+    if kept:
+        err.print(f"{len(kept)} window(s) kept in {kept[0].parent}: " + ", ".join(p.name for p in kept)
+                  + f"; `skiprof report {kept[0].parent}` shows them over time")
+    for line in log.errors:
+        err.print(f"[yellow]{line}[/]")
 
 
 def _record(target: Target, staging: Path, options: CaptureOptions, out: Path) -> tuple[int, Session]:
@@ -73,7 +165,7 @@ def _torch_version() -> str:
     return str(torch.__version__)
 
 
-def _capture_meta(target: Target, session: Session, options: CaptureOptions, code: int) -> Capture:
+def _capture_meta(target: Target, session: Session, options: CaptureOptions, code: int | None) -> Capture:
     """meta.json's ``capture`` entry: what ran, how it ended, what was recorded."""
     settings = CaptureSettings(delay=options.delay, duration=options.duration, steps=options.steps,
                                skip_first=options.skip_first, record_shapes=options.record_shapes,
@@ -121,16 +213,25 @@ def command(
     with_stack: Annotated[bool, typer.Option("--with-stack", help="Record Python stacks (slower; torch 2.13 may fail on odd bytes).")] = False,
     with_modules: Annotated[bool, typer.Option("--with-modules", help="Record which nn.Module each op ran in (the module rollup).")] = False,
     profile_memory: Annotated[bool, typer.Option("--profile-memory", help="Record allocations and frees (the memory timeline).")] = False,
+    every: Annotated[Optional[float], typer.Option("--every", help="Record a window of --duration seconds (default 2) every N seconds for as long as the process lives; each window becomes OUTPUT/window=K/.", min=0.01, show_default=False)] = None,
+    keep: Annotated[Optional[int], typer.Option("--keep", help="With --every/--on-signal: keep only the newest N windows on disk (older ones go once a newer one is complete).", min=1, show_default=False)] = None,
+    on_signal: Annotated[Optional[str], typer.Option("--on-signal", help="Record a window of --duration seconds when the process gets this signal (e.g. USR2: kill -USR2 PID, or skiprof signal PID).", show_default=False)] = None,
     no_report: NoReportOpt = False,
 ) -> None:
     from ..capture import resolve_target
 
     if skip_first and steps is None:
         raise UsageError("--skip-first needs --steps")
+    plan = _window_plan(every, keep, on_signal, delay, duration, steps)
     target = resolve_target(script, module, list(args or []))
     options = CaptureOptions(delay=delay, duration=duration, steps=steps, skip_first=skip_first,
                              record_shapes=record_shapes, with_stack=with_stack, with_modules=with_modules,
                              profile_memory=profile_memory)
+    if plan is not None:
+        code, log = run_windows(target, output, force=force, options=options, plan=plan)
+        if not no_report:
+            _say_windows(log)
+        raise typer.Exit(code)
     bar = progress_bar()
     try:
         code, summary = run_trace(target, output, force=force, options=options, progress=bar)

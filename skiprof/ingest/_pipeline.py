@@ -118,7 +118,8 @@ def _merge_counters(rt: Any, events: Path) -> None:
 
 
 def build_meta(outcomes: list[RankOutcome], files: list[Path], *, command: list[str] | None = None,
-               torch_version: str | None = None, capture: Capture | None = None) -> Meta:
+               torch_version: str | None = None, capture: Capture | None = None,
+               calibration: dict[str, Any] | None = None) -> Meta:
     """meta.json's content: where the data came from and what ingestion found."""
     first = outcomes[0][2] if outcomes else {}
     base = first.get("baseTimeNanoseconds")
@@ -144,6 +145,7 @@ def build_meta(outcomes: list[RankOutcome], files: list[Path], *, command: list[
         process_names={str(o[0]): o[3] for o in outcomes},
         torch_version=torch_version,
         capture=capture,
+        calibration=calibration,
     )
 
 

@@ -1,0 +1,205 @@
+"""The host-device balance, TaxBreak-style: orchestration time split into framework translation
+(ΔFT), library translation (ΔCT), the launch floor (ΔKT) and time above the floors, plus
+HDBI = device-active / (device-active + orchestration), for the whole view and per step.
+docs/metrics.md, "Host overhead".
+
+Floors come from the trace's calibration (``skiprof calibrate`` on the capturing host, copied
+into meta.json); without one the stated defaults apply and every figure is marked uncalibrated.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from skiprof._domain import DEFAULT_FLOORS, is_blocking
+from skiprof._result import Col, Figure, Figures, Note, Result, Section, Table
+
+from . import _intervals as iv
+from ._options import Options
+from ._view import View
+
+__all__ = ["HostSplitResult", "run", "split", "floors_of", "LIBRARY_KERNEL", "DEFAULT_FLOORS"]
+
+
+#: Kernels of vendor libraries: an op that launches one spent its host time partly inside the library.
+LIBRARY_KERNEL = re.compile(r"gemm|cublas|cudnn|cutlass|xmma|nvjet|rocblas|hipblas|miopen|Cijk_|magma|cusparse|"
+                            r"cufft|splitK|implicit_convolve|winograd|flash_fwd|flash_bwd|fmha", re.IGNORECASE)
+
+
+def floors_of(meta: Any) -> tuple[dict[str, float], bool]:
+    """The floors to use for a trace and whether they were measured on its host."""
+    cal = getattr(meta, "calibration", None)
+    figures = cal.get("figures") if isinstance(cal, dict) else None
+    if not isinstance(figures, dict):
+        return dict(DEFAULT_FLOORS), False
+    out = dict(DEFAULT_FLOORS)
+    for key in out:
+        fig = figures.get(key)
+        if isinstance(fig, dict) and isinstance(fig.get("median"), (int, float)) and fig["median"] > 0:
+            out[key] = float(fig["median"])
+    # A CPU-only calibration has no launch floor: that one stays the default, and so is not measured.
+    return out, "null_launch_ns" in figures
+
+
+@dataclass(frozen=True)
+class Split:
+    """One stretch's orchestration time, its parts, the device-active time and HDBI."""
+
+    orchestration_ns: int
+    framework_ns: int
+    library_ns: int
+    launch_floor_ns: int
+    above_floor_ns: int
+    device_active_ns: int
+    hdbi: float | None
+    top_ops: int
+    ops: int
+    launches: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _self_time(ops: Any, op_ids: np.ndarray, cpu: np.ndarray) -> np.ndarray:
+    """Each cpu_op's duration less its direct cpu_op children's."""
+    pos = {int(i): n for n, i in enumerate(op_ids.tolist())}
+    self_ns = ops["dur"][cpu].astype(np.int64).copy()
+    parent = ops["cpu_parent"][cpu]
+    idx = np.array([pos.get(int(p), -1) for p in parent.tolist()], np.int64)
+    has = idx >= 0
+    np.subtract.at(self_ns, idx[has], ops["dur"][cpu][has].astype(np.int64))
+    return np.maximum(self_ns, 0)
+
+
+def split(view: View, floors: dict[str, float], windows: list[tuple[int, int]] | None = None) -> Split:
+    """The split over ``windows`` (ops and calls starting inside them), or over the whole view."""
+    ops, la, k = view.ops, view.launches, view.kernels
+    cpu = ops["cat"].eq("cpu_op")
+    op_ts = ops["ts"]
+    if windows is not None:
+        cpu &= _inside(op_ts, windows)
+    op_ids = ops["op_id"][cpu]
+    top = ops["cpu_parent"][cpu] < 0
+    in_op = la["top_op_id"] >= 0
+    if windows is not None:
+        in_op &= _inside(la["ts"], windows)
+    waits = in_op & _blocking(la["name"])
+    launch = in_op & la["kind"].isin(("launch", "graph"))
+    orchestration = max(0, int(ops["dur"][cpu][top].sum()) - int(la["dur"][waits].sum()))
+    n_launch = int(launch.sum())
+    launch_floor = min(int(n_launch * floors["null_launch_ns"]), int(la["dur"][launch].sum()), orchestration)
+    library = 0
+    if len(k) and len(op_ids):
+        lib_ops = np.unique(k["op_id"][k["name"].search(LIBRARY_KERNEL) & (k["op_id"] >= 0)])
+        is_lib = np.isin(op_ids, lib_ops)
+        if is_lib.any():
+            # Host time of a library op is its self time less the runtime calls it made and the
+            # ATen dispatch floor: what is left ran inside the library (heuristics, descriptors).
+            own = _self_time(ops, op_ids, cpu)
+            calls = np.zeros(len(op_ids), np.int64)
+            pos = {int(i): n for n, i in enumerate(op_ids.tolist())}
+            if "op_id" in la.data:
+                for oid, d in zip(la["op_id"][in_op].tolist(), la["dur"][in_op].tolist()):
+                    n = pos.get(int(oid), -1)
+                    if n >= 0:
+                        calls[n] += int(d)
+            spare = np.maximum(own - calls - int(floors["aten_op_ns"]), 0)
+            library = int(spare[is_lib].sum())
+    # The floors first (launch, then dispatch), then what was measured inside libraries: each part
+    # is capped by what the earlier ones left, so the parts always add up to the orchestration time.
+    n_ops, n_top = int(cpu.sum()), int(top.sum())
+    framework = int(n_top * floors["python_aten_op_ns"] + (n_ops - n_top) * floors["aten_op_ns"])
+    framework = min(framework, orchestration - launch_floor)
+    library = min(library, orchestration - launch_floor - framework)
+    above = orchestration - launch_floor - framework - library
+    if windows is not None:
+        busy = _busy_in(k, windows)
+    else:
+        busy = iv.total(iv.union(k["ts"], k["ts"] + k["dur"])) if len(k) else 0
+    hdbi = busy / (busy + orchestration) if busy + orchestration > 0 and len(k) else None
+    return Split(orchestration, framework, library, launch_floor, above, busy, hdbi, n_top, n_ops, n_launch)
+
+
+def _blocking(names: Any) -> np.ndarray:
+    """Calls that hold the host until the device catches up: waiting, not orchestrating."""
+    keep = [n for n in set(names.tolist()) if isinstance(n, str) and is_blocking(n)]
+    return names.isin(keep) if keep else np.zeros(len(names), bool)
+
+
+def _inside(ts: np.ndarray, windows: list[tuple[int, int]]) -> np.ndarray:
+    lo = np.array([w[0] for w in windows], np.int64)
+    hi = np.array([w[1] for w in windows], np.int64)
+    i = np.searchsorted(lo, ts, side="right") - 1
+    return (i >= 0) & (ts < hi[np.maximum(i, 0)])
+
+
+def _busy_in(k: Any, windows: list[tuple[int, int]]) -> int:
+    """Device-active time of the activities launched in the windows (their whole duration: a step owns its work)."""
+    if not len(k):
+        return 0
+    sel = _inside(k["launch_ts"], windows) & (k["launch_ts"] >= 0)
+    return iv.total(iv.union(k["ts"][sel], (k["ts"] + k["dur"])[sel])) if sel.any() else 0
+
+
+_PARTS = (("framework_ns", "framework translation (ΔFT)"), ("library_ns", "library translation (ΔCT)"),
+          ("launch_floor_ns", "launch floor (ΔKT)"), ("above_floor_ns", "above the floors"))
+_STEP_COLS = (Col("step", "step", "number"), Col("orchestration_ns", "orchestration", "ns"),
+              Col("framework_ns", "ΔFT", "ns"), Col("library_ns", "ΔCT", "ns"), Col("launch_floor_ns", "ΔKT", "ns"),
+              Col("above_floor_ns", "above floors", "ns"), Col("device_active_ns", "device active", "ns"),
+              Col("hdbi", "HDBI", "number"), Col("label", "boundness", "label"))
+
+
+@dataclass(frozen=True)
+class HostSplitResult(Result):
+    """Orchestration time split TaxBreak-style, HDBI, per step, with the floors used."""
+
+    scope: str
+    whole: Split
+    steps: tuple[dict[str, Any], ...]
+    floors: dict[str, float]
+    calibrated: bool
+
+    name = "host_overhead"
+    schema = "skiprof.host_overhead/1"
+    title = "Host overhead (TaxBreak split) and HDBI"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"schema": self.schema, "scope": self.scope, "calibrated": self.calibrated, "floors": self.floors,
+                **self.whole.to_dict(), "steps": list(self.steps)}
+
+    def sections(self) -> list[Section]:
+        w = self.whole
+        items = [Figure("orchestration", w.orchestration_ns, "ns")]
+        for key, label in _PARTS:
+            items.append(Figure(f"  {label}", getattr(w, key), "ns"))
+        items += [Figure("device active", w.device_active_ns, "ns"),
+                  Figure("HDBI", "n/a (no device activity)" if w.hdbi is None else round(w.hdbi, 3),
+                         "text" if w.hdbi is None else "number")]
+        out: list[Section] = [Figures(self.title, tuple(items))]
+        if not self.calibrated:
+            out.append(Note("uncalibrated: the floors are defaults (null launch "
+                            f"{self.floors['null_launch_ns']:.0f} ns, op from Python {self.floors['python_aten_op_ns']:.0f} ns, "
+                            f"op inside ATen {self.floors['aten_op_ns']:.0f} ns); run skiprof calibrate on the capturing host "
+                            "before capturing to measure them", "warning"))
+        if self.steps:
+            out.append(Table("Per step", _STEP_COLS, self.steps))
+        return out
+
+
+def run(view: View, options: Options) -> HostSplitResult:
+    """The split for the view and for each of its steps, beside each step's boundness label."""
+    floors, calibrated = floors_of(view.trace.meta)
+    rows: list[dict[str, Any]] = []
+    steps = view.steps()
+    labels = {}
+    done = options.results or {}
+    bound = done.get("boundness")
+    if bound is not None:
+        labels = {str(s.get("stretch")): s.get("label") for s in bound.to_dict().get("steps", [])}
+    for n, ts, dur in zip(steps["step"].tolist(), steps["ts"].tolist(), steps["dur"].tolist()):
+        s = split(view, floors, [(int(ts), int(ts) + int(dur))])
+        rows.append({"step": int(n), **s.to_dict(), "label": labels.get(f"step {int(n)}", "")})
+    return HostSplitResult(view.label, split(view, floors), tuple(rows), floors, calibrated)

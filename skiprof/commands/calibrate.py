@@ -1,0 +1,35 @@
+"""``skiprof calibrate``: measure this host's floors and keep them for every later capture."""
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from ._common import console
+
+__all__ = ["command", "HELP"]
+
+HELP = ("Measure this host's floors: per-op dispatch cost through Python and through ATen, CPU memcpy bandwidth and, "
+        "on a GPU, the null-kernel launch latency, the synchronize round trip and H2D/D2H bandwidth (pinned and "
+        "pageable). Each figure is a median with its spread. The result is kept per host and copied into every trace "
+        "captured on it; the report's host-overhead split and HDBI then use it (docs/metrics.md, Host overhead).")
+
+
+def command(
+    repeats: Annotated[int, typer.Option("--repeats", help="Timed loops per figure (the spread is over these).", min=3)] = 7,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Measure and print, but do not save.")] = False,
+) -> None:
+    from ..capture._calibration import calibrate, save_calibration
+    from ..render.calibration import render_calibration
+
+    err = console(stderr=True)
+    result = calibrate(repeats=repeats, progress=lambda what: err.print(f"[dim]measuring {what}...[/]"))
+    where = None if dry_run else save_calibration(result)
+    if as_json:
+        print(json.dumps(result, indent=2))
+    else:
+        render_calibration(result, console())
+    if where is not None:
+        err.print(f"saved to {where}; later captures on this host carry it")
