@@ -120,7 +120,7 @@ def registry_markdown() -> str:
     import typing
 
     rows = ["| analysis | question | JSON key and schema | in `skiprof report` | formats |", "|---|---|---|---|---|"]
-    shown = {"rank": "yes", "ranks": "yes, several ranks and no `--rank`"}
+    shown = {"rank": "yes", "ranks": "yes, several ranks and no `--rank`", "windows": "yes, a folder of windows"}
     for a in REGISTRY.values():
         result = typing.get_type_hints(a.run).get("return")
         schema = getattr(result, "schema", "")

@@ -241,3 +241,26 @@ def test_critical_path_spans_the_replay(tmp_path: Path, events: list[dict]) -> N
     assert r.length_ns == r.replay_il_ns == sum(s.end - s.start for s in segs)
     assert all(a.end == b.start for a, b in zip(segs, segs[1:]))
     assert all(s.end > s.start for s in segs)
+
+
+@SETTINGS
+@given(events=traces(), launch=st.sampled_from([0.0, 500.0, 2300.0, 50_000.0]),
+       dispatch=st.sampled_from([0.0, 800.0, 2000.0, 1e6]))
+def test_host_overhead_parts_add_up(tmp_path: Path, events: list[dict], launch: float, dispatch: float) -> None:
+    """The TaxBreak parts are never negative and add up to the orchestration time exactly, under any
+    floors; HDBI lies in [0, 1] and is absent without device work; the same holds for every step."""
+    from skiprof.analyzers import hostsplit
+
+    v = _view(_import(tmp_path, events, "t"))
+    floors = {"null_launch_ns": launch, "python_aten_op_ns": dispatch, "aten_op_ns": dispatch / 2}
+    windows = [None] + [[(int(s), int(s) + int(d))] for s, d in zip(v.steps()["ts"].tolist(), v.steps()["dur"].tolist())]
+    for w in windows:
+        s = hostsplit.split(v, floors, w)
+        parts = (s.framework_ns, s.library_ns, s.launch_floor_ns, s.above_floor_ns)
+        assert all(p >= 0 for p in parts) and sum(parts) == s.orchestration_ns >= 0
+        assert s.launch_floor_ns <= launch * s.launches + 1e-6
+        if s.hdbi is None:
+            assert not v.has_device or s.device_active_ns + s.orchestration_ns == 0
+        else:
+            assert 0.0 <= s.hdbi <= 1.0
+            assert s.hdbi == s.device_active_ns / (s.device_active_ns + s.orchestration_ns)

@@ -26,6 +26,7 @@ from ._nvml import NvmlSampler, counter_events
 __all__ = ["CaptureOptions", "Session", "active_session"]
 
 TRACE_FILE = "trace.json.gz"
+RAW_TRACE_FILE = "trace.json"
 #: Counter samples taken beside the profiler (NVML, main-thread CPU time), merged into the counters table.
 NVML_FILE = "samples.json"
 
@@ -60,7 +61,9 @@ class Session:
 
         self.folder = folder
         self.options = options
-        self.trace_path = folder / TRACE_FILE
+        # Deferred (window) exports write plain JSON: torch gzips at level 9 in Python, seconds per
+        # window with the interpreter lock held; the ingest child compresses it instead.
+        self.trace_path = folder / (RAW_TRACE_FILE if defer_export else TRACE_FILE)
         self.exported = False
         self.export_error: str | None = None
         # Windows of a long-running process export on their ingest thread, not on the recorded one.
@@ -254,7 +257,7 @@ def _base_time_ns(trace: Path) -> int:
     import re
 
     pattern = re.compile(rb'"baseTimeNanoseconds"\s*:\s*(\d+)')
-    with gzip.open(trace, "rb") as fh:
+    with (gzip.open(trace, "rb") if trace.suffix == ".gz" else open(trace, "rb")) as fh:
         head = fh.read(1 << 16)
         m = pattern.search(head)
         if m:

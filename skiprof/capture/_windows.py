@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import math
 import os
 import queue
 import shutil
@@ -146,9 +147,9 @@ class WindowRecorder:
         _recorder = self
         self._ingester = threading.Thread(target=self._ingest_loop, name="skiprof-ingest", daemon=True)
         self._ingester.start()
-        if self.plan.every is not None:
-            self._timer = threading.Thread(target=self._timer_loop, name="skiprof-windows", daemon=True)
-            self._timer.start()
+        # The timer opens periodic windows and closes main-thread ones (signal and capture_window too).
+        self._timer = threading.Thread(target=self._timer_loop, name="skiprof-windows", daemon=True)
+        self._timer.start()
 
     def close(self) -> WindowLog:
         """After the script: close an open window if this thread can, wait for ingestion, restore handlers."""
@@ -283,15 +284,18 @@ class WindowRecorder:
     # --- the timer -----------------------------------------------------------------------------
     def _timer_loop(self) -> None:
         """Open a window every ``every`` seconds; wake the main thread when its window is due to close."""
-        every = self.plan.every or 0.0
-        next_start = time.monotonic() + self.plan.delay
+        every = self.plan.every
+        next_start = time.monotonic() + self.plan.delay if every is not None else math.inf
         kick_at: float | None = None
         main = threading.main_thread()
         with self._lock:
             while not self._closing:
                 now = time.monotonic()
                 w = self._open
-                if w is not None and w.thread is main and now >= w.deadline:
+                # A process that marks steps closes its window at the next step, outside any region
+                # (an annotation still open at stop would run on to the profiler's stop time).
+                close_at = w.deadline + (_GRACE_S if self._steps_seen else 0.0) if w is not None else 0.0
+                if w is not None and w.thread is main and now >= close_at:
                     signal.pthread_kill(main.ident or 0, _KICK)
                     self._wake.wait(0.05)  # the main thread closes it between two bytecodes
                     continue
@@ -302,7 +306,7 @@ class WindowRecorder:
                     continue
                 if now >= next_start:
                     while next_start <= now:  # a window that could not open in time is skipped, not queued
-                        next_start += every
+                        next_start += every or math.inf
                     if self._open is None and self._pending is None:
                         self._pending = ("periodic", self.plan.duration)
                         if not self._steps_seen:
@@ -310,10 +314,10 @@ class WindowRecorder:
                             # to open it on their side before the main thread takes it.
                             kick_at = now + min(_GRACE_S, self.plan.duration)
                     continue
-                wake_at = next_start if w is None or w.thread is not main else min(next_start, w.deadline)
+                wake_at = next_start if w is None or w.thread is not main else min(next_start, close_at)
                 if kick_at is not None:
                     wake_at = min(wake_at, kick_at)
-                self._wake.wait(max(0.0, wake_at - now))
+                self._wake.wait(None if math.isinf(wake_at) else max(0.0, wake_at - now))
 
     # --- ingestion ------------------------------------------------------------------------------
     def _ingest_loop(self) -> None:
@@ -394,7 +398,17 @@ def finish_window(staging: Path) -> None:
     from .._meta import Capture
     from ..ingest._pipeline import finish_capture
 
+    import gzip
+    import shutil as _shutil
+
+    from ._session import RAW_TRACE_FILE, TRACE_FILE
+
     job = json.loads((staging / JOB_FILE).read_text())
+    raw = staging / RAW_TRACE_FILE
+    if raw.exists():  # the folder keeps its trace compressed, as a whole-run capture does
+        with open(raw, "rb") as src, gzip.open(staging / TRACE_FILE, "wb", compresslevel=3) as dst:
+            _shutil.copyfileobj(src, dst, 1 << 20)
+        raw.unlink()
     capture = msgspec.convert(job["capture"], Capture)
     finish_capture(None, staging, None, rank=0, command=job["command"], torch_version=job["torch_version"],
                    capture=capture, calibration=job.get("calibration"))
