@@ -9,8 +9,8 @@ the profiler warmed up once at start) but no window falls inside the run, which 
 pays between windows. The runs alternate so that machine noise hits both alike; the figure is the
 ratio of median tokens/s. Target: <= 2% lower.
 
-A second pair shows what one window costs while it records: --every 2 --duration 0.5 over the
-same run (for information; no target).
+With --recording, a third command shows what windows cost while they record: --every 2
+--duration 0.5 over the same run (for information; no target; slow).
 """
 from __future__ import annotations
 
@@ -42,6 +42,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--requests", type=int, default=600)
+    ap.add_argument("--recording", action="store_true", help="also run with windows recording every 2 s")
     args = ap.parse_args()
     work = ["--requests", str(args.requests), "--rate", "100000", "--json"]
     tmp = Path(tempfile.mkdtemp(prefix="skiprof-bench-windows-"))
@@ -53,11 +54,12 @@ def main() -> int:
 
     idle = traced(0, "--every", "300", "--duration", "2", "--delay", "600")
     busy = traced(1, "--every", "2", "--duration", "0.5")
-    got: dict[str, list[float]] = {"python": [], "idle windows": [], "windows recording": []}
+    cmds = {"python": plain, "idle windows": idle, **({"windows recording": busy} if args.recording else {})}
+    got: dict[str, list[float]] = {k: [] for k in cmds}
     try:
         tokens_per_s(plain)  # warm the file cache and byte-compile
         for i in range(args.repeat):
-            for name, cmd in (("python", plain), ("idle windows", idle), ("windows recording", busy)):
+            for name, cmd in cmds.items():
                 got[name].append(tokens_per_s(cmd))
             print(f"round {i + 1}/{args.repeat}: " + ", ".join(f"{k} {v[-1]:,.0f}" for k, v in got.items()), flush=True)
     finally:

@@ -84,7 +84,7 @@ def test_signal_records_one_window_and_logs_a_second(tmp_path: Path) -> None:
     assert run_cli("signal", str(proc.pid)).returncode == 0
     time.sleep(0.5)
     os.kill(proc.pid, signal.SIGUSR2)
-    out, err = proc.communicate(timeout=120)
+    _out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
     kept = _windows(tmp_path / "run")
     assert len(kept) == 1, err
@@ -198,3 +198,17 @@ def test_report_of_an_empty_run_folder(tmp_path: Path, every: str) -> None:
     (tmp_path / "run").mkdir()
     res = run_cli("report", str(tmp_path / "run"))
     assert res.returncode != 0 and res.stderr.count("\n") == 1
+
+
+def test_serve_load_is_quiet_burst_quiet() -> None:
+    """--serve's offered rate: a quarter of --rate, then --rate x --burst, then a quarter again."""
+    import argparse
+
+    sys.path.insert(0, str(ROOT / "workloads"))
+    try:
+        import serving
+    finally:
+        sys.path.pop(0)
+    s = serving._Stream(argparse.Namespace(serve_seconds=9.0, rate=100.0, burst=4.0, prompt_len=4, gen_len=2,
+                                           batch_size=2), 16, start=1000.0)
+    assert [s.rate(1000.0 + t) for t in (0.0, 2.9, 3.1, 5.9, 6.1, 8.9)] == [25.0, 25.0, 400.0, 400.0, 25.0, 25.0]

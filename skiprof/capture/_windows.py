@@ -393,14 +393,13 @@ def _child_env() -> dict[str, str]:
 
 def finish_window(staging: Path) -> None:
     """The ingest child: turn a staging folder holding a window's raw trace into a trace folder."""
+    import gzip
+    import shutil as _shutil
+
     import msgspec
 
     from .._meta import Capture
     from ..ingest._pipeline import finish_capture
-
-    import gzip
-    import shutil as _shutil
-
     from ._session import RAW_TRACE_FILE, TRACE_FILE
 
     job = json.loads((staging / JOB_FILE).read_text())
