@@ -34,8 +34,8 @@ def report(source: Trace | str | os.PathLike[str], *, rank: int | None = None, s
             if rank is not None or step is not None or region is not None:
                 raise UsageError(f"{source}: a folder of windows: --rank, --step and --region apply to one window "
                                  f"(skiprof report {source}/window=K)")
-            header = {"trace": str(source), "scope": series.label, "rank": None}
-            return Document("report", f"{source} ({series.label})", header,
+            return Document("report", f"{source} ({series.label})",
+                            {"trace": str(source), "scope": series.label, "rank": None},
                             run_all(series, Options(top=top, spread=spread), fmt, "windows"))
     t = source if isinstance(source, Trace) else load(source)
     options = Options(top=top, spread=spread)

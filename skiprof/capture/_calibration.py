@@ -19,6 +19,7 @@ and driver; ``skiprof trace`` copies it into every folder captured on that host.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import json
 import socket
 import statistics
@@ -73,7 +74,8 @@ def _timed(fn: Callable[[int], None], n: int, repeats: int) -> dict[str, float]:
     return {"median": statistics.median(per), "min": min(per), "max": max(per)}
 
 
-def _bandwidth(copy: Callable[[], None], nbytes: int, repeats: int, sync: Callable[[], None] = lambda: None) -> dict[str, float]:
+def _bandwidth(copy: Callable[[], object], nbytes: int, repeats: int,
+               sync: Callable[[], object] = lambda: None) -> dict[str, float]:
     """GB/s of ``copy()`` moving ``nbytes``: median, min and max over ``repeats``."""
     copy()
     sync()
@@ -161,8 +163,8 @@ def _calibrate_gpu(figures: dict[str, dict[str, float]], repeats: int, say: Call
     for kind, host in (("pinned", torch.empty(size, dtype=torch.uint8, pin_memory=True)),
                        ("pageable", torch.empty(size, dtype=torch.uint8))):
         say(f"H2D and D2H bandwidth ({kind})")
-        figures[f"h2d_{kind}_gbps"] = _bandwidth(lambda h=host: dev.copy_(h, non_blocking=True), size, repeats, sync)
-        figures[f"d2h_{kind}_gbps"] = _bandwidth(lambda h=host: h.copy_(dev, non_blocking=True), size, repeats, sync)
+        figures[f"h2d_{kind}_gbps"] = _bandwidth(functools.partial(dev.copy_, host, non_blocking=True), size, repeats, sync)
+        figures[f"d2h_{kind}_gbps"] = _bandwidth(functools.partial(host.copy_, dev, non_blocking=True), size, repeats, sync)
     driver = None
     try:
         import pynvml  # type: ignore[import-not-found]
