@@ -7,6 +7,7 @@
 #
 #   bash bench/gpu_check.sh            # on a GPU, about 5-8 minutes on one H100/H200
 #   bash bench/gpu_check.sh --dry-run  # every step on the CPU at the smallest sizes (CI keeps it working)
+#   ONLY="gpu-tests calibrate windows host-overhead" bash bench/gpu_check.sh   # some steps only
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -37,6 +38,9 @@ PYEOF
 FAILED=0
 step() {  # step NAME COMMAND...: run, log to OUTDIR/logs/NAME.log, record the outcome and the time
     local name=$1; shift
+    if [ -n "${ONLY:-}" ] && [[ " $ONLY " != *" ${name%%-*} "* && " $ONLY " != *" $name "* ]]; then
+        return 0
+    fi
     mkdir -p "$OUTDIR/logs"
     local t0=$SECONDS
     if "$@" > "$OUTDIR/logs/$name.log" 2>&1; then
@@ -65,11 +69,16 @@ step trace-vision trace vision_pipeline vision_pipeline
 step prefill-sweep "$PY" -m skiprof sweep "$ROOT/workloads/serving.py" --param batch_size=$SIZES -o "$OUTDIR/sweep" -f -- \
     --prefill-only --batches 2 --rate 1e9 --preset $PRESET --device $DEV
 step transition "$PY" -m skiprof transition "$OUTDIR/sweep" -o "$OUTDIR/transition.json" -f
-if "$PY" -m skiprof calibrate --help >/dev/null 2>&1; then
-    step calibrate "$PY" -m skiprof calibrate -o "$OUTDIR/calibration.json" -f
-else
-    echo "- skipped: calibrate (this skiprof has no calibrate command)" | tee -a "$SUMMARY"
-fi
+step calibrate "$PY" -m skiprof calibrate -o "$OUTDIR/calibration.json" -f
+# After calibrating: a capture carries this host's floors, so its host-overhead split is calibrated.
+step host-overhead "$PY" -m skiprof trace --no-report -f -o "$OUTDIR/hostsplit" "$ROOT/workloads/serving.py" \
+    --preset $PRESET --device $DEV --requests 16 --gen-len 32
+# The serving workload as a server (quiet, burst, quiet) under periodic windows: boundness over time.
+# On a GPU the Llama-3.2-1B shape with 1024-token prompts: a burst fills the batch with prefills.
+if [ $DRY = 1 ]; then SERVE="--duration 6 --preset $PRESET"; EVERY="--every 2 --duration 0.5"; else SERVE="--duration 45 --preset gpu-paper --prompt-len 1024"; EVERY="--every 5 --duration 1"; fi
+step windows "$PY" -m skiprof trace --no-report -f $EVERY -o "$OUTDIR/windows" "$ROOT/workloads/serving.py" \
+    --serve $SERVE --device $DEV
+step windows-report "$PY" -m skiprof report "$OUTDIR/windows" --format json -o "$OUTDIR/windows.json" -f
 # What-if check: record decode steps 6..25 of static batching (prefill, warm-up and graph capture fall in
 # the skipped steps), predict a CUDA graph per decode step, then run the same loop as a real graph.
 W="--batching static --batch-size 8 --requests 8 --gen-len 48 --rate 1e9 --preset $PRESET --device $DEV"
@@ -101,6 +110,26 @@ if tr.exists():
     for c in t["configurations"]:
         print(f"| {c['value']:g} | {c['tklqt_ns'] / 1e6:.3f} | {c['il_ns'] / 1e6:.3f} | {100 * c['gpu_idle_share']:.1f}% | {100 * c['queue_share']:.1f}% |")
     print(f"\ntransition: {t['transition']}")
+cal = out / "calibration.json"
+if cal.exists():
+    c = json.loads(cal.read_text())
+    print(f"\n## Calibration ({c.get('device') or 'CPU'}, driver {c.get('driver')})\n\n| figure | median | min | max |\n|---|---|---|---|")
+    for k, f in c["figures"].items():
+        print(f"| {k} | {f['median']:.4g} | {f['min']:.4g} | {f['max']:.4g} |")
+hs = out / "hostsplit"
+if (hs / "meta.json").exists():
+    h = skiprof.report(hs).to_dict()["host_overhead"]
+    print(f"\n## Host overhead after calibrating (calibrated: {h['calibrated']})\n")
+    print(", ".join(f"{k} {h[k] / 1e6:.3f} ms" for k in ("orchestration_ns", "framework_ns", "library_ns", "launch_floor_ns", "above_floor_ns", "device_active_ns")) + f", HDBI {h['hdbi']}")
+w = out / "windows.json"
+if w.exists():
+    d = json.loads(w.read_text())["windows"]
+    print("\n## Windows of the serving workload as a server\n\n| window | label | GPU busy | queue share | TKLQT (ms) | HDBI | offered rate | tokens/s | TTFT (ms) |\n|---|---|---|---|---|---|---|---|---|")
+    for r in d["windows"]:
+        m = {k: v["value"] for k, v in r["metrics"].items()}
+        print(f"| {r['window']} | {r['label']} | {100 * r['gpu_busy_share']:.1f}% | {100 * r['queue_share']:.1f}% | {r['tklqt_ns'] / 1e6:.2f} | {r['hdbi']} | {m.get('offered_rate', float('nan')):.3g} | {m.get('tokens_per_s', float('nan')):.4g} | {m.get('ttft_ms_mean', float('nan')):.4g} |")
+    for c in d["changes"]:
+        print(f"\n- window {c['from_window']} -> {c['to_window']}: {c['from']} -> {c['to']}; also: " + "; ".join(f"{m['figure']} {m['before']:.4g} -> {m['after']:.4g}" for m in c["also_changed"][:5]))
 PYEOF
 echo "failed steps: $FAILED" | tee -a "$SUMMARY"
 exit $FAILED

@@ -82,3 +82,52 @@ def test_identity_replay_on_a_captured_gpu_trace(gpu_trace: Path) -> None:
 
     p = whatif.replay(select(skiprof.load(gpu_trace)))
     assert abs(p.il_change) <= 0.001
+
+
+def test_calibrate_measures_gpu_floors(tmp_path: Path) -> None:
+    """On a GPU, calibrate measures the null-kernel launch, the synchronize round trip and H2D/D2H
+    bandwidth, each with a spread; the launch floor is in the microseconds the SKIP paper reports."""
+    import json
+
+    res = run_cli("calibrate", "--json", "--dry-run", "-o", str(tmp_path / "cal.json"))
+    assert res.returncode == 0, res.stderr[-2000:]
+    doc = json.loads((tmp_path / "cal.json").read_text())
+    figs = doc["figures"]
+    for key in ("null_launch_ns", "sync_round_trip_ns", "h2d_pinned_gbps", "d2h_pinned_gbps", "h2d_pageable_gbps",
+                "d2h_pageable_gbps"):
+        assert figs[key]["min"] <= figs[key]["median"] <= figs[key]["max"], key
+    assert 300 <= figs["null_launch_ns"]["median"] <= 50_000
+    assert doc["device"]
+
+
+WINDOW_SCRIPT = """
+import time, torch, skiprof
+x = torch.randn(4096, 4096, device="cuda")
+small = torch.randn(64, device="cuda")
+end = time.time() + 5
+while time.time() < end:
+    for _ in range(100):
+        small = small + 1
+    x = (x @ x).tanh()
+    torch.cuda.synchronize()
+    skiprof.step()
+"""
+
+
+def test_windows_on_a_gpu(tmp_path: Path) -> None:
+    """Periodic windows of a GPU loop link their kernels like a whole-run capture, and the report over
+    windows gives each a boundness label from device evidence and an HDBI."""
+    import json
+
+    (tmp_path / "w.py").write_text(WINDOW_SCRIPT)
+    r = run_cli("trace", "--every", "1.5", "--duration", "0.4", "--keep", "2", "-o", str(tmp_path / "run"),
+                str(tmp_path / "w.py"))
+    assert r.returncode == 0, r.stderr[-3000:]
+    rep = run_cli("report", str(tmp_path / "run"), "--format", "json")
+    assert rep.returncode == 0, rep.stderr
+    rows = json.loads(rep.stdout)["windows"]["windows"]
+    assert len(rows) == 2
+    for row in rows:
+        assert row["kernels"] > 0 and row["label"] != "no-gpu-work" and 0 < row["hdbi"] <= 1
+        s = skiprof.load(tmp_path / "run" / row["folder"]).meta.rank_stats(0)
+        assert s.linked_to_launch >= 0.99 * (s.device_activities - s.orphans_before_window)

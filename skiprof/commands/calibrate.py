@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from ._common import console
+from ._common import ForceOpt, OutputOpt, console, write_atomic
 
 __all__ = ["command", "HELP"]
 
@@ -19,14 +19,22 @@ HELP = ("Measure this host's floors: per-op dispatch cost through Python and thr
 def command(
     repeats: Annotated[int, typer.Option("--repeats", help="Timed loops per figure (the spread is over these).", min=3)] = 7,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Measure and print, but do not save.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Measure and print, but do not save it for this host.")] = False,
+    output: OutputOpt = None,
+    force: ForceOpt = False,
 ) -> None:
     from ..capture._calibration import calibrate, save_calibration
     from ..render.calibration import render_calibration
 
     err = console(stderr=True)
+    if output is not None and output.exists() and not force:
+        from .._errors import OutputExistsError
+
+        raise OutputExistsError(output)  # before measuring: never waste the run
     result = calibrate(repeats=repeats, progress=lambda what: err.print(f"[dim]measuring {what}...[/]"))
     where = None if dry_run else save_calibration(result)
+    if output is not None:  # a copy as JSON, beside the per-host file
+        write_atomic(json.dumps(result, indent=2) + "\n", output, force)
     if as_json:
         print(json.dumps(result, indent=2))
     else:
