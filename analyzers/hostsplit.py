@@ -63,54 +63,74 @@ class Split:
         return dict(self.__dict__)
 
 
-def _self_time(ops: Any, op_ids: np.ndarray, cpu: np.ndarray) -> np.ndarray:
-    """Each cpu_op's duration less its direct cpu_op children's."""
-    pos = {int(i): n for n, i in enumerate(op_ids.tolist())}
-    self_ns = ops["dur"][cpu].astype(np.int64).copy()
-    parent = ops["cpu_parent"][cpu]
-    idx = np.array([pos.get(int(p), -1) for p in parent.tolist()], np.int64)
-    has = idx >= 0
-    np.subtract.at(self_ns, idx[has], ops["dur"][cpu][has].astype(np.int64))
-    return np.maximum(self_ns, 0)
+def _position(sorted_ids: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """Index of each of ``ids`` in ``sorted_ids`` (-1 where absent)."""
+    if not len(sorted_ids):
+        return np.full(len(ids), -1, np.int64)
+    i = np.searchsorted(sorted_ids, ids)
+    i = np.minimum(i, len(sorted_ids) - 1)
+    return np.where(sorted_ids[i] == ids, i, -1)
 
 
-def split(view: View, floors: dict[str, float], windows: list[tuple[int, int]] | None = None) -> Split:
-    """The split over ``windows`` (ops and calls starting inside them), or over the whole view."""
+@dataclass(frozen=True)
+class _PerOp:
+    """Per cpu_op and per runtime call columns the split sums, computed once per view."""
+
+    cpu: np.ndarray  # mask over ops rows
+    op_ts: np.ndarray
+    top: np.ndarray  # over cpu ops
+    dur: np.ndarray
+    lib_spare: np.ndarray  # library time of each cpu op (0 for non-library ops), before the floor
+    is_lib: np.ndarray
+    call_in_op: np.ndarray  # mask over launches rows
+    waits: np.ndarray
+    launch: np.ndarray
+
+
+def _per_op(view: View) -> _PerOp:
     ops, la, k = view.ops, view.launches, view.kernels
     cpu = ops["cat"].eq("cpu_op")
-    op_ts = ops["ts"]
-    if windows is not None:
-        cpu &= _inside(op_ts, windows)
     op_ids = ops["op_id"][cpu]
-    top = ops["cpu_parent"][cpu] < 0
+    order = np.argsort(op_ids, kind="stable")
+    sorted_ids = op_ids[order]
+    dur = ops["dur"][cpu].astype(np.int64)
     in_op = la["top_op_id"] >= 0
-    if windows is not None:
-        in_op &= _inside(la["ts"], windows)
-    waits = in_op & _blocking(la["name"])
-    launch = in_op & la["kind"].isin(("launch", "graph"))
-    orchestration = max(0, int(ops["dur"][cpu][top].sum()) - int(la["dur"][waits].sum()))
-    n_launch = int(launch.sum())
-    launch_floor = min(int(n_launch * floors["null_launch_ns"]), int(la["dur"][launch].sum()), orchestration)
-    library = 0
+    is_lib = np.zeros(len(op_ids), bool)
+    spare = np.zeros(len(op_ids), np.int64)
     if len(k) and len(op_ids):
         lib_ops = np.unique(k["op_id"][k["name"].search(LIBRARY_KERNEL) & (k["op_id"] >= 0)])
         is_lib = np.isin(op_ids, lib_ops)
         if is_lib.any():
-            # Host time of a library op is its self time less the runtime calls it made and the
-            # ATen dispatch floor: what is left ran inside the library (heuristics, descriptors).
-            own = _self_time(ops, op_ids, cpu)
-            calls = np.zeros(len(op_ids), np.int64)
-            pos = {int(i): n for n, i in enumerate(op_ids.tolist())}
-            if "op_id" in la.data:
-                for oid, d in zip(la["op_id"][in_op].tolist(), la["dur"][in_op].tolist()):
-                    n = pos.get(int(oid), -1)
-                    if n >= 0:
-                        calls[n] += int(d)
-            spare = np.maximum(own - calls - int(floors["aten_op_ns"]), 0)
-            library = int(spare[is_lib].sum())
+            # Self time (less direct cpu_op children) less the runtime calls the op made itself.
+            own = dur.copy()
+            parent = _position(sorted_ids, ops["cpu_parent"][cpu])
+            has = parent >= 0
+            np.subtract.at(own, order[parent[has]], dur[has])
+            call = _position(sorted_ids, la["op_id"][in_op]) if "op_id" in la.data else np.zeros(0, np.int64)
+            hit = call >= 0
+            np.subtract.at(own, order[call[hit]], la["dur"][in_op][hit].astype(np.int64))
+            spare = np.where(is_lib, np.maximum(own, 0), 0)
+    return _PerOp(cpu, ops["ts"][cpu], ops["cpu_parent"][cpu] < 0, dur, spare, is_lib, in_op,
+                  in_op & _blocking(la["name"]), in_op & la["kind"].isin(("launch", "graph")))
+
+
+def split(view: View, floors: dict[str, float], windows: list[tuple[int, int]] | None = None,
+          per: _PerOp | None = None) -> Split:
+    """The split over ``windows`` (ops and calls starting inside them), or over the whole view."""
+    p = per or _per_op(view)
+    la, k = view.launches, view.kernels
+    ops_in = _inside(p.op_ts, windows) if windows is not None else np.ones(len(p.op_ts), bool)
+    calls_in = _inside(la["ts"], windows) if windows is not None else np.ones(len(la), bool)
+    top = p.top & ops_in
+    waits, launch = p.waits & calls_in, p.launch & calls_in
+    orchestration = max(0, int(p.dur[top].sum()) - int(la["dur"][waits].sum()))
+    n_launch = int(launch.sum())
+    launch_floor = min(int(n_launch * floors["null_launch_ns"]), int(la["dur"][launch].sum()), orchestration)
+    lib = p.is_lib & ops_in
+    library = int(np.maximum(p.lib_spare[lib] - int(floors["aten_op_ns"]), 0).sum())
     # The floors first (launch, then dispatch), then what was measured inside libraries: each part
     # is capped by what the earlier ones left, so the parts always add up to the orchestration time.
-    n_ops, n_top = int(cpu.sum()), int(top.sum())
+    n_ops, n_top = int(ops_in.sum()), int(top.sum())
     framework = int(n_top * floors["python_aten_op_ns"] + (n_ops - n_top) * floors["aten_op_ns"])
     framework = min(framework, orchestration - launch_floor)
     library = min(library, orchestration - launch_floor - framework)
@@ -125,7 +145,7 @@ def split(view: View, floors: dict[str, float], windows: list[tuple[int, int]] |
 
 def _blocking(names: Any) -> np.ndarray:
     """Calls that hold the host until the device catches up: waiting, not orchestrating."""
-    keep = [n for n in set(names.tolist()) if isinstance(n, str) and is_blocking(n)]
+    keep = [n for n in names.values if isinstance(n, str) and is_blocking(n)]
     return names.isin(keep) if keep else np.zeros(len(names), bool)
 
 
@@ -199,7 +219,8 @@ def run(view: View, options: Options) -> HostSplitResult:
     bound = done.get("boundness")
     if bound is not None:
         labels = {str(s.get("stretch")): s.get("label") for s in bound.to_dict().get("steps", [])}
+    per = _per_op(view)
     for n, ts, dur in zip(steps["step"].tolist(), steps["ts"].tolist(), steps["dur"].tolist()):
-        s = split(view, floors, [(int(ts), int(ts) + int(dur))])
+        s = split(view, floors, [(int(ts), int(ts) + int(dur))], per)
         rows.append({"step": int(n), **s.to_dict(), "label": labels.get(f"step {int(n)}", "")})
-    return HostSplitResult(view.label, split(view, floors), tuple(rows), floors, calibrated)
+    return HostSplitResult(view.label, split(view, floors, None, per), tuple(rows), floors, calibrated)

@@ -173,6 +173,6 @@ class WindowsResult(Result):
 
 
 def run(series: WindowSeries, options: Options) -> WindowsResult:
-    """The rows of every complete window (spread over processes when ``options.spread`` is set)."""
+    """The rows of every complete window, oldest first, and the label changes between them."""
     rows = [window_row(i, p, options) for i, p in series.folders]
     return WindowsResult(str(series.root), tuple(rows), tuple(changes(rows, str(series.root))))
