@@ -75,7 +75,7 @@ step host-overhead "$PY" -m skiprof trace --no-report -f -o "$OUTDIR/hostsplit" 
     --preset $PRESET --device $DEV --requests 16 --gen-len 32
 # The serving workload as a server (quiet, burst, quiet) under periodic windows: boundness over time.
 # On a GPU the Llama-3.2-1B shape with 1024-token prompts: a burst fills the batch with prefills.
-if [ $DRY = 1 ]; then SERVE="--duration 6 --preset $PRESET"; EVERY="--every 2 --duration 0.5"; else SERVE="--duration 45 --preset gpu-paper --prompt-len 1024"; EVERY="--every 5 --duration 1"; fi
+if [ $DRY = 1 ]; then SERVE="--duration 6 --preset $PRESET"; EVERY="--every 2 --duration 0.5"; else SERVE=${WINDOWS_SERVE:-"--duration 45 --preset gpu-paper --prompt-len 1024"}; EVERY=${WINDOWS_EVERY:-"--every 5 --duration 1"}; fi
 step windows "$PY" -m skiprof trace --no-report -f $EVERY -o "$OUTDIR/windows" "$ROOT/workloads/serving.py" \
     --serve $SERVE --device $DEV
 step windows-report "$PY" -m skiprof report "$OUTDIR/windows" --format json -o "$OUTDIR/windows.json" -f
