@@ -13,10 +13,12 @@ from skiprof._result import Col, Note, Plot, Result, Section, Table
 
 from ._options import Options
 
-__all__ = ["WindowSeries", "WindowsResult", "window_row", "changes", "run", "CHANGE"]
+__all__ = ["WindowSeries", "WindowsResult", "window_row", "changes", "run", "CHANGE", "SHIFT"]
 
 #: A figure "changed" between two windows when it moved by at least this share of the larger value.
 CHANGE = 0.25
+#: With the label unchanged, a move of GPU busy share or queue share by this much (absolute) is a shift.
+SHIFT = 0.25
 
 _FIGURES = ("tklqt_ns", "launch_ns", "queue_ns", "gpu_busy_ns", "gpu_idle_ns", "gpu_busy_share", "queue_share",
             "hdbi", "orchestration_ns")
@@ -85,7 +87,10 @@ def changes(rows: list[dict[str, Any]], root: str = ".") -> list[dict[str, Any]]
     that moved by at least CHANGE at the same time (largest move first)."""
     out = []
     for prev, cur in zip(rows, rows[1:]):
-        if prev["label"] == cur["label"]:
+        relabelled = prev["label"] != cur["label"]
+        # The same label can hide a large move: GPU busy from 3% to 50% is still "cpu-bound".
+        shifted = any(abs((cur.get(k) or 0.0) - (prev.get(k) or 0.0)) >= SHIFT for k in ("gpu_busy_share", "queue_share"))
+        if not relabelled and not shifted:
             continue
         moved = []
         for key in _FIGURES:
@@ -96,7 +101,8 @@ def changes(rows: list[dict[str, Any]], root: str = ".") -> list[dict[str, Any]]
             if _moved(before, m["value"]):
                 moved.append((key, before, m["value"]))
         moved.sort(key=lambda x: -abs(x[2] - x[1]) / max(abs(x[1]), abs(x[2])))
-        out.append({"from_window": prev["window"], "to_window": cur["window"], "from": prev["label"],
+        out.append({"kind": "label" if relabelled else "evidence", "from_window": prev["window"],
+                    "to_window": cur["window"], "from": prev["label"],
                     "to": cur["label"], "also_changed": [{"figure": k, "before": a, "after": b} for k, a, b in moved],
                     "next": f"skiprof diff {root}/{prev['folder']} {root}/{cur['folder']}"})
     return out
@@ -150,10 +156,13 @@ class WindowsResult(Result):
                           for r in self.rows)
             out.append(Table("What the workload measured in each window (mean of its rows)", mcols, mrows))
         if not self.changed:
-            out.append(Note(f"the boundness label stayed {self.rows[0]['label']} in every window", "answer"))
+            out.append(Note(f"the boundness label stayed {self.rows[0]['label']} in every window, and its "
+                            "evidence moved by less than 25 points", "answer"))
         for c in self.changed:
             moved = "; ".join(f"{m['figure']} {_fmt(m['before'])} -> {_fmt(m['after'])}" for m in c["also_changed"][:5])
-            out.append(Note(f"window {c['from_window']} -> {c['to_window']}: {c['from']} became {c['to']}"
+            what = (f"{c['from']} became {c['to']}" if c["kind"] == "label"
+                    else f"still {c['to']}, but its evidence shifted")
+            out.append(Note(f"window {c['from_window']} -> {c['to_window']}: {what}"
                             + (f"; at the same time {moved}" if moved else "; no other figure moved by 25% or more")
                             + f". Next: {c['next']}", "answer"))
         if len(self.rows) >= 2 and not self.changed:

@@ -175,9 +175,15 @@ def test_changes_name_what_moved() -> None:
 
     rows = [row(0, "cpu-bound", 100, 10.0), row(1, "cpu-bound", 110, 10.0), row(2, "gpu-bound", 300, 11.0)]
     (c,) = changes(rows, "run")
-    assert (c["from_window"], c["to_window"], c["from"], c["to"]) == (1, 2, "cpu-bound", "gpu-bound")
+    assert (c["kind"], c["from_window"], c["to_window"], c["from"], c["to"]) == ("label", 1, 2, "cpu-bound", "gpu-bound")
     assert [m["figure"] for m in c["also_changed"]] == ["tklqt_ns"]  # ttft moved by 9%: not listed
     assert c["next"] == "skiprof diff run/window=1 run/window=2"
+    # Same label, GPU busy 0.5 -> 0.8 (30 points): an evidence shift; 0.5 -> 0.7 (20 points) is not.
+    shifted = [row(0, "cpu-bound", 100, 10.0), {**row(1, "cpu-bound", 100, 10.0), "gpu_busy_share": 0.8},
+               {**row(2, "cpu-bound", 100, 10.0), "gpu_busy_share": 0.6}]
+    (c,) = changes(shifted)
+    assert (c["kind"], c["from_window"], c["to_window"]) == ("evidence", 0, 1)
+    assert [m["figure"] for m in c["also_changed"]] == ["gpu_busy_share"]
 
 
 def test_window_folders_skip_staging(tmp_path: Path) -> None:
