@@ -130,13 +130,15 @@ class WindowsResult(Result):
     root: str
     rows: tuple[dict[str, Any], ...]
     changed: tuple[dict[str, Any], ...]
+    skipped: tuple[str, ...] = ()  # windows that could not be read, with why
 
     name = "windows"
     schema = "skiprof.windows/1"
     title = "Windows over time"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"schema": self.schema, "root": self.root, "windows": list(self.rows), "changes": list(self.changed)}
+        return {"schema": self.schema, "root": self.root, "windows": list(self.rows), "changes": list(self.changed),
+                "skipped": list(self.skipped)}
 
     def _metric_names(self) -> list[str]:
         names: list[str] = []
@@ -145,11 +147,12 @@ class WindowsResult(Result):
         return names
 
     def sections(self) -> list[Section]:
+        unread = [Note(f"left out, unreadable: {why}", "warning") for why in self.skipped]
         if not self.rows:
-            return [Note("no complete window in this folder")]
+            return [Note("no readable window in this folder"), *unread]
         names = self._metric_names()
         rows = tuple({**{c.key: r.get(c.key) for c in _COLS}, "time": _clock(r["started"])} for r in self.rows)
-        out: list[Section] = [Table("One row per window", _COLS, rows)]
+        out: list[Section] = [*unread, Table("One row per window", _COLS, rows)]
         if names:
             mcols = (Col("window", "window", "number"),) + tuple(Col(f"m:{n}", n, "number") for n in names)
             mrows = tuple({"window": r["window"], **{f"m:{n}": r["metrics"].get(n, {}).get("value") for n in names}}
@@ -183,5 +186,12 @@ class WindowsResult(Result):
 
 def run(series: WindowSeries, options: Options) -> WindowsResult:
     """The rows of every complete window, oldest first, and the label changes between them."""
-    rows = [window_row(i, p, options) for i, p in series.folders]
-    return WindowsResult(str(series.root), tuple(rows), tuple(changes(rows, str(series.root))))
+    from skiprof._errors import SkiprofError
+
+    rows, skipped = [], []
+    for i, p in series.folders:
+        try:
+            rows.append(window_row(i, p, options))
+        except SkiprofError as exc:  # one damaged window must not hide the others
+            skipped.append(f"{p.name}: {exc}")
+    return WindowsResult(str(series.root), tuple(rows), tuple(changes(rows, str(series.root))), tuple(skipped))

@@ -45,12 +45,13 @@ def bench(trace: Path, repeat: int) -> float:
 PER_ANALYSIS = """
 import sys, time
 import skiprof
-from skiprof.analyzers import Options, critical, diff, memory, modules, select
+from skiprof.analyzers import Options, critical, diff, hostsplit, memory, modules, select
 t = skiprof.load(sys.argv[1])
 v = select(t)
 _ = (v.ops, v.launches, v.kernels, v.regions, v.per)
 runs = {"diff (the run against itself)": lambda: diff.diff(v, v), "critical": lambda: critical.run(v, Options()),
-        "memory": lambda: memory.run(v, Options()), "modules": lambda: modules.run(v, Options())}
+        "memory": lambda: memory.run(v, Options()), "modules": lambda: modules.run(v, Options()),
+        "host_overhead": lambda: hostsplit.run(v, Options())}
 for name, fn in runs.items():
     best = min((lambda s: (fn(), time.perf_counter() - s)[1])(time.perf_counter()) for _ in range(3))
     print(f"  {name:34s} {best:6.3f} s (target <= 0.5 s)")

@@ -152,6 +152,12 @@ def test_sigkill_keeps_earlier_windows(tmp_path: Path) -> None:
         assert (folder / "meta.json").is_file()
         assert skiprof.load(folder).meta.capture.window is not None
     assert run_cli("report", str(run), "--format", "json").returncode == 0
+    # A damaged window is left out with a warning; the others are still reported.
+    (kept[0] / "meta.json").write_text("{not json")
+    rep = run_cli("report", str(run), "--format", "json")
+    assert rep.returncode == 0, rep.stderr
+    doc = json.loads(rep.stdout)["windows"]
+    assert len(doc["windows"]) == len(kept) - 1 and doc["skipped"][0].startswith(kept[0].name)
 
 
 def test_window_options_are_checked() -> None:
