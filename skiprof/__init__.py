@@ -28,10 +28,22 @@ from ._folder import load as _load_folder
 from ._version import __version__
 from .capture._metrics import record_metrics
 from .capture._regions import KNOWN_REGIONS, region, step
-from .capture._windows import capture_window
 
 __all__ = ["load", "report", "sql", "Trace", "region", "step", "record_metrics", "trace", "capture_window", "KNOWN_REGIONS",
            "SkiprofError", "__version__"]
+
+
+def capture_window(seconds: float | None = None) -> bool:
+    """Record the next ``seconds`` of the calling thread's work as a window, e.g. when p99 latency crosses a line.
+
+    Works under ``skiprof trace --every`` or ``--on-signal`` (elsewhere it returns False and does
+    nothing). A window already in progress is not restarted: the request is logged and False
+    returned. ``seconds`` defaults to the run's ``--duration``.
+    """
+    import sys
+
+    mod = sys.modules.get("skiprof.capture._windows")  # loaded by skiprof trace when it arms windows
+    return mod.capture_window(seconds) if mod is not None else False
 
 
 def load(path: str | os.PathLike[str], rank: int | None = None) -> Trace:

@@ -29,9 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .._domain import DEFAULT_FLOORS
-
-__all__ = ["calibrate", "calibration_path", "host_calibration", "save_calibration", "DEFAULT_FLOORS"]
+__all__ = ["calibrate", "calibration_path", "host_calibration", "save_calibration"]
 
 
 _MiB = 1 << 20

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
@@ -16,9 +16,11 @@ from .._meta import Capture, CaptureSettings, Window
 from ..capture import CaptureOptions, Session, Target, default_output, expand_output, finish_like_python, run_target
 from ..capture._calibration import host_calibration
 from ..capture._session import TRACE_FILE
-from ..capture._windows import WindowLog, WindowPlan
 from ..ingest._pipeline import finish_capture
 from ._common import ForceOpt, NoReportOpt, console, progress_bar
+
+if TYPE_CHECKING:  # the window machinery loads only when --every/--on-signal asks for it
+    from ..capture._windows import WindowLog, WindowPlan
 
 __all__ = ["run_trace", "CaptureFailed", "command", "HELP", "CONTEXT"]
 
@@ -88,6 +90,7 @@ def run_windows(target: Target, output: str | None, *, force: bool, options: Cap
 def _window_plan(every: float | None, keep: int | None, on_signal: str | None, delay: float,
                  duration: float | None, steps: int | None) -> WindowPlan | None:
     """The window plan of --every/--on-signal/--keep (None: one capture, as before)."""
+    from ..capture._windows import WindowPlan
     if every is None and on_signal is None:
         if keep is not None:
             raise UsageError("--keep needs --every or --on-signal")
