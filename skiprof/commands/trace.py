@@ -78,8 +78,7 @@ def run_windows(target: Target, output: str | None, *, force: bool, options: Cap
     recorder.start()
     code = 1
     try:
-        code = run_target(target)
-        code = finish_like_python(code)
+        code = _run_like_python(target)
     finally:
         log = recorder.close()
     if not log.committed and not any(out.iterdir()):
@@ -140,16 +139,21 @@ def _say_windows(log: WindowLog) -> None:
         err.print(f"[yellow]{line}[/]")
 
 
+def _run_like_python(target: Target) -> int:
+    """Run the script to its end as python would; returns its exit code."""
+    code = run_target(target)
+    # Threads and atexit handlers belong to the script: their work is recorded, and the files
+    # they write exist, exactly as under plain python.
+    return finish_like_python(code)
+
+
 def _record(target: Target, staging: Path, options: CaptureOptions, out: Path) -> tuple[int, Session]:
     """Run the target under a profiling session; returns its exit code and the stopped session."""
     session = Session(staging, options)
     session.start()
     code = 1
     try:
-        code = run_target(target)
-        # Threads and atexit handlers belong to the script: their work is recorded, and the files
-        # they write exist, exactly as under plain python.
-        code = finish_like_python(code)
+        code = _run_like_python(target)
     finally:
         session.stop()
     if session.export_error:
