@@ -213,7 +213,7 @@ def command(
     output: Annotated[Optional[str], typer.Option("-o", "--output", show_default=False, help="Output trace folder. Default: skiprof-<name>-<timestamp>. %p expands to the pid, %q{ENV} to an environment variable, %h to the host name.")] = None,
     force: ForceOpt = False,
     delay: Annotated[float, typer.Option("--delay", help="Seconds to wait before recording.", min=0)] = 0.0,
-    duration: Annotated[Optional[float], typer.Option("--duration", help="Seconds to record, then stop.", min=0, show_default=False)] = None,
+    duration: Annotated[Optional[float], typer.Option("--duration", help="Seconds to record, then stop; with --every/--on-signal, the length of each window (default 2).", min=0, show_default=False)] = None,
     steps: Annotated[Optional[int], typer.Option("--steps", help="Record N steps marked by skiprof.step().", min=1, show_default=False)] = None,
     skip_first: Annotated[int, typer.Option("--skip-first", help="With --steps: steps to skip before recording.", min=0)] = 0,
     record_shapes: Annotated[bool, typer.Option("--record-shapes/--no-record-shapes", help="Record operator input shapes.")] = True,
