@@ -396,8 +396,13 @@ def _memory(rank: int, mem: dict[str, Any] | None, ops: _Ops) -> pa.Table:
 
 def _local_parent_of(parent: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """``parent`` (global row ids) of ``rows`` as positions within ``rows`` (-1 where not among them)."""
-    pos = {int(r): i for i, r in enumerate(rows)}
-    return np.array([pos.get(int(parent[r]), -1) for r in rows], np.int64)
+    if not len(rows):
+        return np.zeros(0, np.int64)
+    order = np.argsort(rows, kind="stable")
+    ranked = rows[order]
+    want = parent[rows]
+    i = np.minimum(np.searchsorted(ranked, want), len(ranked) - 1)
+    return np.where(ranked[i] == want, order[i], -1).astype(np.int64)
 
 
 def _counters(rank: int, counters: dict[str, Any] | None) -> pa.Table:
