@@ -154,6 +154,9 @@ def test_sigkill_keeps_earlier_windows(tmp_path: Path) -> None:
         assert (folder / "meta.json").is_file()
         assert skiprof.load(folder).meta.capture.window is not None
     assert run_cli("report", str(run), "--format", "json").returncode == 0
+    html = run_cli("report", str(run), "-o", str(tmp_path / "w.html"))
+    assert html.returncode == 0, html.stderr
+    assert "Boundness evidence over windows" in (tmp_path / "w.html").read_text()
     # A damaged window is left out with a warning; the others are still reported.
     (kept[0] / "meta.json").write_text("{not json")
     rep = run_cli("report", str(run), "--format", "json")
