@@ -16,7 +16,7 @@ from ._cols import Cols, from_arrow
 
 _STEP_NAME = re.compile(r"^ProfilerStep#\d+$")
 
-__all__ = ["View", "select"]
+__all__ = ["View", "select", "in_windows"]
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,7 @@ _COLUMNS = {
 }
 
 
-def _in_windows(ts: np.ndarray, windows: list[tuple[int, int]]) -> np.ndarray:
+def in_windows(ts: np.ndarray, windows: list[tuple[int, int]]) -> np.ndarray:
     """Rows whose ``ts`` falls in any [lo, hi) window (by bisection over the merged windows: a region
     may occur thousands of times)."""
     if not windows:
@@ -159,9 +159,9 @@ def select(t: Any, *, rank: int | None = None, step: int | None = None, region: 
     anchor = np.where(kernels["launch_id"] >= 0, kernels["launch_ts"], kernels["ts"])
     return View(
         t, rank,
-        ops.take(_in_windows(ops["ts"], windows)),
-        launches.take(_in_windows(launches["ts"], windows)),
-        kernels.take(_in_windows(anchor, windows)),
-        regions.take(_in_windows(regions["ts"], windows)),
+        ops.take(in_windows(ops["ts"], windows)),
+        launches.take(in_windows(launches["ts"], windows)),
+        kernels.take(in_windows(anchor, windows)),
+        regions.take(in_windows(regions["ts"], windows)),
         windows, label,
     )

@@ -19,7 +19,7 @@ from skiprof._result import Col, Figure, Figures, Note, Result, Section, Table
 
 from . import _intervals as iv
 from ._options import Options
-from ._view import View
+from ._view import View, in_windows
 
 __all__ = ["HostSplitResult", "run", "split", "floors_of", "LIBRARY_KERNEL", "DEFAULT_FLOORS"]
 
@@ -119,8 +119,8 @@ def split(view: View, floors: dict[str, float], windows: list[tuple[int, int]] |
     """The split over ``windows`` (ops and calls starting inside them), or over the whole view."""
     p = per or _per_op(view)
     la, k = view.launches, view.kernels
-    ops_in = _inside(p.op_ts, windows) if windows is not None else np.ones(len(p.op_ts), bool)
-    calls_in = _inside(la["ts"], windows) if windows is not None else np.ones(len(la), bool)
+    ops_in = in_windows(p.op_ts, windows) if windows is not None else np.ones(len(p.op_ts), bool)
+    calls_in = in_windows(la["ts"], windows) if windows is not None else np.ones(len(la), bool)
     top = p.top & ops_in
     waits, launch = p.waits & calls_in, p.launch & calls_in
     orchestration = max(0, int(p.dur[top].sum()) - int(la["dur"][waits].sum()))
@@ -149,18 +149,11 @@ def _blocking(names: Any) -> np.ndarray:
     return names.isin(keep) if keep else np.zeros(len(names), bool)
 
 
-def _inside(ts: np.ndarray, windows: list[tuple[int, int]]) -> np.ndarray:
-    lo = np.array([w[0] for w in windows], np.int64)
-    hi = np.array([w[1] for w in windows], np.int64)
-    i = np.searchsorted(lo, ts, side="right") - 1
-    return (i >= 0) & (ts < hi[np.maximum(i, 0)])
-
-
 def _busy_in(k: Any, windows: list[tuple[int, int]]) -> int:
     """Device-active time of the activities launched in the windows (their whole duration: a step owns its work)."""
     if not len(k):
         return 0
-    sel = _inside(k["launch_ts"], windows) & (k["launch_ts"] >= 0)
+    sel = in_windows(k["launch_ts"], windows) & (k["launch_ts"] >= 0)
     return iv.total(iv.union(k["ts"][sel], (k["ts"] + k["dur"])[sel])) if sel.any() else 0
 
 

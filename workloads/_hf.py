@@ -17,21 +17,21 @@ __all__ = ["LM_FAMILIES", "size_of", "require", "causal_lm", "mixtral", "sd_pipe
 
 LM_FAMILIES = ("llama", "qwen2", "gpt2")
 
+#: The tiny CPU shape shared by the grouped-query families (Llama and Qwen2 configs take the same keys).
+_TINY_GQA = dict(vocab_size=1024, hidden_size=128, intermediate_size=256, num_hidden_layers=2,
+                 num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512)
+#: Qwen2-0.5B, used at both GPU sizes: it is small already.
+_QWEN2_05B = dict(vocab_size=151936, hidden_size=896, intermediate_size=4864, num_hidden_layers=24,
+                  num_attention_heads=14, num_key_value_heads=2, max_position_embeddings=4096)
+
 _LM: dict[str, dict[str, dict[str, int]]] = {
-    "llama": {"tiny": dict(vocab_size=1024, hidden_size=128, intermediate_size=256, num_hidden_layers=2,
-                           num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512),
+    "llama": {"tiny": _TINY_GQA,
               "small": dict(vocab_size=32000, hidden_size=1024, intermediate_size=2816, num_hidden_layers=8,
                             num_attention_heads=16, num_key_value_heads=8, max_position_embeddings=2048),
               # Llama-3.2-1B
               "paper": dict(vocab_size=128256, hidden_size=2048, intermediate_size=8192, num_hidden_layers=16,
                             num_attention_heads=32, num_key_value_heads=8, max_position_embeddings=4096)},
-    "qwen2": {"tiny": dict(vocab_size=1024, hidden_size=128, intermediate_size=256, num_hidden_layers=2,
-                           num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512),
-              # Qwen2-0.5B at both GPU sizes: it is small already
-              "small": dict(vocab_size=151936, hidden_size=896, intermediate_size=4864, num_hidden_layers=24,
-                            num_attention_heads=14, num_key_value_heads=2, max_position_embeddings=4096),
-              "paper": dict(vocab_size=151936, hidden_size=896, intermediate_size=4864, num_hidden_layers=24,
-                            num_attention_heads=14, num_key_value_heads=2, max_position_embeddings=4096)},
+    "qwen2": {"tiny": _TINY_GQA, "small": _QWEN2_05B, "paper": _QWEN2_05B},
     "gpt2": {"tiny": dict(vocab_size=1024, n_embd=128, n_layer=2, n_head=4, n_positions=512, bos_token_id=0, eos_token_id=0),
              "small": dict(vocab_size=50257, n_embd=768, n_layer=12, n_head=12, n_positions=1024),  # GPT-2
              "paper": dict(vocab_size=50257, n_embd=1024, n_layer=24, n_head=16, n_positions=1024)},  # GPT-2 medium

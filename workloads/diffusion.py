@@ -120,6 +120,17 @@ def write_loras(unet: UNet, folder: Path, count: int, rank: int) -> list[Path]:
     return paths
 
 
+def _load_adapters(paths: list[Path], device: torch.device) -> tuple[float, list[dict[str, torch.Tensor]], float]:
+    """Read the LoRA files onto the device in the ``load`` region; returns (start, adapters, end) times."""
+    from safetensors.torch import load_file
+
+    t0 = time.perf_counter()
+    with skiprof.region("load"):
+        adapters = [load_file(str(p), device=str(device)) for p in paths]
+        sync(device)
+    return t0, adapters, time.perf_counter()
+
+
 def _sd_targets(unet: nn.Module) -> dict[str, nn.Linear]:
     """The attention projections of a diffusers UNet that LoRA adapters patch."""
     return {n: m for n, m in unet.named_modules()
@@ -128,7 +139,7 @@ def _sd_targets(unet: nn.Module) -> dict[str, nn.Linear]:
 
 def diffusion_sd(args: Any, device: torch.device) -> dict[str, float]:
     """The diffusers path: load and patch LoRAs, encode the prompt, DDIM denoising, VAE decode."""
-    from safetensors.torch import load_file, save_file
+    from safetensors.torch import save_file
 
     text_enc, unet, vae, sched = _hf.sd_pipeline(_hf.size_of(args.preset), device, torch.float32)
     targets = _sd_targets(unet)
@@ -142,11 +153,7 @@ def diffusion_sd(args: Any, device: torch.device) -> dict[str, float]:
                 ad[f"{n}.lora_B"] = torch.randn(m.out_features, args.rank) * 0.01
             paths.append(Path(tmp) / f"lora_{i}.safetensors")
             save_file(ad, str(paths[-1]))
-        t0 = time.perf_counter()
-        with skiprof.region("load"):
-            adapters = [load_file(str(p), device=str(device)) for p in paths]
-            sync(device)
-        t1 = time.perf_counter()
+        t0, adapters, t1 = _load_adapters(paths, device)
         with skiprof.region("patch"):
             for ad in adapters:
                 for n, m in targets.items():
@@ -189,7 +196,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.model == "sd":
         finish("diffusion", diffusion_sd(args, device), {"images_per_s": "images/s"}, args)
         return 0
-    from safetensors.torch import load_file
 
     text_enc = TextEncoder(args.text_dim).to(device).eval()
     unet = UNet(args.width, args.text_dim).to(device).eval()
@@ -200,11 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         paths = write_loras(unet, Path(tmp), args.loras, args.rank)
         start = time.perf_counter()
         with torch.inference_mode():
-            t0 = time.perf_counter()
-            with skiprof.region("load"):
-                adapters = [load_file(str(p), device=str(device)) for p in paths]
-                sync(device)
-            t1 = time.perf_counter()
+            t0, adapters, t1 = _load_adapters(paths, device)
             with skiprof.region("patch"):
                 for ad in adapters:
                     for name in TARGETS:
