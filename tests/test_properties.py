@@ -264,3 +264,30 @@ def test_host_overhead_parts_add_up(tmp_path: Path, events: list[dict], launch: 
         else:
             assert 0.0 <= s.hdbi <= 1.0
             assert s.hdbi == s.device_active_ns / (s.device_active_ns + s.orchestration_ns)
+
+
+_LABELS = st.sampled_from(["cpu-bound", "gpu-bound", "sync-bound", "no-gpu-work"])
+_SHARE = st.floats(0.0, 1.0, allow_nan=False)
+
+
+@settings(max_examples=300, deadline=None)
+@given(rows=st.lists(st.tuples(_LABELS, _SHARE, _SHARE, st.integers(0, 10**9)), min_size=0, max_size=12))
+def test_window_changes_match_their_rows(rows: list[tuple[str, float, float, int]]) -> None:
+    """The report over windows names a change exactly where the label differs, or where the label is
+    the same and GPU busy or queue share moved by SHIFT or more; each names the pair it compares, and
+    every figure it lists as moved did move by CHANGE of the larger value."""
+    from skiprof.analyzers.windows import CHANGE, SHIFT, changes
+
+    table = [{"window": i, "folder": f"window={i}", "label": lab, "gpu_busy_share": busy, "queue_share": queue,
+              "tklqt_ns": tk, "metrics": {}} for i, (lab, busy, queue, tk) in enumerate(rows)]
+    got = {(c["from_window"], c["to_window"]): c for c in changes(table, "run")}
+    for a, b in zip(table, table[1:]):
+        relabelled = a["label"] != b["label"]
+        shifted = max(abs(a["gpu_busy_share"] - b["gpu_busy_share"]), abs(a["queue_share"] - b["queue_share"])) >= SHIFT
+        c = got.get((a["window"], b["window"]))
+        assert (c is not None) == (relabelled or shifted)
+        if c is not None:
+            assert c["kind"] == ("label" if relabelled else "evidence") and (c["from"], c["to"]) == (a["label"], b["label"])
+            for m in c["also_changed"]:
+                assert abs(m["after"] - m["before"]) >= CHANGE * max(abs(m["after"]), abs(m["before"])) > 0
+    assert len(got) == len(changes(table))
