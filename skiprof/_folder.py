@@ -59,13 +59,22 @@ def write_rank(folder: Path, rt: Any, partitioned: bool) -> None:
     """Write one rank's tables: top-level files, or its ``rank=N/`` partition when there are several ranks."""
     import pyarrow.parquet as pq
 
+    from concurrent.futures import ThreadPoolExecutor
+
     target = folder / f"rank={rt.rank}" if partitioned else folder
     target.mkdir(parents=True, exist_ok=True)
-    for name, tbl in rt.tables.items():
+
+    def write(name: str) -> None:
         # Row groups of 64k rows bound the writer's buffers. Dictionary encoding is off: with
         # zstd the files come out smaller without it, and write and read faster.
-        pq.write_table(tbl, target / f"{name}.parquet", compression="zstd", compression_level=1,
+        pq.write_table(rt.tables[name], target / f"{name}.parquet", compression="zstd", compression_level=1,
                        row_group_size=1 << 16, use_dictionary=False)
+
+    # Encoding and compressing run without the interpreter lock, so tables written side by side
+    # use the other cores (0.5 s of the 10x trace's import, serially).
+    with ThreadPoolExecutor(max(1, min(len(rt.tables), os.cpu_count() or 1))) as pool:
+        for done in [pool.submit(write, name) for name in sorted(rt.tables, key=lambda n: -rt.tables[n].nbytes)]:
+            done.result()
 
 
 def window_folders(root: Path) -> list[tuple[int, Path]]:
