@@ -106,6 +106,9 @@ def decode_parallel(path: Path, info: TraceText, jobs: int,
                 if progress is not None:
                     progress(info.bytes_read)
                 if item is not None:
+                    # The file is read: while the workers finish their last pieces, this process
+                    # loads what building the tables needs (pyarrow, 0.1 s) instead of waiting.
+                    from . import _build  # noqa: F401
                     while pending:
                         done.append(_load(pending.popleft().result()))
                     done.append(item)
