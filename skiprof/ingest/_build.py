@@ -142,6 +142,7 @@ class _Ops:
         self.host = host
         if not host:
             self.table, self.cpu_idx, self.names, self.thr = _empty("ops"), np.zeros(0, np.int64), str_array([]), thr
+            self.cpu_local_parent = np.zeros(0, np.int64)
             return
         n = len(host["ts"])
         host, order = _sorted(host, (_name_key(_as_arrow(host["name"])), -host["dur"], host["ts"], thr))
@@ -150,6 +151,7 @@ class _Ops:
         self.cpu_idx = np.flatnonzero(eq_mask(host["cat"], "cpu_op"))
         ci = self.cpu_idx
         local, _ = nest(self.thr[ci], host["ts"][ci], host["dur"][ci])
+        self.cpu_local_parent = local  # each cpu_op's parent as a position among the cpu_ops (-1: none)
         cpu_parent = np.full(n, -1, np.int64)
         cpu_parent[ci] = np.where(local >= 0, ci[np.maximum(local, 0)], -1)
         host.update(op_id=np.arange(n, dtype=np.int64), parent=parent, depth=depth, cpu_parent=cpu_parent,
@@ -174,7 +176,7 @@ def _call_ops(runtime: dict[str, Any], rt_thr: np.ndarray, ops: _Ops, stats: dic
     op_id = np.full(n_rt, -1, np.int64)
     if len(ci):
         local = innermost_op(ops.thr[ci], host["ts"][ci], host["ts"][ci] + host["dur"][ci],
-                             _local_parent(host["cpu_parent"], ci), rt_thr, runtime["ts"])
+                             ops.cpu_local_parent, rt_thr, runtime["ts"])
         op_id = np.where(local >= 0, ci[np.maximum(local, 0)], -1)
         ext = runtime["external_id"]
         miss = np.flatnonzero((op_id < 0) & (ext >= 0))
@@ -297,12 +299,6 @@ def _count(tables: dict[str, pa.Table], batches: list[Batch], stats: dict[str, A
     stats["ignored_events"] = dict(sorted(ignored.items()))
 
 
-def _local_parent(cpu_parent: np.ndarray, cpu_idx: np.ndarray) -> np.ndarray:
-    """cpu_parent (global op ids) re-expressed as positions within cpu_idx."""
-    pos = np.searchsorted(cpu_idx, cpu_parent[cpu_idx])
-    return np.where(cpu_parent[cpu_idx] >= 0, pos, -1)
-
-
 def _null_where(arr: pa.Array, mask: np.ndarray) -> pa.Array:
     """``arr`` with nulls where ``mask`` is set."""
     idx = np.arange(len(arr), dtype=np.int64)
@@ -380,29 +376,32 @@ def _memory(rank: int, mem: dict[str, Any] | None, ops: _Ops) -> pa.Table:
     op_id = np.full(n, -1, np.int64)
     host, ci = ops.host, ops.cpu_idx
     if host and len(ci):
-        pid_all = np.concatenate([host["pid"], mem["pid"]])
-        tid_all = np.concatenate([host["tid"], mem["tid"]])
-        thr = thread_index(pid_all, tid_all)
-        op_thr, m_thr = thr[: len(host["ts"])], thr[len(host["ts"]):]
-        order = np.lexsort((-host["dur"][ci], host["ts"][ci], op_thr[ci]))
-        cand = ci[order]
-        local = innermost_op(op_thr[cand], host["ts"][cand], host["ts"][cand] + host["dur"][cand],
-                             _local_parent_of(host["cpu_parent"], cand), m_thr, mem["ts"])
-        op_id = np.where(local >= 0, cand[np.maximum(local, 0)], -1)
+        # The cpu_ops are already in (thread, ts, -dur) order with their local parents (_Ops);
+        # each allocation only needs its thread's id in the ops' numbering.
+        m_thr = _thread_ids_of(ops, mem["pid"], mem["tid"])
+        local = innermost_op(ops.thr[ci], host["ts"][ci], host["ts"][ci] + host["dur"][ci],
+                             ops.cpu_local_parent, m_thr, mem["ts"])
+        op_id = np.where(local >= 0, ci[np.maximum(local, 0)], -1)
     mem.update(rank=np.full(n, rank, np.int32), op_id=op_id,
                op_name=take_or_null(host["name"], op_id) if host else pa.nulls(n, pa.string()))
     return _table("memory", mem)
 
 
-def _local_parent_of(parent: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """``parent`` (global row ids) of ``rows`` as positions within ``rows`` (-1 where not among them)."""
-    if not len(rows):
-        return np.zeros(0, np.int64)
-    order = np.argsort(rows, kind="stable")
-    ranked = rows[order]
-    want = parent[rows]
-    i = np.minimum(np.searchsorted(ranked, want), len(ranked) - 1)
-    return np.where(ranked[i] == want, order[i], -1).astype(np.int64)
+def _thread_ids_of(ops: _Ops, pid: np.ndarray, tid: np.ndarray) -> np.ndarray:
+    """The ops' thread id of each (pid, tid); -1 for a thread that ran no op."""
+    host = ops.host or {}
+    first = np.flatnonzero(np.r_[True, ops.thr[1:] != ops.thr[:-1]])  # one row per thread (ops are sorted by it)
+    t_pid, t_tid, t_id = host["pid"][first], host["tid"][first], ops.thr[first]
+    order = np.lexsort((t_tid, t_pid))
+    t_pid, t_tid, t_id = t_pid[order], t_tid[order], t_id[order]
+    out = np.full(len(pid), -1, np.int64)
+    lo = np.searchsorted(t_pid, pid, side="left")
+    hi = np.searchsorted(t_pid, pid, side="right")
+    for k in range(int((hi - lo).max(initial=0))):  # threads per process: a handful
+        i = np.minimum(lo + k, len(t_id) - 1)
+        hit = (lo + k < hi) & (t_tid[i] == tid) & (out < 0)
+        out[hit] = t_id[i[hit]]
+    return out
 
 
 def _counters(rank: int, counters: dict[str, Any] | None) -> pa.Table:
