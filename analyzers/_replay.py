@@ -128,9 +128,38 @@ class _Graph:
         self.kts_l, self.kdur_l, self.kprev_l = self.k_ts.tolist(), self.k_dur.tolist(), self.k_prev.tolist()
         self.kkey_l = self.k_key.tolist()
         self.order_l = np.argsort(self.l_ts, kind="stable").tolist()
+        self.plain_l = [not (b or kk is None) for b, kk in zip(self.blocking_l, self.kind_l)]
+        self._chain_calls()
+        self._lead_times()
         self.copy_calls = self._copy_calls()
         launches = np.isin(self.l_kind, LAUNCH_KINDS)
         self.launch_cost = int(np.median(self.l_dur[launches])) if launches.any() else None
+
+    def _chain_calls(self) -> None:
+        """Each call's predecessor on its thread in replay order (-1: none), and whether it starts after
+        that one's measured end (the common case the replay loop takes without looking further)."""
+        last: dict[tuple[int, int], int] = {}
+        prev = np.full(len(self.ts_l), -1, np.int64)
+        for j in self.order_l:
+            th = self.thread[j]
+            prev[j] = last.get(th, -1)
+            last[th] = j
+        self.prev_call = prev
+        self.last_call = last  # each thread's last call
+        self.chained = (prev >= 0) & (self.l_ts >= self.l_end[np.maximum(prev, 0)])
+        self.chained_l, self.prev_call_l = self.chained.tolist(), prev.tolist()
+        self.on_working = np.array([th in self.working for th in self.thread] + [False], bool)[:len(self.thread)]
+
+    def _lead_times(self) -> None:
+        """For each linked activity: whether it waited behind its stream after its call returned (then
+        the measured gap behind the previous activity counts), else its launch-to-start lead."""
+        call = np.maximum(self.k_call, 0)
+        linked = self.k_call >= 0
+        ends = self.l_end[call] if len(self.l_end) else np.zeros(len(call), np.int64)
+        self.stream_bound = linked & (self.k_prev > ends)
+        self.stream_gap = np.where(self.stream_bound, np.maximum(self.k_ts - self.k_prev, 0), 0)
+        self.lead = np.where(linked, self.k_ts - (self.l_ts[call] if len(self.l_ts) else 0), 0)
+        self.stream_bound_l, self.stream_gap_l = self.stream_bound.tolist(), self.stream_gap.tolist()
 
     def _copy_calls(self) -> set[int]:
         """Calls that copy from or to pageable host memory, or that block until their copy is done."""
@@ -240,6 +269,19 @@ class _Cover:
     def between(self, a: int, b: int) -> int:
         return self.before(b) - self.before(a) if self.lo else 0
 
+    def between_many(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """``between`` for arrays of instants, at once."""
+        if not self.lo:
+            return np.zeros(len(a), np.int64)
+        lo, hi, cum = np.array(self.lo, np.int64), np.array(self.hi, np.int64), np.array(self.cum, np.int64)
+
+        def before(t: np.ndarray) -> np.ndarray:
+            i = np.searchsorted(lo, t, side="right") - 1
+            k = np.maximum(i, 0)
+            return np.where(i < 0, 0, cum[k] + np.minimum(t, hi[k]) - lo[k])
+
+        return before(b) - before(a)
+
 
 class _Run:
     """Mutable state of one replay."""
@@ -257,7 +299,6 @@ class _Run:
         # Python lists while replaying (element writes to numpy arrays cost more); Timeline holds arrays.
         self.cs, self.ce, self.as_, self.ae = [NONE] * n_calls, [NONE] * n_calls, [NONE] * n_acts, [NONE] * n_acts
         self.pred, self.edge = [-1] * (n_calls + n_acts), [""] * (n_calls + n_acts)
-        self.host: dict[tuple[int, int], tuple[int, int, int, int]] = {}  # thread -> (m start, m end, r end, call)
         self.stream_end: dict[int, tuple[int, int]] = {}  # stream -> (replayed end, activity)
         self.orphans_left = {int(r) for r in np.flatnonzero(g.k_call < 0)}
         self.n_calls = n_calls
@@ -302,10 +343,10 @@ def _host_start(run: _Run, j: int) -> tuple[int, int]:
     """Replayed start of call j on its thread, and the call that bound it (-1: the origin)."""
     g = run.g
     t0 = g.ts_l[j]
-    prev = run.host.get(g.thread[j])
-    if prev is None:
+    call = g.prev_call_l[j]
+    if call < 0:
         return run.origin + run.host_gap(run.origin, t0, g.thread[j]), -1
-    _, m_end, r_end, call = prev
+    m_end, r_end = g.end_l[call], run.ce[call]
     if t0 >= m_end:
         return r_end + run.host_gap(m_end, t0, g.thread[j]), call
     return r_end - (m_end - t0), call  # nested in the previous call (a driver call inside a runtime call)
@@ -378,33 +419,29 @@ def simulate(view: View, knobs: Knobs | None = None) -> Timeline:
     knobs = knobs or Knobs()
     g = _graph_of(view)
     run = _Run(g, knobs, view.span()[0])
-    cs, ce, pred, edge, host, thread, ts_l, end_l = run.cs, run.ce, run.pred, run.edge, run.host, g.thread, g.ts_l, g.end_l
+    cs, ce, pred, edge = run.cs, run.ce, run.pred, run.edge
     # The common case inlined (a call after the previous one on its thread, not blocking, not
     # changed by a knob): the loop runs once per runtime call, tens of thousands of times.
-    plain = [not (b or kk is None) for b, kk in zip(g.blocking_l, g.kind_l)]
-    api = [kk in API_KINDS for kk in g.kind_l]
+    plain, by_call = g.plain_l, g.by_call
     special = run.removed_calls | run.async_calls
-    cover, working = run.cover, g.working
-    lscale, hscale, dscale, by_call = knobs.launch_scale, knobs.host_scale, knobs.device_scale, g.by_call
     slow_calls = set(run.members) | run.async_calls
     slow_acts = run.removed_acts | set(run.extra) | set(g.attached) | run.orphans_left
-    kprev, kts, kkey, kdur, stream_end, n_calls = g.kprev_l, g.kts_l, g.kkey_l, g.kdur_l, run.stream_end, run.n_calls
+    kkey, stream_end, n_calls = g.kkey_l, run.stream_end, run.n_calls
     as_, ae = run.as_, run.ae
+    gap_s, dur_s, lead_s, kdur_s = _scaled(g, run)
+    chained, prev_call, bound, sgap = g.chained_l, g.prev_call_l, g.stream_bound_l, g.stream_gap_l
     for j in g.order_l:
-        th, t0 = thread[j], ts_l[j]
-        prev = host.get(th)
-        if prev is not None and t0 >= prev[1]:
-            gap = t0 - prev[1] - (cover.between(prev[1], t0) if cover.lo else 0)
-            start, host_pred = prev[2] + round(gap * (hscale if th in working else 1.0)), prev[3]
+        if chained[j]:  # after the previous call on its thread: that one's replayed end plus the scaled gap
+            host_pred = prev_call[j]
+            start = ce[host_pred] + gap_s[j]
         else:
             start, host_pred = _host_start(run, j)
         if plain[j] and j not in special:
-            end, sync_pred, sync_edge = start + round(g.dur_l[j] * (lscale if api[j] else hscale)), -1, ""
+            end, sync_pred, sync_edge = start + dur_s[j], -1, ""
         else:
             end, sync_pred, sync_edge = _call_end(run, j, start)
         cs[j], ce[j] = start, end
         pred[j], edge[j] = (sync_pred, sync_edge) if sync_pred >= 0 else (host_pred, "host" if host_pred >= 0 else "")
-        host[th] = (t0, end_l[j], end, j)
         acts = by_call.get(j)
         if acts is None:
             continue
@@ -412,20 +449,35 @@ def simulate(view: View, knobs: Knobs | None = None) -> Timeline:
             _launch_activities(run, j, start, end)
             continue
         for r in acts:  # _launch_activities and _Run.place, inlined for the common case
-            if kprev[r] > end_l[j]:
-                ready, gap = end, max(kts[r] - kprev[r], 0)
+            if bound[r]:
+                ready, gap = end, sgap[r]
             else:
-                lead = kts[r] - t0
-                ready, gap = start + (round(lead * lscale) if lead >= 0 else lead), 0
+                ready, gap = start + lead_s[r], 0
             key, s, e_kind, p = kkey[r], ready, "launch", j
             last = stream_end.get(key)
             if last is not None and last[0] + gap > s:
                 s, e_kind, p = last[0] + gap, "stream", n_calls + last[1]
-            e = s + round(kdur[r] * dscale)
+            e = s + kdur_s[r]
             as_[r], ae[r], pred[n_calls + r], edge[n_calls + r] = s, e, p, e_kind
             stream_end[key] = (e, r)
     run.place_orphans(g.tail_orphans + sorted(run.orphans_left))
     return run.timeline(*_host_end(run))
+
+
+def _scaled(g: _Graph, run: _Run) -> tuple[list[int], list[int], list[int], list[int]]:
+    """This replay's costs, scaled once for all rows (the loop then only adds): each chained call's
+    host gap before it, each call's duration, each activity's launch lead and duration. Rounded as
+    Python's round() rounds (half to even), so the inlined path equals _host_start/_call_end/place."""
+    k = run.k
+    prev = np.maximum(g.prev_call, 0)
+    m_end = g.l_end[prev] if len(prev) else np.zeros(0, np.int64)
+    raw_gap = g.l_ts - m_end - run.cover.between_many(m_end, g.l_ts)
+    gap = np.where(g.chained, np.round(raw_gap * np.where(g.on_working, k.host_scale, 1.0)), 0).astype(np.int64)
+    api = np.isin(g.l_kind, API_KINDS)
+    dur = np.round(g.l_dur * np.where(api, k.launch_scale, k.host_scale)).astype(np.int64)
+    lead = np.where(g.lead >= 0, np.round(g.lead * k.launch_scale), g.lead).astype(np.int64)
+    kdur = np.round(g.k_dur * k.device_scale).astype(np.int64)
+    return gap.tolist(), dur.tolist(), lead.tolist(), kdur.tolist()
 
 
 def _host_end(run: _Run) -> tuple[int, int]:
@@ -434,7 +486,8 @@ def _host_end(run: _Run) -> tuple[int, int]:
     ops, origin = run.g.view.ops, run.origin
     host = run.g.view.bounding_ops()
     m_end = int((ops["ts"] + ops["dur"])[host].max()) if host.any() else origin
-    ends = [(r_end + run.host_gap(me, m_end, thread), call) for thread, (_, me, r_end, call) in run.host.items()]
+    g = run.g
+    ends = [(run.ce[call] + run.host_gap(g.end_l[call], m_end, thread), call) for thread, call in g.last_call.items()]
     return max(ends, key=lambda e: (e[0], -e[1])) if ends else (origin + run.host_gap(origin, m_end), -1)
 
 

@@ -57,9 +57,9 @@ def commit_folder(staging: Path, out: Path, force: bool) -> None:
 
 def write_rank(folder: Path, rt: Any, partitioned: bool) -> None:
     """Write one rank's tables: top-level files, or its ``rank=N/`` partition when there are several ranks."""
-    import pyarrow.parquet as pq
-
     from concurrent.futures import ThreadPoolExecutor
+
+    import pyarrow.parquet as pq
 
     target = folder / f"rank={rt.rank}" if partitioned else folder
     target.mkdir(parents=True, exist_ok=True)

@@ -14,7 +14,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 
@@ -50,6 +50,24 @@ def uncompressed_size(path: Path) -> int:
         return int.from_bytes(fh.read(4), "little") or size
 
 
+def _fast_inflate() -> tuple[Any, tuple[type[Exception], ...]]:
+    """ISA-L's inflate where its wheel is installed (the same output as zlib's, about three times
+    faster), else zlib; with the errors either raises on damaged data."""
+    try:
+        from isal import isal_zlib
+    except ImportError:  # pragma: no cover - an install without the isal wheel
+        return zlib, (zlib.error,)
+    return isal_zlib, (zlib.error, cast("type[Exception]", isal_zlib.error))
+
+
+_INFLATE, _INFLATE_ERRORS = _fast_inflate()
+
+
+def _inflater() -> Any:
+    """A decompressor for one gzip member (wbits 31: the gzip wrapper)."""
+    return _INFLATE.decompressobj(31)
+
+
 def _raw_bytes(path: Path) -> Iterator[bytes]:
     """Yield the decompressed bytes of a plain or gzip file, raising BadTraceError on damage."""
     try:
@@ -70,24 +88,24 @@ def _raw_bytes(path: Path) -> Iterator[bytes]:
                 first = fh.read(_READ)
             return
         # wbits=31: gzip wrapper; a new decompressor per member so concatenated gzip works too.
-        inflater = zlib.decompressobj(31)
+        inflater = _inflater()
         data = first
         while True:
             try:
                 out = inflater.decompress(data)
-            except zlib.error as exc:
+            except _INFLATE_ERRORS as exc:
                 raise BadTraceError(path, f"corrupt gzip data ({exc})") from None
             if out:
                 yield out
             if inflater.eof:
                 rest = inflater.unused_data
                 if rest.strip(b"\x00"):
-                    inflater = zlib.decompressobj(31)
+                    inflater = _inflater()
                     data = rest
                     continue
                 data = fh.read(_READ)
                 if data.strip(b"\x00"):
-                    inflater = zlib.decompressobj(31)
+                    inflater = _inflater()
                     continue
                 return
             data = fh.read(_READ)
