@@ -22,7 +22,7 @@ from ._replay import Knobs
 from ._view import View
 from .breakdown import memcpy_columns
 from .launch import summary
-from .whatif import Prediction, replay
+from .whatif import Prediction, prepare, replay
 
 __all__ = ["Fix", "FixesResult", "candidates", "ranked", "host_sensitivity", "predict_all", "run", "FUSE_TOP", "HOST_SCALES"]
 
@@ -187,30 +187,31 @@ def _replay_one(knobs: Knobs) -> Prediction:
 def predict_all(view: View, knobs: list[Knobs], cache: dict[Knobs, Prediction]) -> dict[Knobs, Prediction]:
     """Replay ``view`` once per distinct knob setting not yet in ``cache`` (the verdict and the fixes
     share replays: host x0.5 is both a fix and half of the host sensitivity). A big trace's replays
-    after the first run side by side in forked processes, where forking is safe (no other thread)."""
+    run side by side: forked processes take all but one, this process the last, where forking is
+    safe (no other thread)."""
     import os
     import threading
 
     todo = [k for k in dict.fromkeys(knobs) if k not in cache]
     if not todo:
         return cache
-    # The first replay here builds the replay graph and the view's lazy columns once; forked
-    # workers inherit them rather than each building its own.
-    cache[todo[0]] = replay(view, todo[0])
-    rest = todo[1:]
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
-    if len(rest) > 1 and cores > 1 and len(view.launches) >= PARALLEL_CALLS and threading.active_count() == 1:
+    if len(todo) > 1 and cores > 1 and len(view.launches) >= PARALLEL_CALLS and threading.active_count() == 1:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
+        # The replay graph and the measured figures are built once, here: the workers inherit them.
+        prepare(view)
         _VIEW[:] = [view]
         try:
-            with ProcessPoolExecutor(min(cores, len(rest)), mp_context=multiprocessing.get_context("fork")) as pool:
-                cache.update(zip(rest, pool.map(_replay_one, rest)))
+            with ProcessPoolExecutor(min(cores, len(todo) - 1), mp_context=multiprocessing.get_context("fork")) as pool:
+                others = pool.map(_replay_one, todo[1:])
+                cache[todo[0]] = replay(view, todo[0])
+                cache.update(zip(todo[1:], others))
         finally:
             _VIEW.clear()
     else:
-        cache.update((k, replay(view, k)) for k in rest)
+        cache.update((k, replay(view, k)) for k in todo)
     return cache
 
 

@@ -22,7 +22,7 @@ from ._view import View
 from .boundness import IdleCauses, label, overall_columns
 from .launch import summary
 
-__all__ = ["Knobs", "Prediction", "replay", "measured_against", "simulate", "Timeline", "predicted_scope", "WhatifResult", "run", "knob_text"]
+__all__ = ["Knobs", "Prediction", "replay", "prepare", "measured_against", "simulate", "Timeline", "predicted_scope", "WhatifResult", "run", "knob_text"]
 
 
 @dataclass(frozen=True)
@@ -93,6 +93,15 @@ def _measured(view: View) -> tuple[Any, str]:
     if not (_MEASURED and _MEASURED[0][0] is view):
         _MEASURED[:] = [(view, summary(view), overall_columns(view)["label"][0])]
     return _MEASURED[0][1], _MEASURED[0][2]
+
+
+def prepare(view: View) -> None:
+    """Build what every replay of ``view`` shares (the replay graph, the measured figures) now, so that
+    forked replays inherit it instead of each building its own."""
+    from ._replay import _graph_of
+
+    _graph_of(view)
+    _measured(view)
 
 
 def replay(view: View, knobs: Knobs | None = None) -> Prediction:
