@@ -51,7 +51,18 @@ def subtract(a: Intervals, b: Intervals) -> Intervals:
 
 def intersect_total(a: Intervals, b: Intervals) -> int:
     """Length of the overlap between two sets of disjoint intervals."""
+    if _sorted_disjoint(a) and _sorted_disjoint(b):
+        # Each interval of a overlaps b by what b covers before its end less what b covers before
+        # its start: two binary searches instead of a sweep over every boundary of both sets (the
+        # per-step and per-window evidence asks this once per stretch of a long trace).
+        return int((covered_before(b, a[1]) - covered_before(b, a[0])).sum())
     return total(a) - total(subtract(a, b))
+
+
+def _sorted_disjoint(iv: Intervals) -> bool:
+    """True when the intervals are in order, each non-empty and none overlapping the next."""
+    s, e = iv
+    return bool(np.all(e > s) and np.all(s[1:] >= e[:-1]))
 
 
 def covered_before(iv: Intervals, points: np.ndarray) -> np.ndarray:
