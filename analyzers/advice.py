@@ -187,8 +187,8 @@ def _replay_one(knobs: Knobs) -> Prediction:
 def predict_all(view: View, knobs: list[Knobs], cache: dict[Knobs, Prediction]) -> dict[Knobs, Prediction]:
     """Replay ``view`` once per distinct knob setting not yet in ``cache`` (the verdict and the fixes
     share replays: host x0.5 is both a fix and half of the host sensitivity). A big trace's replays
-    run side by side: forked processes take all but one, this process the last, where forking is
-    safe (no other thread)."""
+    run side by side, one process per core (this one and forked workers), where forking is safe
+    (no other thread)."""
     import os
     import threading
 
@@ -203,11 +203,13 @@ def predict_all(view: View, knobs: list[Knobs], cache: dict[Knobs, Prediction]) 
         # The replay graph and the measured figures are built once, here: the workers inherit them.
         prepare(view)
         _VIEW[:] = [view]
+        # One share for this process, the rest for cores - 1 workers: one process per core.
+        mine = -(-len(todo) // cores)
         try:
-            with ProcessPoolExecutor(min(cores, len(todo) - 1), mp_context=multiprocessing.get_context("fork")) as pool:
-                others = pool.map(_replay_one, todo[1:])
-                cache[todo[0]] = replay(view, todo[0])
-                cache.update(zip(todo[1:], others))
+            with ProcessPoolExecutor(min(cores - 1, len(todo) - mine), mp_context=multiprocessing.get_context("fork")) as pool:
+                others = pool.map(_replay_one, todo[mine:])
+                cache.update((k, replay(view, k)) for k in todo[:mine])
+                cache.update(zip(todo[mine:], others))
         finally:
             _VIEW.clear()
     else:
