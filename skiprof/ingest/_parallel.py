@@ -47,7 +47,7 @@ def _decode(text: bytes) -> Any:
     return decode_piece(text, {})
 
 
-def _write_piece(events: bytes, path: str) -> None:
+def _write_piece(events: bytes | memoryview, path: str) -> None:
     """Leave a piece (events without the array's brackets) in ``path`` as a JSON array."""
     with open(path, "wb") as fh:
         fh.write(b"[")
@@ -92,7 +92,7 @@ def decode_parallel(path: Path, info: TraceText, jobs: int,
     with tempfile.TemporaryDirectory(prefix="skiprof-", dir=_scratch()) as tmp, \
             ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
 
-        def submit(text: bytes) -> None:
+        def submit(text: memoryview) -> None:
             while len(pending) >= 2 * jobs:  # bounded: never more than two pieces per worker in memory
                 done.append(_load(pending.popleft().result()))
             name = os.path.join(tmp, str(len(done) + len(pending)))

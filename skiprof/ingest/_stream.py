@@ -150,8 +150,9 @@ def read_chunks(
     ``msgspec.DecodeError`` when they are not one. Fields outside the array are
     stored in ``info.fields``. With ``defer``, pieces before the last are cut
     at the first boundary the pattern finds, unverified, and handed to
-    ``defer`` without the brackets (it decodes them elsewhere and must report a
-    bad cut itself); their places in the output are None.
+    ``defer`` without the brackets, as a memoryview that is only valid during
+    the call (it decodes them elsewhere and must report a bad cut itself);
+    their places in the output are None.
     """
     size = piece_size or _PIECE
     buf = b""
@@ -243,11 +244,13 @@ def _finish_header_only(path: Path, buf: bytes, info: TraceText) -> None:
 
 def _cut_only(buf: bytes, start: int, piece: int, defer: Any) -> tuple[Any, int] | None:
     """Hand the events ``buf[start:cut]`` (without the array's brackets: the receiver adds them, in
-    its own process) to ``defer`` for the first boundary past one piece's length."""
+    its own process) to ``defer`` for the first boundary past one piece's length, as a view of
+    ``buf`` (valid during the call: ``defer`` must copy or write it before it returns)."""
     m = _CUT.search(buf, start + piece)
     if m is None:
         return None
-    return defer(buf[start: m.start() + 1]), m.end() - 1
+    with memoryview(buf) as view:
+        return defer(view[start: m.start() + 1]), m.end() - 1
 
 
 def _cut_and_decode(buf: bytes, start: int, piece: int, decode: Any) -> tuple[Any, int] | None:
