@@ -32,7 +32,10 @@ class Strings:
 def encode_strings(values: list[str | None] | list[str]) -> Strings:
     """Encode Python strings (None for null) into buffers."""
     n = len(values)
-    has_null = None in values
+    nulls = values.count(None)  # type: ignore[arg-type]
+    if nulls == n:  # a column no event fills (no shapes recorded, no process groups): no per-value work
+        return Strings(np.zeros(n + 1, np.int64), b"", np.zeros(n, bool) if n else None)
+    has_null = nulls > 0
     parts = [b"" if v is None else v.encode() for v in values] if has_null else [v.encode() for v in values]  # type: ignore[union-attr]
     offsets = np.zeros(n + 1, np.int64)
     np.cumsum(np.fromiter(map(len, parts), np.int64, n), out=offsets[1:])

@@ -41,23 +41,26 @@ _EMPTY_NAME = msgspec.Raw(b'""')
 
 
 class _Args(msgspec.Struct, gc=False):
-    """The ``args`` keys any table uses; decoding skips all other keys at no cost."""
+    """The ``args`` keys any table uses; decoding skips all other keys at no cost.
 
-    external_id: Union[int, None] = msgspec.field(default=None, name="External id")
-    correlation: Union[int, None] = None
-    stream: Union[int, None] = None
-    device: Union[int, None] = None
-    nbytes: Union[int, None] = msgspec.field(default=None, name="bytes")
+    Absent integer keys read -1, the tables' "none" value, so that a column converts to numpy in
+    one call; an explicit null stays None and takes the slower path of _opt_int."""
+
+    external_id: Union[int, None] = msgspec.field(default=-1, name="External id")
+    correlation: Union[int, None] = -1
+    stream: Union[int, None] = -1
+    device: Union[int, None] = -1
+    nbytes: Union[int, None] = msgspec.field(default=-1, name="bytes")
     input_dims: msgspec.Raw = msgspec.field(default=msgspec.Raw(b""), name="Input Dims")
     name: Union[str, None] = None
     labels: Union[str, None] = None
     process_group: Union[str, int, None] = msgspec.field(default=None, name="Process Group Name")
     # [memory] instant events (profile_memory=True)
-    mem_bytes: Union[int, None] = msgspec.field(default=None, name="Bytes")
-    total_allocated: Union[int, None] = msgspec.field(default=None, name="Total Allocated")
-    total_reserved: Union[int, None] = msgspec.field(default=None, name="Total Reserved")
-    device_id: Union[int, None] = msgspec.field(default=None, name="Device Id")
-    device_type: Union[int, None] = msgspec.field(default=None, name="Device Type")
+    mem_bytes: Union[int, None] = msgspec.field(default=-1, name="Bytes")
+    total_allocated: Union[int, None] = msgspec.field(default=-1, name="Total Allocated")
+    total_reserved: Union[int, None] = msgspec.field(default=-1, name="Total Reserved")
+    device_id: Union[int, None] = msgspec.field(default=-1, name="Device Id")
+    device_type: Union[int, None] = msgspec.field(default=-1, name="Device Type")
 
 
 _NO_ARGS = _Args()
@@ -257,26 +260,27 @@ def _group(events: list[Any], batch: Batch, pid_labels: dict[str, int]) -> None:
         else:
             members.setdefault(g, []).append(code)
     timed_codes = [c for g in _TIMED for c in members.get(g, [])]
+    cat_of = [c for _, c in pairs]
     if timed_codes:
         # Only timed events pay for name/pid/tid/ts/dur columns; flows and metadata are cheaper.
         xidx = np.flatnonzero(np.isin(codes, timed_codes))
-        chunk = _Chunk([events[i] for i in xidx], batch, pid_labels)
+        chunk = _Chunk([events[i] for i in xidx.tolist()], batch, pid_labels)
         xcodes = codes[xidx]
         for g in _TIMED:
             if g in members:
                 idx = np.flatnonzero(np.isin(xcodes, members[g]))
-                group_cats = [pairs[c][1] for c in xcodes[idx]] if g in ("host", "device") else None
+                group_cats = [cat_of[c] for c in xcodes[idx].tolist()] if g in ("host", "device") else None
                 batch.groups[g] = _COLUMNS[g](chunk, idx, batch, group_cats)
     for g in ("flow", "meta", "counter"):
         if g in members:
-            sub = [events[i] for i in np.flatnonzero(np.isin(codes, members[g]))]
+            sub = [events[i] for i in np.flatnonzero(np.isin(codes, members[g])).tolist()]
             batch.groups[g] = _OTHER[g](sub, batch, pid_labels)
 
 
 def _ids(values: list[PidLike], labels: dict[str, int]) -> np.ndarray:
     """pid/tid as int64; non-numeric strings get stable negative ids recorded in ``labels``."""
     try:
-        return np.array(values, dtype=np.int64)
+        return np.fromiter(values, np.int64, len(values))
     except (ValueError, TypeError, OverflowError):
         pass
     out = np.empty(len(values), np.int64)
@@ -306,7 +310,7 @@ def _times(sub: list[Any], field: str, exact: bool) -> tuple[np.ndarray, np.ndar
             else:
                 ok[i] = False
         return ns, ok
-    a = np.array(vals, dtype=np.float64)
+    a = np.fromiter(vals, np.float64, len(vals))
     ok = ~np.isnan(a)
     a = np.where(ok, a, 0.0)
     whole = np.floor(a)
@@ -318,8 +322,8 @@ def _times(sub: list[Any], field: str, exact: bool) -> tuple[np.ndarray, np.ndar
 def _args(chunk: _Chunk, idx: np.ndarray) -> list[Any]:
     events = chunk.events
     if chunk.raw_args:
-        return _decode_args([events[i].args for i in idx])
-    return [events[i].args or _NO_ARGS for i in idx]
+        return _decode_args([events[i].args for i in idx.tolist()])
+    return [events[i].args or _NO_ARGS for i in idx.tolist()]
 
 
 def _decode_args(raws: list[msgspec.Raw]) -> list[Any]:
@@ -354,8 +358,9 @@ def _compact(raw: msgspec.Raw) -> str:
 def _opt_int(values: list[Any]) -> np.ndarray:
     """Optional integer args as int64; absent ones, and any an int64 cannot hold, become -1."""
     try:
-        return np.array([-1 if v is None else v for v in values], dtype=np.int64)
-    except OverflowError:
+        # Absent keys already read -1 (see _Args): most columns convert in one call.
+        return np.fromiter(values, np.int64, len(values))
+    except (TypeError, OverflowError):
         return np.array([v if v is not None and _INT64_MIN <= v <= _INT64_MAX else -1 for v in values], dtype=np.int64)
 
 
@@ -367,7 +372,7 @@ def _base(chunk: _Chunk, idx: np.ndarray, batch: Batch) -> tuple[dict[str, Any],
         batch.no_ts += int((~ok).sum())
         idx = idx[ok]
     cols = {
-        "name": raw_json_strings([chunk.events[i].name for i in idx]),
+        "name": raw_json_strings([chunk.events[i].name for i in idx.tolist()]),
         "pid": chunk.pid[idx],
         "tid": chunk.tid[idx],
         "ts": chunk.ts[idx],
@@ -418,7 +423,7 @@ _MEMORY_NAME = b'"[memory]"'
 
 def _instant(chunk: _Chunk, idx: np.ndarray, batch: Batch, cat: Any) -> dict[str, Any]:
     """Allocator events (``[memory]``); any other instant event is counted as ignored."""
-    mem = np.array([bytes(chunk.events[i].name) == _MEMORY_NAME for i in idx], bool)
+    mem = np.array([bytes(chunk.events[i].name) == _MEMORY_NAME for i in idx.tolist()], bool)
     if (~mem).any():
         batch.ignored["i:cpu_instant_event"] += int((~mem).sum())
     idx = idx[mem]
