@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Strings", "encode_strings", "raw_json_strings", "concat_strings"]
+__all__ = ["Strings", "encode_strings", "raw_json_strings", "compact_json_texts", "concat_strings"]
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,21 @@ def raw_json_strings(raws: list[Any]) -> Strings:
     offsets = np.zeros(n + 1, np.int64)
     np.cumsum(lens - 2, out=offsets[1:])
     return Strings(offsets, buf[keep].tobytes(), None)
+
+
+def compact_json_texts(raws: list[Any]) -> Strings | None:
+    """Raw JSON values (``b""`` where absent, which becomes null) as compact JSON text, all at once;
+    None when a value holds a string literal (its spaces are content: the caller decodes each)."""
+    joined = b"\x00".join(raws)
+    if b'"' in joined:
+        return None
+    parts = joined.translate(None, b" \n\t\r").split(b"\x00")
+    n = len(parts)
+    lens = np.fromiter(map(len, parts), np.int64, n)
+    offsets = np.zeros(n + 1, np.int64)
+    np.cumsum(lens, out=offsets[1:])
+    valid = lens > 0
+    return Strings(offsets, b"".join(parts), None if valid.all() else valid)
 
 
 def concat_strings(parts: list[Strings]) -> Strings:

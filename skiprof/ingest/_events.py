@@ -15,7 +15,7 @@ from typing import Any, Union
 import msgspec
 import numpy as np
 
-from .._strings import encode_strings, raw_json_strings
+from .._strings import compact_json_texts, encode_strings, raw_json_strings
 
 __all__ = ["Batch", "decode_piece", "HOST_CATS", "RUNTIME_CATS", "DEVICE_KINDS"]
 
@@ -387,7 +387,8 @@ def _host(chunk: _Chunk, idx: np.ndarray, batch: Batch, cat: Any) -> dict[str, A
     args = _args(chunk, idx2)
     cols["cat"] = encode_strings(cat if keep_all else [c for c, ok in zip(cat, chunk.ts_ok[idx]) if ok])
     cols["external_id"] = _opt_int([a.external_id for a in args])
-    cols["input_dims"] = encode_strings([_compact(a.input_dims) if a.input_dims else None for a in args])
+    dims = [a.input_dims for a in args]
+    cols["input_dims"] = compact_json_texts(dims) or encode_strings([_compact(d) if d else None for d in dims])
     cols["process_group"] = encode_strings([None if a.process_group is None else str(a.process_group) for a in args])
     return cols
 
