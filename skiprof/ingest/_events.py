@@ -246,11 +246,30 @@ class _Chunk:
 _TIMED = ("host", "runtime", "device", "gpu_ann", "instant")
 
 
+def _pair_codes(events: list[Any]) -> tuple[np.ndarray, list[tuple[str, str]]]:
+    """Each event's index in the sorted list of distinct (phase, category) pairs, and that list.
+
+    Phase (the struct's class) and category are numbered apart and combined with numpy: cheaper
+    than making and hashing a tuple per event."""
+    n = len(events)
+    cats, types = [e.cat for e in events], list(map(type, events))
+    cat_list, type_list = list(dict.fromkeys(cats)), list(dict.fromkeys(types))
+    cat_no, type_no = {c: i for i, c in enumerate(cat_list)}, {t: i for i, t in enumerate(type_list)}
+    width = len(type_list)
+    raw = np.fromiter(map(cat_no.__getitem__, cats), np.int64, n) * width \
+        + np.fromiter(map(type_no.__getitem__, types), np.int64, n)
+    present = np.unique(raw).tolist()
+    pair_of = {x: (type_list[x % width].PH, cat_list[x // width]) for x in present}
+    pairs = sorted(pair_of.values())
+    index = {pair: i for i, pair in enumerate(pairs)}
+    remap = np.zeros(len(cat_list) * width, np.int64)
+    for x, pair in pair_of.items():
+        remap[x] = index[pair]
+    return remap[raw], pairs
+
+
 def _group(events: list[Any], batch: Batch, pid_labels: dict[str, int]) -> None:
-    phs, cats = [e.PH for e in events], [e.cat for e in events]
-    pairs = sorted(set(zip(phs, cats)))
-    lut = {pair: i for i, pair in enumerate(pairs)}
-    codes = np.fromiter(map(lut.__getitem__, zip(phs, cats)), np.int64, len(events))
+    codes, pairs = _pair_codes(events)
     counts = np.bincount(codes, minlength=len(pairs))
     members: dict[str, list[int]] = {}
     for code, (p, c) in enumerate(pairs):
