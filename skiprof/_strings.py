@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Strings", "encode_strings", "raw_json_strings", "compact_json_texts", "concat_strings"]
+__all__ = ["Strings", "encode_strings", "raw_json_strings", "compact_json_texts", "strings_from_codes", "concat_strings"]
 
 
 @dataclass(frozen=True)
@@ -82,6 +82,25 @@ def compact_json_texts(raws: list[Any]) -> Strings | None:
     np.cumsum(lens, out=offsets[1:])
     valid = lens > 0
     return Strings(offsets, b"".join(parts), None if valid.all() else valid)
+
+
+def strings_from_codes(codes: np.ndarray, values: list[str]) -> Strings:
+    """``values[code]`` for every code, built with numpy (a column of few distinct values, such as
+    an event category): the distinct values are laid out once as rows of a byte matrix."""
+    enc = [v.encode() for v in values]
+    lens = np.fromiter(map(len, enc), np.int64, len(enc))
+    n = len(codes)
+    offsets = np.zeros(n + 1, np.int64)
+    if n == 0 or not len(enc):
+        return Strings(offsets, b"", None)
+    width = max(int(lens.max()), 1)
+    table = np.zeros((len(enc), width), np.uint8)
+    for i, b in enumerate(enc):
+        table[i, :len(b)] = np.frombuffer(b, np.uint8)
+    row_lens = lens[codes]
+    np.cumsum(row_lens, out=offsets[1:])
+    data = table[codes][np.arange(width) < row_lens[:, None]]
+    return Strings(offsets, data.tobytes(), None)
 
 
 def concat_strings(parts: list[Strings]) -> Strings:

@@ -15,7 +15,7 @@ from typing import Any, Union
 import msgspec
 import numpy as np
 
-from .._strings import compact_json_texts, encode_strings, raw_json_strings
+from .._strings import compact_json_texts, encode_strings, raw_json_strings, strings_from_codes
 
 __all__ = ["Batch", "decode_piece", "HOST_CATS", "RUNTIME_CATS", "DEVICE_KINDS"]
 
@@ -288,7 +288,7 @@ def _group(events: list[Any], batch: Batch, pid_labels: dict[str, int]) -> None:
         for g in _TIMED:
             if g in members:
                 idx = np.flatnonzero(np.isin(xcodes, members[g]))
-                group_cats = [cat_of[c] for c in xcodes[idx].tolist()] if g in ("host", "device") else None
+                group_cats = (xcodes[idx], cat_of) if g in ("host", "device") else None
                 batch.groups[g] = _COLUMNS[g](chunk, idx, batch, group_cats)
     for g in ("flow", "meta", "counter"):
         if g in members:
@@ -404,7 +404,8 @@ def _host(chunk: _Chunk, idx: np.ndarray, batch: Batch, cat: Any) -> dict[str, A
     keep_all = chunk.ts_ok[idx].all()
     cols, idx2 = _base(chunk, idx, batch)
     args = _args(chunk, idx2)
-    cols["cat"] = encode_strings(cat if keep_all else [c for c, ok in zip(cat, chunk.ts_ok[idx]) if ok])
+    codes, cat_of = cat
+    cols["cat"] = strings_from_codes(codes if keep_all else codes[chunk.ts_ok[idx]], cat_of)
     cols["external_id"] = _opt_int([a.external_id for a in args])
     dims = [a.input_dims for a in args]
     cols["input_dims"] = compact_json_texts(dims) or encode_strings([_compact(d) if d else None for d in dims])
@@ -424,8 +425,8 @@ def _device(chunk: _Chunk, idx: np.ndarray, batch: Batch, cat: Any) -> dict[str,
     keep_all = chunk.ts_ok[idx].all()
     cols, idx2 = _base(chunk, idx, batch)
     args = _args(chunk, idx2)
-    cats = cat if keep_all else [c for c, ok in zip(cat, chunk.ts_ok[idx]) if ok]
-    cols["kind"] = encode_strings([DEVICE_KINDS[c] for c in cats])
+    codes, cat_of = cat
+    cols["kind"] = strings_from_codes(codes if keep_all else codes[chunk.ts_ok[idx]], [DEVICE_KINDS.get(c, "") for c in cat_of])
     cols["external_id"] = _opt_int([a.external_id for a in args])
     cols["correlation"] = _opt_int([a.correlation for a in args])
     cols["stream"] = _opt_int([a.stream for a in args])
