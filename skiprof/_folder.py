@@ -8,6 +8,7 @@ never leaves a half-written trace behind.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -21,7 +22,7 @@ from ._errors import OutputError, OutputExistsError, TraceFolderError
 from ._meta import Meta, decode_meta, encode_meta
 from ._schema import READABLE_VERSIONS, SCHEMA_VERSION, TABLES, arrow_schema
 
-__all__ = ["Trace", "load", "building", "write_meta", "write_rank", "staging_folder", "commit_folder", "check_output",
+__all__ = ["Trace", "load", "building", "write_meta", "write_rank", "TableWriter", "staging_folder", "commit_folder", "check_output",
            "window_folders", "WINDOW_PREFIX"]
 
 META = "meta.json"
@@ -55,26 +56,61 @@ def commit_folder(staging: Path, out: Path, force: bool) -> None:
         os.rename(staging, out)
 
 
-def write_rank(folder: Path, rt: Any, partitioned: bool) -> None:
-    """Write one rank's tables: top-level files, or its ``rank=N/`` partition when there are several ranks."""
-    from concurrent.futures import ThreadPoolExecutor
+class TableWriter:
+    """Writes a rank's tables to Parquet in background threads, each as soon as it is handed over.
 
+    Encoding and compressing run without the interpreter lock, so a table is written on another
+    core while the next one is still being built (the ops table of the 10x trace, say, while the
+    launches and kernels are linked). Use as a context manager; ``wait`` raises the first error.
+    """
+
+    def __init__(self, folder: Path, partitioned: bool) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.folder, self.partitioned = folder, partitioned
+        self.written: set[str] = set()
+        self._futures: list[Any] = []
+        self._pool = ThreadPoolExecutor(max(1, os.cpu_count() or 1))
+
+    def target(self, rank: int) -> Path:
+        """The folder a rank's files go to (made if missing)."""
+        path = self.folder / f"rank={rank}" if self.partitioned else self.folder
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def write(self, rank: int, name: str, table: Any) -> None:
+        """Start writing ``name``.parquet."""
+        self._futures.append(self._pool.submit(_write_table, self.target(rank) / f"{name}.parquet", table))
+        self.written.add(name)
+
+    def wait(self) -> None:
+        for done in self._futures:
+            done.result()
+
+    def __enter__(self) -> TableWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _write_table(path: Path, table: Any) -> None:
     import pyarrow.parquet as pq
 
-    target = folder / f"rank={rt.rank}" if partitioned else folder
-    target.mkdir(parents=True, exist_ok=True)
+    # Row groups of 64k rows bound the writer's buffers. Dictionary encoding is off: with
+    # zstd the files come out smaller without it, and write and read faster.
+    pq.write_table(table, path, compression="zstd", compression_level=1, row_group_size=1 << 16, use_dictionary=False)
 
-    def write(name: str) -> None:
-        # Row groups of 64k rows bound the writer's buffers. Dictionary encoding is off: with
-        # zstd the files come out smaller without it, and write and read faster.
-        pq.write_table(rt.tables[name], target / f"{name}.parquet", compression="zstd", compression_level=1,
-                       row_group_size=1 << 16, use_dictionary=False)
 
-    # Encoding and compressing run without the interpreter lock, so tables written side by side
-    # use the other cores (0.5 s of the 10x trace's import, serially).
-    with ThreadPoolExecutor(max(1, min(len(rt.tables), os.cpu_count() or 1))) as pool:
-        for done in [pool.submit(write, name) for name in sorted(rt.tables, key=lambda n: -rt.tables[n].nbytes)]:
-            done.result()
+def write_rank(folder: Path, rt: Any, partitioned: bool, writer: TableWriter | None = None) -> None:
+    """Write one rank's tables: top-level files, or its ``rank=N/`` partition when there are several
+    ranks. With ``writer``, tables it already started are not written again, and all are waited for."""
+    with TableWriter(folder, partitioned) if writer is None else contextlib.nullcontext(writer) as w:
+        # Largest first, so that the threads finish together.
+        for name in sorted(rt.tables, key=lambda n: -rt.tables[n].nbytes):
+            if name not in w.written:
+                w.write(rt.rank, name, rt.tables[name])
+        w.wait()
 
 
 def window_folders(root: Path) -> list[tuple[int, Path]]:

@@ -49,10 +49,12 @@ def rank_of(fields: dict[str, Any], path: Path, default: int = 0) -> int:
 
 def ingest_file(
     path: Path, *, default_rank: int = 0, progress: Callable[[int], None] | None = None, jobs: int = 1,
+    ready: Callable[[int, str, Any], None] | None = None,
 ) -> tuple[Any, dict[str, Any]]:
     """Read, decode and link one trace file; returns its tables and its top-level fields.
 
     With ``jobs > 1`` a large file is decoded by a pool of worker processes (ingest/_parallel.py).
+    ``ready(rank, name, table)`` is called as each table is built.
     """
     from ._events import decode_piece  # numpy and msgspec load here, not at package import
 
@@ -76,7 +78,7 @@ def ingest_file(
     if not any(_has_events(b) for b in batches):
         raise BadTraceError(path, "holds no readable trace events (nothing to import)")
     try:
-        tables = build_rank(rank, batches)
+        tables = build_rank(rank, batches, None if ready is None else lambda name, table: ready(rank, name, table))
     except (ValueError, TypeError, OverflowError, KeyError, IndexError, UnicodeError) as exc:
         # Every value the decoder lets through should build; this keeps a case it missed to one line.
         raise BadTraceError(path, f"unexpected content ({type(exc).__name__}: {exc})") from None

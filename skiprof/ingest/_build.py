@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -103,13 +104,21 @@ def _sorted(cols: dict[str, Any], keys: tuple[np.ndarray, ...]) -> tuple[dict[st
     return {k: (v[order] if isinstance(v, np.ndarray) else take(v, order)) for k, v in cols.items()}, order
 
 
-def build_rank(rank: int, batches: list[Batch]) -> RankTables:
+def build_rank(rank: int, batches: list[Batch], ready: Callable[[str, pa.Table], None] | None = None) -> RankTables:
     """Link and assemble one rank's tables from its decoded batches.
 
     Every table is sorted on its content (thread, time, duration, ids, name), never on the order
     of events in the file, so the same events give the same tables and row ids in any order.
+    ``ready(name, table)`` is called as each table is done (the caller can start writing it).
     """
     stats: dict[str, Any] = {}
+    tables: dict[str, pa.Table] = {}
+
+    def put(name: str, table: pa.Table) -> None:
+        tables[name] = table
+        if ready is not None:
+            ready(name, table)
+
     host, runtime, device = _concat(batches, "host"), _concat(batches, "runtime"), _concat(batches, "device")
     flows = _concat(batches, "flow")
     n_ops = len(host["ts"]) if host else 0
@@ -117,20 +126,20 @@ def build_rank(rank: int, batches: list[Batch]) -> RankTables:
     thr_all = thread_index(np.concatenate([host["pid"] if host else empty, runtime["pid"] if runtime else empty]),
                            np.concatenate([host["tid"] if host else empty, runtime["tid"] if runtime else empty]))
     op_thr, rt_thr = thr_all[:n_ops], thr_all[n_ops:]
-    tables: dict[str, pa.Table] = {}
     ops = _Ops(rank, host, op_thr)
-    tables["ops"] = ops.table
+    put("ops", ops.table)
     op_id, top_op = np.zeros(0, np.int64), np.zeros(0, np.int64)
     if runtime:
         runtime, rt_thr = _sort_runtime(runtime, rt_thr)
-        tables["launches"], op_id, top_op = _link_launches(rank, runtime, rt_thr, flows, ops, stats)
+        launches, op_id, top_op = _link_launches(rank, runtime, rt_thr, flows, ops, stats)
+        put("launches", launches)
     else:
-        tables["launches"] = _empty("launches")
-    tables["kernels"] = _link_kernels(rank, device, runtime, flows, op_id, top_op, ops.names, stats)
-    tables["regions"] = _regions(rank, ops.host, _concat(batches, "gpu_ann"))
-    tables["counters"] = _counters(rank, _concat(batches, "counter"))
-    tables["metrics"] = _empty("metrics")  # filled by capture from what the workload recorded
-    tables["memory"] = _memory(rank, _concat(batches, "instant"), ops)
+        put("launches", _empty("launches"))
+    put("kernels", _link_kernels(rank, device, runtime, flows, op_id, top_op, ops.names, stats))
+    put("regions", _regions(rank, ops.host, _concat(batches, "gpu_ann")))
+    put("counters", _counters(rank, _concat(batches, "counter")))
+    put("metrics", _empty("metrics"))  # filled by capture from what the workload recorded
+    put("memory", _memory(rank, _concat(batches, "instant"), ops))
     _count(tables, batches, stats)
     return RankTables(rank, tables, stats, _process_names(batches))
 

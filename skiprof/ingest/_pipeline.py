@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import UsageError
-from .._folder import write_meta, write_rank
+from .._folder import TableWriter, write_meta, write_rank
 from .._meta import Capture, Clock, Device, Meta, RankStats
 from .._version import __version__
 from . import ingest_file, rank_of
@@ -51,17 +51,27 @@ def check_ranks(files: list[Path]) -> None:
 def _one(path: Path, folder: Path, default_rank: int, partitioned: bool, jobs: int,
          progress: Callable[[int], None] | None = None, extra_events: Path | None = None,
          metrics: list[dict[str, Any]] | None = None) -> RankOutcome:
-    """Ingest one file and write its tables (a worker's whole job)."""
-    rt, fields = ingest_file(path, default_rank=default_rank, progress=progress, jobs=jobs)
-    if extra_events is not None and extra_events.exists():
-        _merge_counters(rt, extra_events)
-    if metrics:
-        from ._build import metrics_table
+    """Ingest one file and write its tables (a worker's whole job): each table is written as soon as
+    it is built, except those a capture still adds to (counters, metrics)."""
+    with TableWriter(folder, partitioned) as writer:
 
-        rt.tables["metrics"] = metrics_table(rt.rank, metrics)
-    rt.stats["source"] = str(path)
-    write_rank(folder, rt, partitioned)
+        def ready(rank: int, name: str, table: Any) -> None:
+            if name not in _COMPLETED_LATER:
+                writer.write(rank, name, table)
+
+        rt, fields = ingest_file(path, default_rank=default_rank, progress=progress, jobs=jobs, ready=ready)
+        if extra_events is not None and extra_events.exists():
+            _merge_counters(rt, extra_events)
+        if metrics:
+            from ._build import metrics_table
+
+            rt.tables["metrics"] = metrics_table(rt.rank, metrics)
+        rt.stats["source"] = str(path)
+        write_rank(folder, rt, partitioned, writer)
     return rt.rank, rt.stats, {k: fields[k] for k in _KEEP_FIELDS if k in fields}, rt.process_names
+
+
+_COMPLETED_LATER = frozenset({"counters", "metrics"})
 
 
 def ingest_files(
