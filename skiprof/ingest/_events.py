@@ -439,12 +439,12 @@ def _gpu_ann(chunk: _Chunk, idx: np.ndarray, batch: Batch, cat: Any) -> dict[str
     return _base(chunk, idx, batch)[0]
 
 
-_MEMORY_NAME = b'"[memory]"'
+_MEMORY_NAME = msgspec.Raw(b'"[memory]"')  # compared with each raw name as it is, without a copy
 
 
 def _instant(chunk: _Chunk, idx: np.ndarray, batch: Batch, cat: Any) -> dict[str, Any]:
     """Allocator events (``[memory]``); any other instant event is counted as ignored."""
-    mem = np.array([bytes(chunk.events[i].name) == _MEMORY_NAME for i in idx.tolist()], bool)
+    mem = np.array([chunk.events[i].name == _MEMORY_NAME for i in idx.tolist()], bool)
     if (~mem).any():
         batch.ignored["i:cpu_instant_event"] += int((~mem).sum())
     idx = idx[mem]
@@ -463,7 +463,7 @@ def _flow(sub: list[Any], batch: Batch, labels: dict[str, int]) -> dict[str, Any
     ts, ok = _times(sub, "ts", batch.exact)
     ids = [e.id for e in sub]
     try:
-        id_arr = np.array(ids, dtype=np.int64)
+        id_arr = np.fromiter(ids, np.int64, len(ids))
     except (TypeError, ValueError, OverflowError):
         as_int = [v if isinstance(v, int) else (int(v) if isinstance(v, str) and v.isdigit() else -1) for v in ids]
         id_arr = np.array([v if 0 <= v <= _INT64_MAX else -1 for v in as_int], dtype=np.int64)
