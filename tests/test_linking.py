@@ -200,3 +200,24 @@ def test_odd_values_are_coerced_not_fatal(tmp_path: Path) -> None:
     assert t.ops["name"].tolist() == ["aten::mm", "12345", 'say "hi"\\n']
     assert t.ops["ts"].tolist() == [0, 60_000, 70_000]
     assert t.kernels["op_name"].tolist() == ["aten::mm"]
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 2), st.integers(0, 30), st.integers(0, 10), st.booleans()), min_size=1, max_size=60))
+def test_nesting_depth_by_search_equals_the_sweep(rows: list[tuple[int, int, int, bool]]) -> None:
+    """The depth nest() computes by binary search equals the boundary sweep it replaced, on intervals
+    with ties, back-to-back siblings and zero-length ones (sorted by thread, start, longest first)."""
+    import numpy as np
+
+    from skiprof.ingest._link import _depth, _depth_by_sweep
+
+    thread = np.array([r[0] for r in rows], np.int64)
+    ts = np.array([r[1] for r in rows], np.int64)
+    dur = np.array([r[2] if r[3] else 0 for r in rows], np.int64)
+    order = np.lexsort((-dur, ts, thread))
+    thread, ts, dur = thread[order], ts[order], dur[order]
+    assert np.array_equal(_depth(thread, ts, dur), _depth_by_sweep(thread, ts, dur))

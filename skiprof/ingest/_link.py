@@ -35,20 +35,9 @@ def nest(thread: np.ndarray, ts: np.ndarray, dur: np.ndarray) -> tuple[np.ndarra
     """
     n = len(ts)
     parent = np.full(n, -1, np.int64)
-    depth = np.zeros(n, np.int32)
     if n == 0:
-        return parent, depth
-    order = np.arange(n, dtype=np.int64)
-    end = ts + dur
-    b_thread = np.concatenate([thread, thread])
-    b_time = np.concatenate([ts, end])
-    b_type = np.concatenate([np.ones(n, np.int8), np.where(dur > 0, 0, 2).astype(np.int8)])
-    b_tie = np.concatenate([order, order])
-    b_delta = np.concatenate([np.ones(n, np.int64), -np.ones(n, np.int64)])
-    sweep = np.lexsort((b_tie, b_type, b_time, b_thread))
-    running = np.cumsum(b_delta[sweep])
-    is_start = sweep < n
-    depth[sweep[is_start]] = (running[is_start] - 1).astype(np.int32)
+        return parent, np.zeros(0, np.int32)
+    depth = _depth(thread, ts, dur)
     for d in range(1, int(depth.max()) + 1):
         upper = np.flatnonzero(depth == d - 1)
         here = np.flatnonzero(depth == d)
@@ -57,6 +46,47 @@ def nest(thread: np.ndarray, ts: np.ndarray, dur: np.ndarray) -> tuple[np.ndarra
         same = (cand >= 0) & (thread[np.maximum(cand, 0)] == thread[here])
         parent[here] = np.where(same, cand, -1)
     return parent, depth
+
+
+def _depth(thread: np.ndarray, ts: np.ndarray, dur: np.ndarray) -> np.ndarray:
+    """Intervals open on the thread when each one starts (the sweep of ``nest``), counted without
+    sweeping: the starts before one are the rows before it on its thread (they are sorted), the
+    ends before it are found by binary search among its thread's ends, where an end at the same
+    instant counts unless its interval has zero length."""
+    n = len(ts)
+    end = ts + dur
+    lo, hi = min(int(ts.min()), int(end.min())), max(int(ts.max()), int(end.max()))
+    if lo <= -(2**61) or hi >= 2**61:
+        return _depth_by_sweep(thread, ts, dur)  # times too large for the doubled keys below
+    # Doubled keys order an end at t (2t, or 2t + 1 for a zero-length interval) before or after a
+    # start at t (2t + 1, searched on the left).
+    end_key = end * 2 + (dur <= 0)
+    start_key = ts * 2 + 1
+    first = np.flatnonzero(np.r_[True, thread[1:] != thread[:-1]])
+    bounds = np.r_[first, n]
+    depth = np.empty(n, np.int64)
+    for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
+        ends = np.sort(end_key[lo:hi])
+        depth[lo:hi] = np.arange(hi - lo) - np.searchsorted(ends, start_key[lo:hi], side="left")
+    return depth.astype(np.int32)
+
+
+def _depth_by_sweep(thread: np.ndarray, ts: np.ndarray, dur: np.ndarray) -> np.ndarray:
+    """The same count by sweeping all starts and ends: +1 at a start, -1 at an end, ends before starts
+    at the same instant, zero-length intervals closing after the starts they coincide with."""
+    n = len(ts)
+    order = np.arange(n, dtype=np.int64)
+    b_thread = np.concatenate([thread, thread])
+    b_time = np.concatenate([ts, ts + dur])
+    b_type = np.concatenate([np.ones(n, np.int8), np.where(dur > 0, 0, 2).astype(np.int8)])
+    b_tie = np.concatenate([order, order])
+    b_delta = np.concatenate([np.ones(n, np.int64), -np.ones(n, np.int64)])
+    sweep = np.lexsort((b_tie, b_type, b_time, b_thread))
+    running = np.cumsum(b_delta[sweep])
+    is_start = sweep < n
+    depth = np.zeros(n, np.int32)
+    depth[sweep[is_start]] = (running[is_start] - 1).astype(np.int32)
+    return depth
 
 
 def top_of(parent: np.ndarray) -> np.ndarray:
