@@ -100,11 +100,10 @@ class _Graph:
         names = la["name"].values
         self.blocking = np.array([is_blocking(n) if n else False for n in names] + [False])[la["name"].codes]
         self.l_id = la["launch_id"]
-        row_of = {int(lid): j for j, lid in enumerate(self.l_id)}
         self.k_ts, self.k_dur = k["ts"], k["dur"]
         self.k_end = self.k_ts + self.k_dur
         self.k_lid = k["launch_id"]
-        self.k_call = np.array([row_of.get(int(x), -1) for x in self.k_lid], np.int64)
+        self.k_call = _rows_of(self.l_id, self.k_lid)
         self.k_lts = np.where(self.k_call >= 0, self.l_ts[np.maximum(self.k_call, 0)] if len(self.l_ts) else 0, -1)
         self.k_key = stream_key(k["device"], k["stream"])
         order = np.lexsort((k["kernel_id"], self.k_ts, self.k_key))
@@ -117,9 +116,10 @@ class _Graph:
         # say) spends its gaps waiting, which a faster or slower CPU does not change.
         self.working = set(zip(ops["pid"].tolist(), ops["tid"].tolist()))
         self.by_call: dict[int, list[int]] = {}
-        for r in np.argsort(self.k_ts, kind="stable"):
-            if self.k_call[r] >= 0:
-                self.by_call.setdefault(int(self.k_call[r]), []).append(int(r))
+        by_time = np.argsort(self.k_ts, kind="stable")
+        for r, c in zip(by_time.tolist(), self.k_call[by_time].tolist()):
+            if c >= 0:
+                self.by_call.setdefault(c, []).append(r)
         self.attached, self.tail_orphans = self._attach_orphans()
         # Python lists of the columns the per-call loop reads: indexing a list is several times
         # cheaper than indexing a numpy array one element at a time.
@@ -138,12 +138,20 @@ class _Graph:
     def _chain_calls(self) -> None:
         """Each call's predecessor on its thread in replay order (-1: none), and whether it starts after
         that one's measured end (the common case the replay loop takes without looking further)."""
+        n = len(self.ts_l)
+        prev = np.full(n, -1, np.int64)
         last: dict[tuple[int, int], int] = {}
-        prev = np.full(len(self.ts_l), -1, np.int64)
-        for j in self.order_l:
-            th = self.thread[j]
-            prev[j] = last.get(th, -1)
-            last[th] = j
+        if n:
+            la = self.view.launches
+            _, code = np.unique(np.stack([la["pid"], la["tid"]], axis=1), axis=0, return_inverse=True)
+            order = np.array(self.order_l, np.int64)
+            seq = code.reshape(-1)[order]
+            grouped = np.argsort(seq, kind="stable")  # by thread, in replay order within each
+            calls, seq = order[grouped], seq[grouped]
+            same = np.flatnonzero(seq[1:] == seq[:-1]) + 1
+            prev[calls[same]] = calls[same - 1]
+            for j in calls[np.flatnonzero(np.r_[seq[1:] != seq[:-1], True])].tolist():
+                last[self.thread[j]] = j
         self.prev_call = prev
         self.last_call = last  # each thread's last call
         self.chained = (prev >= 0) & (self.l_ts >= self.l_end[np.maximum(prev, 0)])
@@ -250,6 +258,17 @@ def _fused(g: _Graph, chains: tuple[tuple[str, ...], ...]) -> tuple[set[int], di
                 break
         i += 1
     return removed, extra
+
+
+def _rows_of(ids: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """The row of ``ids`` holding each wanted id (the last such row), -1 where none does."""
+    if not len(ids):
+        return np.full(len(wanted), -1, np.int64)
+    order = np.argsort(ids, kind="stable")
+    ranked = ids[order]
+    pos = np.searchsorted(ranked, wanted, side="right") - 1
+    hit = (pos >= 0) & (ranked[np.maximum(pos, 0)] == wanted)
+    return np.where(hit, order[np.maximum(pos, 0)], -1).astype(np.int64)
 
 
 class _Cover:
