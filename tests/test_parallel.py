@@ -56,6 +56,34 @@ def test_parallel_equals_serial(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         assert all(outcomes)
 
 
+def test_small_ram_folder_falls_back_to_the_temporary_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A /dev/shm without room for the pieces in flight (a container's 64 MB, say) is not used: the
+    pieces go through the default temporary folder and the result is the same."""
+    import os
+    import tempfile
+
+    from skiprof.ingest import _parallel
+
+    class Tiny:
+        f_bavail, f_frsize = 1, 4096
+
+    monkeypatch.setattr(os, "statvfs", lambda path: Tiny())
+    assert _parallel._scratch(2) is None
+    used: list[str | None] = []
+    real = tempfile.TemporaryDirectory
+
+    def spy(*a, **k):
+        used.append(k.get("dir"))
+        return real(*a, **k)
+
+    monkeypatch.setattr(_parallel.tempfile, "TemporaryDirectory", spy)
+    monkeypatch.setattr(_parallel, "MIN_BYTES", 0)
+    monkeypatch.setattr(_parallel, "PIECE_BYTES", 4096)
+    src = write_trace(tmp_path / "t.json", _events(200))
+    assert _tables(src, 2).tables["ops"].equals(_tables(src, 1).tables["ops"])
+    assert used == [None]
+
+
 @needs_shared
 def test_parallel_equals_serial_on_real_trace(monkeypatch: pytest.MonkeyPatch) -> None:
     from skiprof.ingest import _parallel

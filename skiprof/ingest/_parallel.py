@@ -73,10 +73,18 @@ def _load(path: str) -> Any:
     return batch
 
 
-def _scratch() -> str | None:
-    """A folder in RAM for the workers' results, where the system has one."""
+def _scratch(jobs: int) -> str | None:
+    """A folder in RAM for the pieces and the workers' results, where the system has one with room for
+    all that can be in flight (containers often mount a small /dev/shm); else the default temporary
+    folder (None)."""
     shm = "/dev/shm"
-    return shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else None
+    try:
+        st = os.statvfs(shm)
+    except OSError:
+        return None
+    # Up to two pieces per worker in flight, each as text and as columns, with room to spare.
+    need = 2 * jobs * PIECE_BYTES * 4
+    return shm if os.access(shm, os.W_OK) and st.f_bavail * st.f_frsize >= need else None
 
 
 def decode_parallel(path: Path, info: TraceText, jobs: int,
@@ -89,7 +97,7 @@ def decode_parallel(path: Path, info: TraceText, jobs: int,
     pending: deque[Future[Any]] = deque()
     done: list[Any] = []
     ctx = multiprocessing.get_context("fork")
-    with tempfile.TemporaryDirectory(prefix="skiprof-", dir=_scratch()) as tmp, \
+    with tempfile.TemporaryDirectory(prefix="skiprof-", dir=_scratch(jobs)) as tmp, \
             ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
 
         def submit(text: memoryview) -> None:
