@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import zlib
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -185,17 +185,7 @@ def read_chunks(
     if parts:
         buf = b"".join([buf, *parts])
     if defer is not None and phase == "events":
-        # The end of the file: all but a small tail still goes out, in quarter pieces, so that the
-        # part decoded here (the end of the array is only found by trying) is short.
-        start = 0
-        while len(buf) - start > size // 2:
-            done = _cut_only(buf, start, size // 4, defer)
-            if done is None:
-                break
-            result, start = done
-            yield result
-        if start:
-            buf = buf[start:]
+        buf = yield from _defer_most(buf, size, defer)
     if phase == "start":
         if not buf.strip():
             raise BadTraceError(path, "empty file")
@@ -206,6 +196,20 @@ def read_chunks(
         info.fields.update(tail)
     if result is not None:
         yield result
+
+
+def _defer_most(buf: bytes, size: int, defer: Any) -> Generator[Any, None, bytes]:
+    """At the end of the file, hand all but a short tail to ``defer`` in quarter pieces (yielding each
+    result), so that the part decoded here, where the end of the array is found by trying, is
+    short; returns that tail."""
+    start = 0
+    while len(buf) - start > size // 2:
+        done = _cut_only(buf, start, size // 4, defer)
+        if done is None:
+            break
+        result, start = done
+        yield result
+    return buf[start:] if start else buf
 
 
 def _start(path: Path, buf: bytes, info: TraceText) -> tuple[bytes, str, bool]:
