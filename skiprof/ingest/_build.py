@@ -44,7 +44,9 @@ class RankTables:
 
 
 def _concat(batches: list[Batch], group: str) -> dict[str, Any] | None:
-    parts = [b.groups[group] for b in batches if group in b.groups]
+    """One group's columns over all batches, taken out of them: each piece's copy is freed as soon as
+    the joined one exists, which keeps the build's peak memory near one copy of the columns."""
+    parts = [b.groups.pop(group) for b in batches if group in b.groups]
     if not parts:
         return None
     out: dict[str, Any] = {}
@@ -127,6 +129,7 @@ def build_rank(rank: int, batches: list[Batch], ready: Callable[[str, pa.Table],
                            np.concatenate([host["tid"] if host else empty, runtime["tid"] if runtime else empty]))
     op_thr, rt_thr = thr_all[:n_ops], thr_all[n_ops:]
     ops = _Ops(rank, host, op_thr)
+    del host  # the unsorted copy: the ops hold the sorted one
     put("ops", ops.table)
     op_id, top_op = np.zeros(0, np.int64), np.zeros(0, np.int64)
     if runtime:
