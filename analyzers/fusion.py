@@ -78,19 +78,36 @@ def chain_columns(view: View, *, max_len: int = 4, threshold: float = 0.8, min_c
         if not len(starts):
             continue
         grams = np.stack([codes[starts + j] for j in range(length)], axis=1)
-        uniq, inverse, counts = np.unique(grams, axis=0, return_inverse=True, return_counts=True)
-        inverse = inverse.reshape(-1)
+        uniq, inverse, counts = _distinct_rows(grams)
+        # The windows of each distinct chain, in order: one stable sort instead of a scan per chain.
+        by_gram = np.argsort(inverse, kind="stable")
+        bounds = np.r_[0, np.cumsum(counts)]
         for g, (gram, count) in enumerate(zip(uniq, counts)):
             ps = count / first_count[int(gram[0])]
             if count < min_count or ps < threshold:
                 continue
-            members = starts[inverse == g]
+            members = starts[by_gram[bounds[g]:bounds[g + 1]]]
             launching = Counter(op_names[c] for c in ops[members] if c >= 0).most_common(2)
             rows.append((tuple(names[c] for c in gram), length, int(count), int(first_count[int(gram[0])]),
                          float(ps), float(count * (length - 1) * cost), ", ".join(o for o, _ in launching)))
     rows.sort(key=lambda r: (-r[5], -r[2], r[0]))  # chains are tuples of names: a total, file-independent order
     rows = rows[:top]
     return {c: [r[i] for r in rows] for i, c in enumerate(_COLS)}
+
+
+def _distinct_rows(grams: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """np.unique over rows (distinct rows, each row's index among them, their counts): rows of up to
+    four name codes below 2**15 are packed into one int64 first, which a 1-D unique sorts many
+    times faster than rows."""
+    width = grams.shape[1]
+    if width <= 4 and (not grams.size or (int(grams.min()) >= 0 and int(grams.max()) < 1 << 15)):
+        packed = np.zeros(len(grams), np.int64)
+        for j in range(width):
+            packed = (packed << 15) | grams[:, j].astype(np.int64)
+        _, first, inverse, counts = np.unique(packed, return_index=True, return_inverse=True, return_counts=True)
+        return grams[first], inverse.reshape(-1), counts
+    uniq, inverse, counts = np.unique(grams, axis=0, return_inverse=True, return_counts=True)
+    return uniq, inverse.reshape(-1), counts
 
 
 def chains(view: View, *, max_len: int = 4, threshold: float = 0.8, min_count: int = 2, top: int = 10) -> Any:
