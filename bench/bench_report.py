@@ -1,6 +1,6 @@
 """Report time: a whole `skiprof report --format json` process on the imported V100 trace.
 
-    python bench/bench_report.py [--trace FILE] [--repeat 5] [--scale]
+    python bench/bench_report.py [--trace FILE] [--repeat 5] [--scale] [--compare CHECKOUT]
 
 Targets: the report (the Analyzers issue) at most 0.5 s for the whole process, with per-op
 attribution for every top-level op, growing linearly (--scale runs the 10x trace of
@@ -8,7 +8,9 @@ bench/make_scaled.py); `skiprof advise` (the verdict and the ranked fixes, five 
 replays) at most 1 s. Since the report opens with the verdict and the fixes, it runs the same
 replays as advise.
 The baseline, measured in the same run, is a process that only reads the same folder's tables
-with pyarrow; the ratio shows what the analysis adds on top of reading.
+with pyarrow; the ratio shows what the analysis adds on top of reading. --compare CHECKOUT also
+times report and advise of another checkout of skiprof (say, the commit before a change) in the
+same interleaved runs, on the same folder.
 """
 from __future__ import annotations
 
@@ -22,14 +24,27 @@ READ_ONLY = ("import sys, pyarrow.parquet as pq\n"
              "    pq.ParquetFile(f'{sys.argv[1]}/{n}.parquet').read()\n")
 
 
-def bench(trace: Path, repeat: int) -> float:
+def _other(checkout: Path) -> list[str]:
+    """The command line of another checkout's skiprof, its analyzers included (installed ones map
+    skiprof.analyzers to this checkout's folder)."""
+    root = str(checkout)
+    return [PY, "-c", f"import sys; sys.path.insert(0, {root!r}); import analyzers, skiprof; "
+            "sys.modules['skiprof.analyzers'] = skiprof.analyzers = analyzers; sys.argv[0] = 'skiprof'; "
+            "from skiprof._entry import main; main()"]
+
+
+def bench(trace: Path, repeat: int, compare: Path | None = None) -> float:
     folder = OUT / f"{trace.name}.report"
     run([PY, "-m", "skiprof", "import", str(trace), "-o", str(folder), "-f", "--no-report"])
+    report, advise = ["report", str(folder), "--format", "json", "--top", "1000000"], ["advise", str(folder), "--format", "json"]
     cmds = {
         "read tables (baseline)": [PY, "-c", READ_ONLY, str(folder)],
-        "skiprof report --format json": [PY, "-m", "skiprof", "report", str(folder), "--format", "json", "--top", "1000000"],
-        "skiprof advise": [PY, "-m", "skiprof", "advise", str(folder), "--format", "json"],
+        "skiprof report --format json": [PY, "-m", "skiprof", *report],
+        "skiprof advise": [PY, "-m", "skiprof", *advise],
     }
+    if compare is not None:
+        cmds["report (--compare)"] = _other(compare) + report
+        cmds["advise (--compare)"] = _other(compare) + advise
     res = {k: med(v) for k, v in median_runs(cmds, repeat).items()}
     print(f"trace: {trace.name}, median of {repeat} interleaved runs")
     for name, r in res.items():
@@ -38,6 +53,9 @@ def bench(trace: Path, repeat: int) -> float:
     print(f"  report / baseline wall ratio: {ours / res['read tables (baseline)'].wall_s:.2f}; "
           f"absolute {ours:.3f} s (target <= 0.5 s on the 1x trace)")
     print(f"  advise: {res['skiprof advise'].wall_s:.3f} s (target <= 1 s on the 1x trace)")
+    if compare is not None:
+        print(f"  this checkout / --compare: report {ours / res['report (--compare)'].wall_s:.2f}, "
+              f"advise {res['skiprof advise'].wall_s / res['advise (--compare)'].wall_s:.2f}")
     shutil.rmtree(folder, ignore_errors=True)
     return ours
 
@@ -71,8 +89,9 @@ def per_analysis(trace: Path) -> None:
 
 
 def main() -> None:
-    a = common_args(__doc__ or "", "also run on the 10x trace and print the growth")
-    one = bench(a.trace, a.repeat)
+    a = common_args(__doc__ or "", "also run on the 10x trace and print the growth",
+                    extra=[("--compare", {"type": Path, "default": None, "help": "another skiprof checkout to time beside"})])
+    one = bench(a.trace, a.repeat, a.compare)
     per_analysis(a.trace)
     if a.scale:
         from make_scaled import scaled_path
