@@ -129,6 +129,7 @@ class _Graph:
         self.kkey_l = self.k_key.tolist()
         self.order_l = np.argsort(self.l_ts, kind="stable").tolist()
         self.plain_l = [not (b or kk is None) for b, kk in zip(self.blocking_l, self.kind_l)]
+        self.api = np.isin(self.l_kind, API_KINDS)  # calls whose cost scales with launch_scale
         self._chain_calls()
         self._lead_times()
         self.copy_calls = self._copy_calls()
@@ -290,16 +291,8 @@ class _Cover:
 
     def between_many(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """``between`` for arrays of instants, at once."""
-        if not self.lo:
-            return np.zeros(len(a), np.int64)
-        lo, hi, cum = np.array(self.lo, np.int64), np.array(self.hi, np.int64), np.array(self.cum, np.int64)
-
-        def before(t: np.ndarray) -> np.ndarray:
-            i = np.searchsorted(lo, t, side="right") - 1
-            k = np.maximum(i, 0)
-            return np.where(i < 0, 0, cum[k] + np.minimum(t, hi[k]) - lo[k])
-
-        return before(b) - before(a)
+        ivs = (np.array(self.lo, np.int64), np.array(self.hi, np.int64))
+        return iv.covered_before(ivs, b) - iv.covered_before(ivs, a)
 
 
 class _Run:
@@ -492,8 +485,7 @@ def _scaled(g: _Graph, run: _Run) -> tuple[list[int], list[int], list[int], list
     m_end = g.l_end[prev] if len(prev) else np.zeros(0, np.int64)
     raw_gap = g.l_ts - m_end - run.cover.between_many(m_end, g.l_ts)
     gap = np.where(g.chained, np.round(raw_gap * np.where(g.on_working, k.host_scale, 1.0)), 0).astype(np.int64)
-    api = np.isin(g.l_kind, API_KINDS)
-    dur = np.round(g.l_dur * np.where(api, k.launch_scale, k.host_scale)).astype(np.int64)
+    dur = np.round(g.l_dur * np.where(g.api, k.launch_scale, k.host_scale)).astype(np.int64)
     lead = np.where(g.lead >= 0, np.round(g.lead * k.launch_scale), g.lead).astype(np.int64)
     kdur = np.round(g.k_dur * k.device_scale).astype(np.int64)
     return gap.tolist(), dur.tolist(), lead.tolist(), kdur.tolist()
