@@ -84,6 +84,26 @@ def test_small_ram_folder_falls_back_to_the_temporary_folder(tmp_path: Path, mon
     assert used == [None]
 
 
+def test_full_scratch_folder_falls_back_to_decoding_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The scratch folder filling up mid-import (ENOSPC on a piece) is not the output's problem: the
+    file is decoded in this process instead, with the same result."""
+    import errno
+    import os
+
+    from skiprof.ingest import _parallel
+
+    def full(events: object, path: str) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
+
+    monkeypatch.setattr(_parallel, "MIN_BYTES", 0)
+    monkeypatch.setattr(_parallel, "PIECE_BYTES", 4096)
+    src = write_trace(tmp_path / "t.json", _events(200))
+    serial = _tables(src, 1)
+    monkeypatch.setattr(_parallel, "_write_piece", full)
+    assert _parallel.decode_parallel(src, ingest.TraceText(), 2) is None
+    assert _tables(src, 2).tables["ops"].equals(serial.tables["ops"])
+
+
 @needs_shared
 def test_parallel_equals_serial_on_real_trace(monkeypatch: pytest.MonkeyPatch) -> None:
     from skiprof.ingest import _parallel

@@ -89,7 +89,16 @@ def _scratch(jobs: int) -> str | None:
 
 def decode_parallel(path: Path, info: TraceText, jobs: int,
                     progress: Callable[[int], None] | None = None) -> list[Any] | None:
-    """Every piece's Batch in file order, decoded by ``jobs`` workers; None if a cut was wrong."""
+    """Every piece's Batch in file order, decoded by ``jobs`` workers; None if a cut was wrong, or if
+    the scratch folder failed (full, say), where the caller decodes in its own process instead:
+    the output may well have room that the scratch folder lacks."""
+    try:
+        return _decode_parallel(path, info, jobs, progress)
+    except OSError:
+        return None
+
+
+def _decode_parallel(path: Path, info: TraceText, jobs: int, progress: Callable[[int], None] | None) -> list[Any] | None:
     import multiprocessing
 
     from . import _events  # noqa: F401  - loaded before the fork, so workers start ready
@@ -120,7 +129,7 @@ def decode_parallel(path: Path, info: TraceText, jobs: int,
                     while pending:
                         done.append(_load(pending.popleft().result()))
                     done.append(item)
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, OSError):
             for f in pending:
                 f.cancel()
             return None
