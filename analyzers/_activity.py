@@ -15,10 +15,21 @@ from skiprof._domain import launch_kind, stream_key
 
 from ._cols import Cols
 
-__all__ = ["activity_columns", "KEEP"]
+__all__ = ["activity_columns", "KEEP", "rows_of", "segment_prev_max"]
 
 KEEP = ["kernel_id", "name", "kind", "device", "stream", "ts", "dur", "launch_id", "launch_name", "launch_ts",
         "launch_dur", "op_id", "op_name", "top_op_id", "top_op_name"]
+
+
+def rows_of(ids: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """The row of ``ids`` holding each wanted id (the last such row), -1 where none does."""
+    if not len(ids):
+        return np.full(len(wanted), -1, np.int64)
+    order = np.argsort(ids, kind="stable")
+    ranked = ids[order]
+    pos = np.searchsorted(ranked, wanted, side="right") - 1
+    hit = (pos >= 0) & (ranked[np.maximum(pos, 0)] == wanted)
+    return np.where(hit, order[np.maximum(pos, 0)], -1).astype(np.int64)
 
 
 def segment_prev_max(values: np.ndarray, group: np.ndarray) -> np.ndarray:

@@ -27,7 +27,7 @@ import numpy as np
 from skiprof._domain import API_KINDS, LAUNCH_KINDS, is_blocking, stream_key
 
 from . import _intervals as iv
-from ._activity import segment_prev_max
+from ._activity import rows_of, segment_prev_max
 from ._view import View
 
 __all__ = ["Knobs", "Timeline", "simulate", "NONE"]
@@ -103,7 +103,7 @@ class _Graph:
         self.k_ts, self.k_dur = k["ts"], k["dur"]
         self.k_end = self.k_ts + self.k_dur
         self.k_lid = k["launch_id"]
-        self.k_call = _rows_of(self.l_id, self.k_lid)
+        self.k_call = rows_of(self.l_id, self.k_lid)
         self.k_lts = np.where(self.k_call >= 0, self.l_ts[np.maximum(self.k_call, 0)] if len(self.l_ts) else 0, -1)
         self.k_key = stream_key(k["device"], k["stream"])
         order = np.lexsort((k["kernel_id"], self.k_ts, self.k_key))
@@ -259,17 +259,6 @@ def _fused(g: _Graph, chains: tuple[tuple[str, ...], ...]) -> tuple[set[int], di
                 break
         i += 1
     return removed, extra
-
-
-def _rows_of(ids: np.ndarray, wanted: np.ndarray) -> np.ndarray:
-    """The row of ``ids`` holding each wanted id (the last such row), -1 where none does."""
-    if not len(ids):
-        return np.full(len(wanted), -1, np.int64)
-    order = np.argsort(ids, kind="stable")
-    ranked = ids[order]
-    pos = np.searchsorted(ranked, wanted, side="right") - 1
-    hit = (pos >= 0) & (ranked[np.maximum(pos, 0)] == wanted)
-    return np.where(hit, order[np.maximum(pos, 0)], -1).astype(np.int64)
 
 
 class _Cover:

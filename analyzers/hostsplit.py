@@ -18,6 +18,7 @@ from skiprof._domain import DEFAULT_FLOORS, is_blocking
 from skiprof._result import Col, Figure, Figures, Note, Result, Section, Table
 
 from . import _intervals as iv
+from ._activity import rows_of
 from ._options import Options
 from ._view import View, in_windows
 
@@ -63,15 +64,6 @@ class Split:
         return dict(self.__dict__)
 
 
-def _position(sorted_ids: np.ndarray, ids: np.ndarray) -> np.ndarray:
-    """Index of each of ``ids`` in ``sorted_ids`` (-1 where absent)."""
-    if not len(sorted_ids):
-        return np.full(len(ids), -1, np.int64)
-    i = np.searchsorted(sorted_ids, ids)
-    i = np.minimum(i, len(sorted_ids) - 1)
-    return np.where(sorted_ids[i] == ids, i, -1)
-
-
 @dataclass(frozen=True)
 class _PerOp:
     """Per cpu_op and per runtime call columns the split sums, computed once per view."""
@@ -91,8 +83,6 @@ def _per_op(view: View) -> _PerOp:
     ops, la, k = view.ops, view.launches, view.kernels
     cpu = ops["cat"].eq("cpu_op")
     op_ids = ops["op_id"][cpu]
-    order = np.argsort(op_ids, kind="stable")
-    sorted_ids = op_ids[order]
     dur = ops["dur"][cpu].astype(np.int64)
     in_op = la["top_op_id"] >= 0
     is_lib = np.zeros(len(op_ids), bool)
@@ -103,12 +93,12 @@ def _per_op(view: View) -> _PerOp:
         if is_lib.any():
             # Self time (less direct cpu_op children) less the runtime calls the op made itself.
             own = dur.copy()
-            parent = _position(sorted_ids, ops["cpu_parent"][cpu])
+            parent = rows_of(op_ids, ops["cpu_parent"][cpu])
             has = parent >= 0
-            np.subtract.at(own, order[parent[has]], dur[has])
-            call = _position(sorted_ids, la["op_id"][in_op]) if "op_id" in la.data else np.zeros(0, np.int64)
+            np.subtract.at(own, parent[has], dur[has])
+            call = rows_of(op_ids, la["op_id"][in_op]) if "op_id" in la.data else np.zeros(0, np.int64)
             hit = call >= 0
-            np.subtract.at(own, order[call[hit]], la["dur"][in_op][hit].astype(np.int64))
+            np.subtract.at(own, call[hit], la["dur"][in_op][hit].astype(np.int64))
             spare = np.where(is_lib, np.maximum(own, 0), 0)
     return _PerOp(cpu, ops["ts"][cpu], ops["cpu_parent"][cpu] < 0, dur, spare, is_lib, in_op,
                   in_op & _blocking(la["name"]), in_op & la["kind"].isin(("launch", "graph")))
