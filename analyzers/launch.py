@@ -20,7 +20,7 @@ from ._options import Options
 from ._view import View
 
 __all__ = ["per_activity", "activity_columns", "summary", "LaunchSummary", "LAUNCH_KINDS", "top_level_mask",
-           "carries_launch", "LaunchResult", "run"]
+           "carries_launch", "waiting_time", "LaunchResult", "run"]
 
 
 def per_activity(view: View) -> Any:
@@ -53,6 +53,8 @@ class LaunchSummary:
     tklqt_ns: int
     queue_ns: int
     launch_ns: int
+    waiting_ns: int
+    waiting_concurrency: float
     launch_delay_hta_ns: int
     akd_ns: float
     il_ns: int
@@ -96,12 +98,16 @@ def summary(view: View) -> LaunchSummary:
     api_in = api & np.isin(la["top_op_id"], ops["op_id"][launching])
     member = per["graph_member"]
     n_kernels = int(is_kernel.sum())
+    tklqt = int(per["launch_queue_ns"][carry].sum())
+    waiting = waiting_time(view, carry)
     return LaunchSummary(
         kernels=n_kernels,
         activities=len(k),
         linked_kernels=int((is_kernel & (k["launch_id"] >= 0)).sum()),
         orphan_kernels=int((is_kernel & (k["launch_id"] < 0)).sum()),
-        tklqt_ns=int(per["launch_queue_ns"][carry].sum()),
+        tklqt_ns=tklqt,
+        waiting_ns=waiting,
+        waiting_concurrency=tklqt / waiting if waiting else 0.0,
         queue_ns=int(per["queue_ns"][carry].sum()),
         launch_ns=int(per["launch_ns"][carry].sum()),
         launch_delay_hta_ns=int(per["launch_delay_ns"][carry].sum()),
@@ -122,6 +128,16 @@ def summary(view: View) -> LaunchSummary:
         framework_ns=int(ops["dur"][launching].sum() - la["dur"][api_in].sum()),
         clipped_activities=int(per["clipped"].sum()),
     )
+
+
+def waiting_time(view: View, carry: np.ndarray) -> int:
+    """Wall time inside the scope during which at least one activity counted in TKLQT had been
+    launched and had not started: TKLQT sums the waits kernel by kernel, so waits that overlap count
+    once per kernel there and once here (this is never more than TKLQT or IL)."""
+    per = view.per
+    start, ts = per["launch_ts"][carry], per["ts"][carry]
+    waited = ts > start
+    return iv.intersect_total(view.scope, iv.union(start[waited], ts[waited]))
 
 
 @dataclass(frozen=True)
@@ -152,6 +168,7 @@ class LaunchResult(Result):
                 Figure("TKLQT (launch + queue)", s.tklqt_ns, "ns"),
                 Figure("  launch part", s.launch_ns, "ns"),
                 Figure("  queue part", s.queue_ns, "ns"),
+                Figure("wall time with a kernel waiting", s.waiting_ns, "ns"),
                 Figure("AKD (mean kernel time)", s.akd_ns, "ns", "us"),
                 Figure("IL (latency)", s.il_ns, "ns"),
                 Figure("GPU busy time", s.gpu_busy_ns, "ns"),
@@ -184,6 +201,10 @@ def notes_for(view: View, s: LaunchSummary) -> tuple[str, ...]:
     if s.clipped_activities:
         notes.append(f"{s.clipped_activities} activities started before their launch call (clock skew); their "
                      "launch/queue time counts as 0.")
+    if s.tklqt_ns > s.il_ns > 0:
+        notes.append(f"TKLQT is {s.tklqt_ns / s.il_ns:.1f}x IL: it sums each kernel's own wait, and kernels waited "
+                     f"at the same time ({s.waiting_concurrency:.1f} at once on average, over "
+                     f"{s.waiting_ns / 1e6:,.2f} ms of wall time with a kernel waiting).")
     if s.graph_member_activities:
         notes.append(f"{s.graph_member_activities} activities ran inside graph launches: the graph's launch and queue "
                      "time is carried by its first activity only (docs/metrics.md).")

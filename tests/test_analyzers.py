@@ -126,6 +126,10 @@ def test_gpu_bound_queue(tmp_path: Path) -> None:
     assert (per["launch_ns"] // US).tolist() == [4, 2, 2, 2]
     s = launch.summary(v)
     assert (s.tklqt_ns, s.queue_ns, s.launch_ns) == (256 * US, 246 * US, 10 * US)
+    # Waits [1,5), [11,55), [21,105), [31,155) µs: their union is 4 + 144 = 148 µs of wall time,
+    # while TKLQT counts the overlapping waits once per kernel (256 µs > IL).
+    assert (s.waiting_ns, s.waiting_concurrency) == (148 * US, 256 / 148)
+    assert any("TKLQT is 1.2x IL" in n and "1.7 at once" in n for n in launch.notes_for(v, s))
     assert (s.il_ns, s.gpu_busy_ns, s.gpu_idle_ns, s.akd_ns) == (205 * US, 200 * US, 5 * US, 50 * US)
     assert boundness.label(200 / 205, 5 * US, 0) == "gpu-bound"
     w = boundness.per_window(v, 1)
@@ -180,6 +184,8 @@ def test_graph_beside_ordinary_launches(tmp_path: Path) -> None:
     assert (per["queue_ns"] // US).to_dict() == {"g0": 0, "g1": 0, "g2": 0, "k0": 5, "k1": 0, "k2": 0}
     s = launch.summary(v)
     assert (s.tklqt_ns, s.queue_ns, s.launch_ns) == (42 * US, 5 * US, 37 * US)
+    # Waits [5,20), [41,50), [61,70), [81,90) µs do not overlap: the wall time equals TKLQT.
+    assert (s.waiting_ns, s.waiting_concurrency) == (42 * US, 1.0)
     assert (s.launch_calls, s.launch_call_ns, s.graph_member_activities, s.graph_member_ns) == (4, 22 * US, 2, 20 * US)
     assert (s.il_ns, s.gpu_busy_ns) == (95 * US, 45 * US)
 

@@ -91,6 +91,25 @@ def test_phases_add_up_and_labels_match_their_evidence(tmp_path: Path, events: l
 
 @SETTINGS
 @given(events=traces())
+def test_launch_parts_add_up_and_waiting_time_is_bounded(tmp_path: Path, events: list[dict]) -> None:
+    """TKLQT = launch + queue; the wall time with a kernel waiting is at most TKLQT and at most IL,
+    for the whole trace and for each step (waits that overlap count once per kernel in TKLQT only)."""
+    from skiprof.analyzers import launch, select
+
+    t = _import(tmp_path, events, "t")
+    whole = launch.summary(select(t))
+    if whole.tklqt_ns > 0:
+        assert whole.waiting_ns > 0 and whole.waiting_concurrency >= 1
+    views = [select(t)] + [select(t, step=int(s)) for s in select(t).steps()["step"]]
+    for v in views:
+        s = launch.summary(v)
+        assert s.launch_ns + s.queue_ns == s.tklqt_ns
+        assert 0 <= s.waiting_ns <= min(s.tklqt_ns, s.il_ns)
+        assert s.waiting_concurrency == (s.tklqt_ns / s.waiting_ns if s.waiting_ns else 0.0)
+
+
+@SETTINGS
+@given(events=traces())
 def test_identity_replay_is_exact(tmp_path: Path, events: list[dict]) -> None:
     from skiprof.analyzers import whatif
 
