@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import numpy as np
 
@@ -14,6 +15,7 @@ from . import _intervals as iv
 from ._activity import activity_columns
 from ._cols import Cols, from_arrow
 
+T = TypeVar("T")
 _STEP_NAME = re.compile(r"^ProfilerStep#\d+$")
 
 __all__ = ["View", "select", "in_windows"]
@@ -40,6 +42,17 @@ class View:
     def per(self) -> dict[str, Any]:
         """Launch and queue time of every linked device activity (analyzers/_activity.py), computed once."""
         return activity_columns(self.kernels)
+
+    @cached_property
+    def _memo(self) -> dict[str, Any]:
+        return {}
+
+    def memo(self, key: str, make: Callable[[], T]) -> T:
+        """``make()``, computed once per view under ``key``: figures that several analyses of one
+        report read (the phase split, the overall label). Callers must not change what it returns."""
+        if key not in self._memo:
+            self._memo[key] = make()
+        return cast(T, self._memo[key])
 
     @cached_property
     def scope(self) -> iv.Intervals:

@@ -137,8 +137,9 @@ def per_window(view: View, windows: int = 10) -> Any:
 
 
 def overall_columns(view: View) -> dict[str, Any]:
-    """The whole scope as one stretch (what ``boundness.overall`` labels)."""
-    return _stretches(view, [view.span()], ["overall"], [view.scope])
+    """The whole scope as one stretch (what ``boundness.overall`` labels); once per view, since the
+    summary, the boundness table, the replay's baseline and the fixes all quote it."""
+    return view.memo("overall_columns", lambda: _stretches(view, [view.span()], ["overall"], [view.scope]))
 
 
 def idle_columns(view: View) -> dict[str, Any]:

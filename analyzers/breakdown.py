@@ -155,7 +155,12 @@ def split_uncovered(view: View, left: iv.Intervals) -> tuple[int, int]:
 
 
 def phases(view: View) -> Phases:
-    """Split the view's scope into phases by priority."""
+    """Split the view's scope into phases by priority (once per view: the report, the fixes and the
+    export read it)."""
+    return view.memo("phases", lambda: _phases(view))
+
+
+def _phases(view: View) -> Phases:
     left = view.scope
     acc = dict.fromkeys(PHASES, 0)
     for phase, src in sources(view):

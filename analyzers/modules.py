@@ -77,6 +77,8 @@ def rollup(view: View) -> tuple[dict[str, dict[str, int]], int]:
     """Per module path: calls, host_ns (total), device_ns / launches / launch_queue_ns (self); and the
     device time launched outside any module."""
     occ, per_thread = module_tree(view)
+    if not occ:  # no module annotations (most imported traces): every activity is outside
+        return {}, int(view.per["dur"].sum())
     out: dict[str, dict[str, int]] = {}
     for lo, hi, _, path in occ:
         row = out.setdefault(path, {"calls": 0, "host_ns": 0, "device_ns": 0, "launches": 0, "launch_queue_ns": 0})
