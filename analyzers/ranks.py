@@ -114,7 +114,8 @@ def figures_for(v: View) -> dict[str, Any]:
     steps = v.steps()
     step_ns = float(np.median(steps["dur"])) if len(steps) else float(s.il_ns)
     return {"rank": v.rank, "il_ns": s.il_ns, "gpu_busy_ns": s.gpu_busy_ns, "gpu_idle_ns": s.gpu_idle_ns,
-            "tklqt_ns": s.tklqt_ns, "launch_ns": s.launch_ns, "queue_ns": s.queue_ns, "comm_ns": comm_ns,
+            "tklqt_ns": s.tklqt_ns, "launch_ns": s.launch_ns, "queue_ns": s.queue_ns, "waiting_ns": s.waiting_ns,
+            "comm_ns": comm_ns,
             "comm_overlap_share": iv.intersect_total(comm, comp) / comm_ns if comm_ns else 0.0,
             "compute_ns": iv.total(comp), "step_ns": step_ns, "steps": len(steps), "kernels": s.kernels,
             "collectives": collectives_of(v)}
@@ -218,6 +219,11 @@ class RanksResult(Result):
     def sections(self) -> list[Section]:
         out: list[Section] = [Table(f"Per rank ({len(self.rows)} ranks{f' of {self.world_size}' if self.world_size else ''})",
                                     _R_COLS, self.rows)]
+        deep = [r["rank"] for r in self.rows if r.get("tklqt_ns", 0) > r.get("il_ns", 0) > 0]
+        if deep:
+            out.append(Note(f"TKLQT exceeds IL on rank{'s' if len(deep) > 1 else ''} {_listed(deep)}: it sums each kernel's "
+                            "own wait, and kernels waited at the same time (skiprof report DIR --rank R gives the wall "
+                            "time with a kernel waiting; docs/metrics.md)"))
         if self.stragglers:
             out.append(Table("Stragglers", (Col("rank", "rank", "count"), Col("rule", "rule"), Col("evidence", "evidence", "prose")),
                              tuple({"rank": s["rank"], "rule": s["rule"], "evidence": _evidence(s)} for s in self.stragglers)))
@@ -232,6 +238,12 @@ class RanksResult(Result):
                                                   sum(c["total_wait_ns"] for c in self.collectives), "ns"))))
         out.append(Note("one rank in detail: skiprof report DIR --rank R"))
         return out
+
+
+def _listed(ranks: list[int], most: int = 8) -> str:
+    """Rank ids for a sentence: the first ``most``, then how many more."""
+    shown = ", ".join(map(str, ranks[:most]))
+    return shown + (f" and {len(ranks) - most:,} more" if len(ranks) > most else "")
 
 
 def _evidence(s: dict[str, Any]) -> str:

@@ -58,6 +58,11 @@ def test_known_answers(three_ranks: Path) -> None:
     assert rows[0]["comm_overlap_share"] == pytest.approx(50 / 400)
     assert rows[1]["comm_overlap_share"] == pytest.approx(40 / 380)
     assert rows[2]["comm_overlap_share"] == 0
+    # kernels wait [10, 100), [25, a1) and [505, a2) µs: TKLQT 90 + (a1 - 25) + (a2 - 505) µs, and the
+    # wall time with a kernel waiting, the union, [10, max(100, a1)) and [505, a2)
+    assert [rows[r]["waiting_ns"] for r in (0, 1, 2)] == [235_000, 255_000, 485_000]
+    assert [rows[r]["tklqt_ns"] for r in (0, 1, 2)] == [310_000, 330_000, 560_000]
+    assert rows[0]["il_ns"] == 740_000 and "TKLQT exceeds IL" not in res.stdout
     assert all(rows[r]["gpu_busy_ns"] == 100_000 + (750 - ARRIVE[r][0]) * 1000 - (ARRIVE[r][1] - 400) * 1000
                - max(0, 200 - ARRIVE[r][0]) * 1000 for r in rows)
     coll = {c["name"]: c for c in doc["collectives"]}
@@ -237,3 +242,16 @@ def test_sql_over_all_ranks(three_ranks: Path, tmp_path: Path) -> None:
     assert run_cli("sql", str(three_ranks), "select * from memory", "-o", str(out)).returncode == 0
     assert out.read_text().startswith('"rank"')  # an empty table still has its columns
     assert run_cli("sql", str(three_ranks), "select 1", "-o", str(out)).returncode == 2  # no overwrite without -f
+
+
+def test_a_note_names_the_ranks_whose_tklqt_exceeds_il() -> None:
+    """TKLQT above IL is deep queueing, not an error: the report says so beside the table, for those ranks only."""
+    from skiprof._result import Note
+    from skiprof.analyzers.ranks import RanksResult
+
+    rows = tuple({"rank": r, "il_ns": 100, "tklqt_ns": t} for r, t in enumerate((50, 150, 100, 400)))
+    notes = [s.text for s in RanksResult(4, rows, (), ()).sections() if isinstance(s, Note)]
+    deep = [n for n in notes if n.startswith("TKLQT exceeds IL")]
+    assert len(deep) == 1 and deep[0].startswith("TKLQT exceeds IL on ranks 1, 3:")
+    quiet = RanksResult(1, rows[:1], (), ()).sections()
+    assert not any(isinstance(s, Note) and s.text.startswith("TKLQT") for s in quiet)
