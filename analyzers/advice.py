@@ -268,6 +268,7 @@ class FixesResult(Result):
                 "fixes": [f.to_dict() for f in self.fixes], "host_sensitivity": list(self.host)}
 
     def sections(self) -> list[Section]:
+        """The ranked fixes, why and how to apply each, and the host sensitivity."""
         rows = tuple({"rank": i, **f.to_dict()} for i, f in enumerate(self.fixes, 1))
         out: list[Section] = [
             Table(f"Fixes, ranked by the replay's predicted latency (measured {self.measured_il_ns / 1e6:,.2f} ms)",

@@ -86,6 +86,8 @@ def idle_causes(view: View) -> IdleCauses:
 
 def _stretches(view: View, bounds: list[tuple[int, int]], names: list[str],
                scopes: list[iv.Intervals] | None = None) -> dict[str, list[Any]]:
+    """The columns of STRETCH_COLUMNS for each named stretch: work counted where it ran, idle split by cause, and the
+    label."""
     per, k = view.per, view.kernels
     causes = idle_causes(view)
     k_ts = np.sort(k["ts"][k["kind"].eq("kernel")])
@@ -222,6 +224,8 @@ class BoundnessResult(Result):
                 "idle_attribution": {k: {"ns": v, "share": v / total if total else 0.0} for k, v in idle.items()}}
 
     def sections(self) -> list[Section]:
+        """The overall label with its evidence and rule, then per step and per window with a plot of GPU busy share,
+        and the idle between activities by cause."""
         if not self.has_device:
             return [Table("Steps", _CPU_STEP_COLS, self.steps)] if self.steps else []
         o = self.overall

@@ -161,6 +161,8 @@ def phases(view: View) -> Phases:
 
 
 def _phases(view: View) -> Phases:
+    """The phase split itself: each source takes what higher-priority ones left of the scope; the rest is host
+    overhead or idle."""
     left = view.scope
     acc = dict.fromkeys(PHASES, 0)
     for phase, src in sources(view):
@@ -227,6 +229,7 @@ class PhasesResult(Result):
                            for n, ns in zip(p.device_names, p.device_ns)}}
 
     def sections(self) -> list[Section]:
+        """The phase table, the phase bar and the device split, with a note where CPU-time samples are missing."""
         p = self.phases
         rows = tuple({"phase": n, "ns": ns, "share": ns / p.span_ns if p.span_ns else 0.0} for n, ns in zip(p.names, p.ns))
         parts = [(n, 100 * ns / p.span_ns if p.span_ns else 0.0) for n, ns in zip(p.names, p.ns)]

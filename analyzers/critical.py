@@ -109,6 +109,7 @@ class _Walk:
         return self._before_call(j, int(tl.call_start[j]))
 
     def _before_call(self, j: int, start: int) -> tuple[int, int]:
+        """Add the host segment that leads to call ``j`` and return (the call before it, where the segment starts)."""
         tl = self.tl
         p = int(tl.pred[j])
         if tl.edge[j] == "host" and p >= 0:

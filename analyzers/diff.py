@@ -69,6 +69,7 @@ def _normalized(col: Any) -> list[str]:
 
 
 def _kernel_groups(view: View, key: list[str]) -> dict[str, dict[str, int]]:
+    """Per normalised kernel name: count, device time and launch+queue time (as in TKLQT)."""
     per = view.per
     out: dict[str, dict[str, int]] = {}
     _add(out, key, "count", np.ones(len(key), np.int64))
@@ -106,6 +107,7 @@ def _ops(view: View) -> dict[str, dict[str, int]]:
 
 
 def _regions(view: View) -> dict[str, dict[str, int]]:
+    """Per normalised region name: count and host time (GPU annotations left out)."""
     r = view.regions
     keep = ~r["kind"].eq("gpu_annotation")
     names = [normalize_region(n or "") for n in r["name"].take(keep).tolist()]
@@ -237,6 +239,8 @@ class DiffResult(Result):
                 "regions": list(self.regions)}
 
     def sections(self) -> list[Section]:
+        """The headline figures of A and B, the IL change split by phase and by top-level op (each summing to the
+        change), the kernels and ops that changed most, the regions of both runs, and what only one run has."""
         d = self.il_ns[1] - self.il_ns[0]
         head = Figures(f"A: {self.a}  B: {self.b}", (
             Figure("latency (IL) A", self.il_ns[0], "ns"), Figure("latency (IL) B", self.il_ns[1], "ns"),

@@ -80,6 +80,7 @@ class _PerOp:
 
 
 def _per_op(view: View) -> _PerOp:
+    """Per top-level cpu_op: its duration, whether it ran a library kernel, and the launch calls inside it."""
     ops, la, k = view.ops, view.launches, view.kernels
     cpu = ops["cat"].eq("cpu_op")
     op_ids = ops["op_id"][cpu]
@@ -174,6 +175,7 @@ class HostSplitResult(Result):
                 **self.whole.to_dict(), "steps": list(self.steps)}
 
     def sections(self) -> list[Section]:
+        """Host orchestration split into its parts beside device active time and HDBI, per step when there are steps."""
         w = self.whole
         items = [Figure("orchestration", w.orchestration_ns, "ns")]
         for key, label in _PARTS:

@@ -160,6 +160,7 @@ class LaunchResult(Result):
                 **asdict(self.summary), "notes": list(self.notes)}
 
     def sections(self) -> list[Section]:
+        """The summary figures (device ones only when the trace has device activity) and their notes."""
         s = self.summary
         items = [Figure("scope", self.scope), Figure("boundness", self.overall, "label")]
         if self.has_device:

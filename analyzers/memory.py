@@ -80,6 +80,7 @@ def allocators(m: Cols, top: int) -> list[dict[str, Any]]:
 
 
 def _plot_data(m: Cols, origin: int) -> dict[str, Any]:
+    """Allocated and reserved memory over time per device, thinned for the plot but keeping each peak."""
     series = []
     key = m["device_type"] * (1 << 32) + m["device"]
     for k in sorted(set(key.tolist())):

@@ -153,6 +153,7 @@ class ModulesResult(Result):
                 "types": list(self.types), "outside_device_ns": self.outside_device_ns}
 
     def sections(self) -> list[Section]:
+        """The top modules by device (else host) time, the module types, and the device time outside any module."""
         if not self.modules:
             return [Note("no nn.Module events: record them with skiprof trace --with-modules (torch.profiler's with_stack=True)")]
         key = "device_ns" if any(m["device_ns"] for m in self.modules) else "host_ns"

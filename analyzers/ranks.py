@@ -217,6 +217,7 @@ class RanksResult(Result):
                 "stragglers": list(self.stragglers), "collectives": list(self.collectives)}
 
     def sections(self) -> list[Section]:
+        """The per-rank table, the stragglers with their evidence, and the collectives with the largest skew."""
         out: list[Section] = [Table(f"Per rank ({len(self.rows)} ranks{f' of {self.world_size}' if self.world_size else ''})",
                                     _R_COLS, self.rows)]
         deep = [r["rank"] for r in self.rows if r.get("tklqt_ns", 0) > r.get("il_ns", 0) > 0]

@@ -104,6 +104,7 @@ class ScenarioResult(Result):
         return {"schema": self.schema, "metrics": list(self.metrics), "regions": list(self.regions)}
 
     def sections(self) -> list[Section]:
+        """The workload's own metrics and the named regions, where the trace has them."""
         out: list[Section] = []
         if self.metrics:
             out.append(Table("Scenario metrics (recorded by the workload)", _M_COLS, self.metrics))

@@ -61,6 +61,7 @@ def _series(name: str, color: str, ts: np.ndarray, dur: np.ndarray, lanes: list[
 
 
 def _links(view: View, origin: int, sampled: list[str]) -> dict[str, list[Any]]:
+    """Line segments from each launch call to its activity on the timeline (sampled when there are many)."""
     k = view.kernels
     linked = np.flatnonzero(k["launch_id"] >= 0)
     idx, step = _sample(len(linked), MAX_LINKS)

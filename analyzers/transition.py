@@ -124,6 +124,7 @@ class TransitionResult(Result):
                 "transition": asdict(self.transition), "failed_runs": list(self.failed)}
 
     def sections(self) -> list[Section]:
+        """The per-configuration table of the sweep and where each criterion places the transition."""
         tr = self.transition
 
         def at(v: float | None) -> str:

@@ -46,6 +46,8 @@ class _Writer:
         self.quotes: list[Quote] = []
 
     def q(self, path: str, unit: str) -> str:
+        """Quote the report's figure at ``path`` in the verdict, formatted by its unit, and record the quote for the
+        check."""
         value = resolve(self.doc, path)
         self.quotes.append(Quote(path, value, unit))
         if unit == "share":

@@ -147,6 +147,7 @@ class WindowsResult(Result):
         return names
 
     def sections(self) -> list[Section]:
+        """One row per window, the workload's metrics per window, the label changes, and the plot over time."""
         unread = [Note(f"left out, unreadable: {why}", "warning") for why in self.skipped]
         if not self.rows:
             return [Note("no readable window in this folder"), *unread]
@@ -175,6 +176,7 @@ class WindowsResult(Result):
         return out
 
     def _plot(self) -> dict[str, Any]:
+        """The per-window series (GPU busy share, queue share, HDBI) against seconds since the first window."""
         t0 = self.rows[0]["started_unix_ns"]
         x = [((r["started_unix_ns"] - t0) / 1e9) if t0 is not None and r["started_unix_ns"] is not None else r["window"]
              for r in self.rows]

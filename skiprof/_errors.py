@@ -28,6 +28,7 @@ class SkiprofError(Exception):
 
 
 def _rebuild(cls: type[SkiprofError], message: str, state: dict[str, object]) -> SkiprofError:
+    """Recreate a pickled SkiprofError with its message and attributes (errors cross process boundaries)."""
     err = Exception.__new__(cls)
     Exception.__init__(err, message)
     err.__dict__.update(state)

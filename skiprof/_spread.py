@@ -64,6 +64,8 @@ class DaskSpread(Spread):
         self.client = client
 
     def map(self, fn: Callable[..., Any], tasks: Sequence[tuple[Any, ...]], done: Done | None = None) -> list[Any]:
+        """Run ``fn`` once per argument tuple as Dask tasks and return the results in task order, calling ``done`` as
+        each finishes."""
         import uuid
 
         from distributed import KilledWorker, as_completed

@@ -32,6 +32,7 @@ class CpuSampler:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
+        """Start sampling the main thread's CPU time, where this platform has per-thread CPU clocks."""
         try:
             self._clock = time.pthread_getcpuclockid(threading.get_ident())
             time.clock_gettime_ns(self._clock)

@@ -27,6 +27,7 @@ class NvmlSampler:
         self._handles: list[Any] = []
 
     def start(self) -> None:
+        """Open NVML and its devices; without a driver or library, sampling stays off."""
         try:
             if self._nvml is None:
                 import pynvml  # type: ignore[import-untyped]
@@ -63,6 +64,7 @@ class NvmlSampler:
             self._stop.wait(self.period)
 
     def _read(self, h: Any) -> dict[str, float]:
+        """One sample of a device's counters; a counter the device does not support is left out."""
         nv = self._nvml
         out: dict[str, float] = {}
         readers = {

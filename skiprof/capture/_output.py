@@ -17,6 +17,7 @@ def expand_output(template: str) -> Path:
     """Expand ``%p`` (pid), ``%h`` (host name), ``%q{ENV}`` (environment variable) and ``%%``."""
 
     def sub(m: re.Match[str]) -> str:
+        """Expand one %-token of an output name: %p, %h, %% or %q{ENV}."""
         tok = m.group(0)
         if tok == "%p":
             return str(os.getpid())

@@ -78,6 +78,8 @@ def resolve_target(script: str | None, module: str | None, args: list[str]) -> T
 
 
 def _exit_status(code: object) -> int:
+    """The exit code a ``sys.exit(code)`` gives under plain python (None 0, ints modulo 256, anything else printed
+    and 1)."""
     if code is None:
         return 0
     if isinstance(code, bool):

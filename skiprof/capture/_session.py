@@ -97,6 +97,7 @@ class Session:
 
     # --- schedule -------------------------------------------------------------------------
     def _schedule(self, step: int) -> Any:
+        """torch.profiler's schedule: record everything, or only the --steps after --skip-first."""
         from torch.profiler import ProfilerAction
 
         o = self.options
@@ -142,6 +143,7 @@ class Session:
             self._begin()
 
     def _begin(self) -> None:
+        """Start the profiler and, with --duration, the timer that stops it."""
         with _quiet_stderr():
             self._prof.start()
         # After start() returns: setting up the profiler itself can take a second.
@@ -157,6 +159,7 @@ class Session:
             self._end()
 
     def _end(self) -> None:
+        """Stop the profiler; a failure on stack frames is kept as the export error instead of raised."""
         self.stopped_at_ns = time.time_ns()
         self.recording = False
         self.finished = True

@@ -267,6 +267,7 @@ class WindowRecorder:
         return hook
 
     def _close_window(self, w: _Open) -> None:
+        """Stop recording the open window ``w`` (once, whichever trigger closes it) and write its trace folder."""
         with self._lock:
             if self._open is not w:
                 return
@@ -334,6 +335,7 @@ class WindowRecorder:
                 self._say(self.log.errors[-1])
 
     def _ingest(self, w: _Open, recorded: float) -> None:
+        """Import a closed window's Kineto trace into its folder, with the window's facts in meta.json."""
         from .._errors import SkiprofError
 
         w.session.export_deferred()

@@ -12,6 +12,7 @@ HELP = ("Why the GPU is not busy, in a few sentences, and the fixes that would s
 
 def command(folder: FolderArg, fmt: FormatOpt = None, output: OutputOpt = None, force: ForceOpt = False,
             step: StepOpt = None, region: RegionOpt = None, rank: RankOpt = None) -> None:
+    """``skiprof advise``: the verdict and the ranked fixes of one view (help text: HELP)."""
     from ..analyzers import Options, report
 
     v = load_view(folder, rank=rank, step=step, region=region)

@@ -23,6 +23,7 @@ def command(
     output: OutputOpt = None,
     force: ForceOpt = False,
 ) -> None:
+    """``skiprof calibrate``: measure this host's launch and dispatch floors, print them, and save them (help: HELP)."""
     from ..capture._calibration import calibrate, save_calibration
     from ..render.calibration import render_calibration
 

@@ -21,6 +21,7 @@ def command(
     b: Annotated[Path, typer.Argument(help="The second run (B).", show_default=False)],
     top: TopOpt = 10, rank: RankOpt = None, fmt: FormatOpt = None, output: OutputOpt = None, force: ForceOpt = False,
 ) -> None:
+    """``skiprof diff``: compare run A with run B (help: HELP)."""
     from ..analyzers import diff
 
     va, vb = load_view(a, rank=rank), load_view(b, rank=rank)

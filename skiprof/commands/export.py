@@ -60,6 +60,7 @@ class _Rows:
 
 
 def _host_events(rows: _Rows) -> list[dict[str, Any]]:
+    """Chrome events for the host side: process names, ops and runtime calls with their args."""
     ev: list[dict[str, Any]] = []
     for pid, name in rows.t.meta.process_names.get(str(rows.rank), {}).items():
         ev.append({"ph": "M", "name": "process_name", "pid": rows.pid(int(pid)) if pid.lstrip("-").isdigit() else pid,
@@ -85,6 +86,8 @@ def _host_events(rows: _Rows) -> list[dict[str, Any]]:
 
 
 def _device_events(rows: _Rows, per: dict[str, Any]) -> list[dict[str, Any]]:
+    """Chrome events for device activities, with their launch/queue split as extra args, and the flow arrows to their
+    launches."""
     split = {int(k): (int(lq), int(q), int(lch)) for k, lq, q, lch in
              zip(per["kernel_id"], per["launch_queue_ns"], per["queue_ns"], per["launch_ns"])}
     ev: list[dict[str, Any]] = []

@@ -22,6 +22,7 @@ def command(
     top: Annotated[int, typer.Option("--top", help="Chains shown.", min=1)] = 10,
     rank: RankOpt = None, fmt: FormatOpt = None, output: OutputOpt = None, force: ForceOpt = False,
 ) -> None:
+    """``skiprof fusion``: the kernel chains worth fusing in one rank (help: HELP)."""
     from ..analyzers import Options, fusion
 
     v = load_view(folder, rank=rank)

@@ -19,6 +19,7 @@ def command(
     pid: Annotated[int, typer.Argument(help="Process id of the server running under skiprof trace.", show_default=False)],
     sig: Annotated[str, typer.Option("--signal", "-s", help="The signal given to --on-signal.")] = "USR2",
 ) -> None:
+    """``skiprof signal``: send the window signal to a process running under skiprof trace (help: HELP)."""
     from .trace import _signal_number
 
     num = _signal_number(sig)

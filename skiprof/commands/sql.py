@@ -64,6 +64,8 @@ def command(
     force: ForceOpt = False,
     limit: Annotated[int, typer.Option("--limit", min=1, help="Rows shown in the terminal and markdown.")] = 50,
 ) -> None:
+    """``skiprof sql``: run one query over the folder's tables with DuckDB and print or write the result (help:
+    HELP)."""
     from .._sql import query as run_query
 
     tbl = run_query(folder, query)
@@ -81,6 +83,7 @@ def command(
 
 
 def _print_table(tbl: Any, limit: int) -> None:
+    """Print a query result as a terminal table of at most ``limit`` rows."""
     from rich.table import Table
 
     t = Table(show_edge=False, pad_edge=False)

@@ -148,6 +148,7 @@ def command(
     resume: Annotated[bool, typer.Option("--resume", help="Skip runs the folder already holds.")] = False,
     timeout: Annotated[Optional[float], typer.Option("--timeout", help="Seconds before a run is stopped and recorded as failed.", show_default=False)] = None,
 ) -> None:
+    """``skiprof sweep``: run the script once per configuration under skiprof trace, then summarise (help: HELP)."""
     from ..render import Document
     from ..render.terminal import print_document
     from .transition import run_transition

@@ -67,6 +67,7 @@ def run_windows(target: Target, output: str | None, *, force: bool, options: Cap
     calibration = host_calibration()
 
     def describe(session: Session, window: dict[str, Any]) -> dict[str, Any]:
+        """The meta.json facts of one window of a long-running capture."""
         import msgspec
 
         capture = _capture_meta(target, session, options, None)
@@ -225,6 +226,8 @@ def command(
     on_signal: Annotated[Optional[str], typer.Option("--on-signal", help="Record a window of --duration seconds when the process gets this signal (e.g. USR2: kill -USR2 PID, or skiprof signal PID).", show_default=False)] = None,
     no_report: NoReportOpt = False,
 ) -> None:
+    """``skiprof trace``: check the options, run the script under the profiler, and write the trace folder (help:
+    HELP)."""
     from ..capture import resolve_target
 
     if skip_first and steps is None:

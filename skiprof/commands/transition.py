@@ -68,6 +68,7 @@ def command(
     by: Annotated[Optional[str], typer.Option("--by", help="Swept parameter for the x axis (default: the first).", show_default=False)] = None,
     fmt: FormatOpt = None, output: OutputOpt = None, force: ForceOpt = False,
 ) -> None:
+    """``skiprof transition``: the per-configuration figures of a sweep and where it turns GPU-bound (help: HELP)."""
     from ..render import Document
 
     notes: list[str] = []

@@ -38,6 +38,7 @@ def command(
     compare: Annotated[Optional[Path], typer.Option("--compare", metavar="DIR", show_default=False, help="A real second run (say, with the change applied): its measured latency beside the prediction, and the error.")] = None,
     rank: RankOpt = None, fmt: FormatOpt = None, output: OutputOpt = None, force: ForceOpt = False,
 ) -> None:
+    """``skiprof whatif``: replay one view with the given knobs and show the prediction (help: HELP)."""
     from ..analyzers import Options, fusion, whatif
 
     n = parse_fuse(fuse) if fuse else 0

@@ -341,6 +341,7 @@ def _region_kind(name: str) -> tuple[str, str, int]:
 
 
 def _regions(rank: int, host: dict[str, Any] | None, gpu: dict[str, Any] | None) -> pa.Table:
+    """The regions table: user annotations on the host (steps, skiprof regions, others) and GPU annotations, sorted."""
     parts = []
     if host:
         is_ann = eq_mask(host["cat"], "user_annotation")
@@ -417,6 +418,7 @@ def _thread_ids_of(ops: _Ops, pid: np.ndarray, tid: np.ndarray) -> np.ndarray:
 
 
 def _counters(rank: int, counters: dict[str, Any] | None) -> pa.Table:
+    """The counters table, sorted on its content (so the file's order never shows)."""
     if not counters or not len(counters["ts"]):
         return _empty("counters")
     counters, _ = _sorted(counters, (counters["value"], _name_key(_as_arrow(counters["name"])), counters["device"], counters["ts"]))

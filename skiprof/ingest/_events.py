@@ -161,6 +161,8 @@ def decode_piece(text: bytes, pid_labels: dict[str, int]) -> Batch:
 
 
 def _decode_piece(text: bytes, pid_labels: dict[str, int]) -> Batch:
+    """Decode one piece fast (float times, typed args); fall back to a lenient decode of bad events, and to exact
+    times where floats would lose nanoseconds."""
     raw = b'"C"' in text  # possibly counter events, whose args keys are not known in advance
     batch = Batch()
     try:
@@ -269,6 +271,8 @@ def _pair_codes(events: list[Any]) -> tuple[np.ndarray, list[tuple[str, str]]]:
 
 
 def _group(events: list[Any], batch: Batch, pid_labels: dict[str, int]) -> None:
+    """Sort decoded events into groups by (phase, category) and turn each group into columns of ``batch``; count the
+    rest as ignored."""
     codes, pairs = _pair_codes(events)
     counts = np.bincount(codes, minlength=len(pairs))
     members: dict[str, list[int]] = {}
@@ -401,6 +405,8 @@ def _base(chunk: _Chunk, idx: np.ndarray, batch: Batch) -> tuple[dict[str, Any],
 
 
 def _host(chunk: _Chunk, idx: np.ndarray, batch: Batch, cat: Any) -> dict[str, Any]:
+    """Columns of host events (cpu ops, annotations, Python frames): the shared ones plus category, External id,
+    input shapes and process group."""
     keep_all = chunk.ts_ok[idx].all()
     cols, idx2 = _base(chunk, idx, batch)
     args = _args(chunk, idx2)
@@ -414,6 +420,8 @@ def _host(chunk: _Chunk, idx: np.ndarray, batch: Batch, cat: Any) -> dict[str, A
 
 
 def _runtime(chunk: _Chunk, idx: np.ndarray, batch: Batch, cat: Any) -> dict[str, Any]:
+    """Columns of runtime/driver calls: the shared ones plus External id and correlation (the link to device
+    activity)."""
     cols, idx = _base(chunk, idx, batch)
     args = _args(chunk, idx)
     cols["external_id"] = _opt_int([a.external_id for a in args])
@@ -422,6 +430,8 @@ def _runtime(chunk: _Chunk, idx: np.ndarray, batch: Batch, cat: Any) -> dict[str
 
 
 def _device(chunk: _Chunk, idx: np.ndarray, batch: Batch, cat: Any) -> dict[str, Any]:
+    """Columns of device activities (kernels, memcpys, memsets): the shared ones plus kind, ids, stream, device and
+    bytes."""
     keep_all = chunk.ts_ok[idx].all()
     cols, idx2 = _base(chunk, idx, batch)
     args = _args(chunk, idx2)
@@ -460,6 +470,7 @@ def _instant(chunk: _Chunk, idx: np.ndarray, batch: Batch, cat: Any) -> dict[str
 
 
 def _flow(sub: list[Any], batch: Batch, labels: dict[str, int]) -> dict[str, Any]:
+    """Columns of ac2g flow events (launch -> activity arrows): start or end, id, pid, tid and time."""
     ts, ok = _times(sub, "ts", batch.exact)
     ids = [e.id for e in sub]
     try:
@@ -488,6 +499,7 @@ def _meta(sub: list[Any], batch: Batch, labels: dict[str, int]) -> dict[str, Any
 
 
 def _counter(sub: list[Any], batch: Batch, labels: dict[str, int]) -> dict[str, Any]:
+    """Counter (``C``) events as one row per numeric value: time, device, name and value."""
     ts, ok = _times(sub, "ts", batch.exact)
     args = _COUNTER_DECODER.decode(b"[" + b",".join([e.args for e in sub]) + b"]")
     rows_ts, rows_dev, rows_name, rows_val = [], [], [], []

@@ -99,6 +99,8 @@ def decode_parallel(path: Path, info: TraceText, jobs: int,
 
 
 def _decode_parallel(path: Path, info: TraceText, jobs: int, progress: Callable[[int], None] | None) -> list[Any] | None:
+    """Cut the file into pieces, decode them in a process pool through files in the scratch folder, and collect the
+    batches in file order."""
     import multiprocessing
 
     from . import _events  # noqa: F401  - loaded before the fork, so workers start ready
@@ -110,6 +112,7 @@ def _decode_parallel(path: Path, info: TraceText, jobs: int, progress: Callable[
             ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
 
         def submit(text: memoryview) -> None:
+            """Hand one piece to the pool, first collecting finished results while too many are in flight."""
             while len(pending) >= 2 * jobs:  # bounded: never more than two pieces per worker in memory
                 done.append(_load(pending.popleft().result()))
             name = os.path.join(tmp, str(len(done) + len(pending)))

@@ -11,6 +11,7 @@ LABEL_COLORS = {"cpu-bound": "#e45756", "gpu-bound": "#4c78a8", "sync-bound": "#
 
 
 def _timeline(go: Any, d: dict[str, Any]) -> Any:
+    """A plotly Gantt-style figure: one bar per activity on its lane, and the launch -> kernel links."""
     fig = go.Figure()
     for s in d.get("series", []):
         fig.add_trace(go.Bar(base=s["start"], x=s["dur"], y=s["lane"], orientation="h", marker_color=s["color"],
@@ -30,6 +31,7 @@ def _timeline(go: Any, d: dict[str, Any]) -> Any:
 
 
 def _stacked(go: Any, d: dict[str, Any]) -> Any:
+    """A plotly figure of one horizontal bar split into named parts (the phase bar)."""
     fig = go.Figure()
     for name, value in d["parts"]:
         fig.add_trace(go.Bar(y=[d.get("label", "")], x=[value], name=name, orientation="h",
@@ -39,6 +41,7 @@ def _stacked(go: Any, d: dict[str, Any]) -> Any:
 
 
 def _bars(go: Any, d: dict[str, Any]) -> Any:
+    """A plotly grouped bar chart, each bar coloured by its label where the series has labels."""
     fig = go.Figure()
     for s in d["series"]:
         colors = [LABEL_COLORS.get(c, "#4c78a8") for c in s["labels"]] if s.get("labels") else None
@@ -49,6 +52,7 @@ def _bars(go: Any, d: dict[str, Any]) -> Any:
 
 
 def _lines(go: Any, d: dict[str, Any]) -> Any:
+    """A plotly line chart, with an optional second y axis, step lines and marked x positions."""
     fig = go.Figure()
     for s in d["series"]:
         # A series may carry its own x (memory per device); "steps" draws levels held until the next point.

@@ -31,6 +31,7 @@ def _figures(s: Figures) -> str:
 
 
 def _table(s: Table) -> str:
+    """A Table section as an HTML table (full kernel names kept in the cell's title)."""
     if not s.rows:
         return f"<h3>{_esc(s.title)}</h3><p>{_esc(s.empty)}</p>" if s.empty else ""
     head = "".join(f"<th>{_esc(header_of(c))}</th>" for c in s.cols)
@@ -47,6 +48,7 @@ def _table(s: Table) -> str:
 
 
 def _plot(s: Plot, first: list[bool]) -> str:
+    """A Plot section as an embedded plotly div; plotly.js is included with the page's first plot only."""
     import plotly.io as pio
 
     from .figures import plotly_figure
@@ -76,6 +78,7 @@ class HtmlRenderer(Renderer):
     name = "html"
 
     def render(self, doc: Document, *, color: bool = False, width: int = 100) -> str:
+        """The document as one self-contained HTML page with its plots."""
         first = [True]
         parts = [f"<h1>skiprof {_esc(doc.kind)}</h1><p>{_esc(doc.title)}</p>"]
         parts += [f"<p class=note>{_esc(n)}</p>" for n in doc.notes]

@@ -13,6 +13,7 @@ def _ms(ns: int) -> str:
 
 
 def _rank_lines(r: RankSummary) -> list[str]:
+    """The summary lines of one imported rank: what was read, and how much of it was linked."""
     kinds = ", ".join(f"{n:,} {k}" for k, n in sorted(r.by_kind.items()))
     lines = [
         f"[bold]rank {r.rank}[/]: {_ms(r.span_ns)} traced",

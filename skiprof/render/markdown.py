@@ -22,6 +22,7 @@ def _md_table(headers: list[str], rows: list[list[str]]) -> str:
 
 
 def _section(s: Section) -> list[str]:
+    """One section as Markdown lines: a titled table, a note as a quote, a plot as its table of points."""
     if isinstance(s, Figures):
         rows = [[f.label, fmt(f.value, f.unit, f.show, with_unit=True, width=NAME_WIDTH)] for f in s.items]
         return [f"### {s.title}", "", _md_table(["figure", "value"], rows), ""]
@@ -43,6 +44,7 @@ class MarkdownRenderer(Renderer):
     name = "markdown"
 
     def render(self, doc: Document, *, color: bool = False, width: int = 100) -> str:
+        """The document as one Markdown page: a heading per result, its notes, tables and plot tables."""
         parts: list[str] = [f"# skiprof {doc.kind}: {doc.title}", ""]
         parts += [f"> {n}" for n in doc.notes] + ([""] if doc.notes else [])
         for r in doc.results:

@@ -16,6 +16,7 @@ _LABEL_STYLE = {"cpu-bound": "bold red", "gpu-bound": "bold blue", "sync-bound":
 
 
 def _figures(console: Any, s: Figures) -> None:
+    """Print a Figures section as a two-column grid of labels and formatted values."""
     from rich.table import Table as RTable
 
     console.print(f"[bold]{s.title}[/]", highlight=False)
@@ -54,6 +55,7 @@ def _cells(s: Table, width: int) -> list[list[str]]:
 
 
 def _table(console: Any, s: Table) -> None:
+    """Print a Table section (or its empty message) as a rich table that fits the console width."""
     from rich.table import Table as RTable
 
     if not s.rows:
@@ -114,6 +116,7 @@ class TerminalRenderer(Renderer):
     name = "terminal"
 
     def render(self, doc: Document, *, color: bool = False, width: int = 100) -> str:
+        """The document as terminal text (rich), coloured only when asked."""
         from rich.console import Console
 
         buf = io.StringIO()
