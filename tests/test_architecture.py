@@ -1,4 +1,4 @@
-"""The house rules, checked: short functions, layers that only import downwards, no import cycle,
+"""The house rules, checked: short functions that say what they are for, layers that only import downwards, no import cycle,
 and one result contract that puts any analysis in every output format."""
 from __future__ import annotations
 
@@ -87,6 +87,17 @@ def test_no_long_functions() -> None:
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno + 1 > 60:
                 long.append(f"{module}.{node.name}: {node.end_lineno - node.lineno + 1} lines")
     assert not long, long
+
+
+def test_functions_say_what_they_are_for() -> None:
+    """Every function of more than three statements has a docstring (special methods aside)."""
+    missing = []
+    for module, path in modules():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and not node.name.startswith("__")
+                    and len(node.body) > 3 and ast.get_docstring(node) is None):
+                missing.append(f"{module}.{node.name} (line {node.lineno})")
+    assert not missing, "functions without a docstring: " + ", ".join(missing)
 
 
 def test_layers_only_import_downwards() -> None:
