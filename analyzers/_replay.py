@@ -4,7 +4,7 @@ timeline re-run with changed costs.
 The dependency graph, all costs from the trace (docs/whatif.md):
   host order    each host thread issues its runtime calls in measured order, separated by the host
                 work measured between them (x host_scale); a call nested in the previous one keeps
-                its offset;
+                its offset; a thread that only polls keeps pace with the working threads;
   launch        an activity starts no earlier than its launch call's start plus its measured
                 launch-to-start time (x launch_scale);
   stream order  activities on one stream run first in, first out, each after the previous one's
@@ -131,6 +131,7 @@ class _Graph:
         self.plain_l = [not (b or kk is None) for b, kk in zip(self.blocking_l, self.kind_l)]
         self.api = np.isin(self.l_kind, API_KINDS)  # calls whose cost scales with launch_scale
         self._chain_calls()
+        self._pollers()
         self._lead_times()
         self.copy_calls = self._copy_calls()
         launches = np.isin(self.l_kind, LAUNCH_KINDS)
@@ -158,6 +159,28 @@ class _Graph:
         self.chained = (prev >= 0) & (self.l_ts >= self.l_end[np.maximum(prev, 0)])
         self.chained_l, self.prev_call_l = self.chained.tolist(), prev.tolist()
         self.on_working = np.array([th in self.working for th in self.thread] + [False], bool)[:len(self.thread)]
+
+    def _pollers(self) -> None:
+        """Calls of polling threads, and each working thread's calls by measured end.
+
+        A poller (NCCL's watchdog querying its events, say) runs no ops, launches nothing and never
+        blocks: its calls come at times set by a clock, not by work. Replayed on their own they
+        would keep their measured times and hold the replayed end at the last poll, whatever a knob
+        does to the threads that work; instead they keep pace with the working threads."""
+        calls_of: dict[tuple[int, int], list[int]] = {}
+        for j, th in enumerate(self.thread):
+            calls_of.setdefault(th, []).append(j)
+        busy = set(self.by_call) | {j for j, b in enumerate(self.blocking_l) if b}
+        self.poll_threads = {th for th, calls in calls_of.items()
+                             if th not in self.working and busy.isdisjoint(calls)}
+        self.work_index = []
+        for th, calls in calls_of.items():
+            if th in self.working:
+                by_end = sorted(calls, key=lambda j: (self.end_l[j], j))
+                self.work_index.append(([self.end_l[j] for j in by_end], by_end, th))
+        if not self.work_index:  # nothing to keep pace with
+            self.poll_threads = set()
+        self.poll_calls = sorted((j for th in self.poll_threads for j in calls_of[th]), key=lambda j: (self.ts_l[j], j))
 
     def _lead_times(self) -> None:
         """For each linked activity: whether it waited behind its stream after its call returned (then
@@ -462,7 +485,32 @@ def simulate(view: View, knobs: Knobs | None = None) -> Timeline:
             as_[r], ae[r], pred[n_calls + r], edge[n_calls + r] = s, e, p, e_kind
             stream_end[key] = (e, r)
     run.place_orphans(g.tail_orphans + sorted(run.orphans_left))
+    _keep_pace(run)
     return run.timeline(*_host_end(run))
+
+
+def _keep_pace(run: _Run) -> None:
+    """Re-time each poller call (see _Graph._pollers): as long after the latest call of a working
+    thread that had ended before it as measured, with that host time replayed as the working
+    thread's (scaled); before any such call, that long after the origin. With no knob every time
+    is the measured one."""
+    g, k = run.g, run.k
+    for j in g.poll_calls:
+        t = g.ts_l[j]
+        best, anchor = NONE, -1
+        for ends, calls, thread in g.work_index:
+            i = bisect.bisect_right(ends, t) - 1
+            if i < 0:
+                continue
+            a = calls[i]
+            at = run.ce[a] + run.host_gap(ends[i], t, thread)
+            if at > best:  # the latest of the working threads sets the pace
+                best, anchor = at, a
+        if anchor < 0:
+            best = run.origin + run.host_gap(run.origin, t)
+        scale = k.launch_scale if g.kind_l[j] in API_KINDS else k.host_scale
+        run.cs[j], run.ce[j] = best, best + round(g.dur_l[j] * scale)
+        run.pred[j], run.edge[j] = anchor, "host" if anchor >= 0 else ""
 
 
 def _scaled(g: _Graph, run: _Run) -> tuple[list[int], list[int], list[int], list[int]]:
@@ -487,7 +535,9 @@ def _host_end(run: _Run) -> tuple[int, int]:
     host = run.g.view.bounding_ops()
     m_end = int((ops["ts"] + ops["dur"])[host].max()) if host.any() else origin
     g = run.g
-    ends = [(run.ce[call] + run.host_gap(g.end_l[call], m_end, thread), call) for thread, call in g.last_call.items()]
+    # A poller's last call ends where it was re-timed: the tail after it belongs to the working threads.
+    ends = [(run.ce[call] + (0 if thread in g.poll_threads else run.host_gap(g.end_l[call], m_end, thread)), call)
+            for thread, call in g.last_call.items()]
     return max(ends, key=lambda e: (e[0], -e[1])) if ends else (origin + run.host_gap(origin, m_end), -1)
 
 

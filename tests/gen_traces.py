@@ -1,7 +1,8 @@
 """Hypothesis strategies for whole Kineto traces that are consistent the way a real one is.
 
 A generated trace is simulated forward: host threads run ops (some nested) that make runtime calls
-(kernel launches, graph launches of several kernels, async copies, blocking synchronizations),
+(kernel launches, graph launches of several kernels, async copies, blocking synchronizations), a
+thread may only poll (event queries, as NCCL's watchdog),
 and the device runs each stream first in, first out, an activity starting no earlier than its
 call. Some activities were queued before recording began (orphans with older correlation ids).
 Times are whole µs, as Kineto writes them.
@@ -87,7 +88,7 @@ def _thread(s: _State, draw: Any, tid: int, streams: list[int], start: int, call
 
 @st.composite
 def traces(draw: Any) -> list[dict[str, Any]]:
-    """A consistent Kineto event list (host threads, streams, graphs, copies, syncs, orphans)."""
+    """A consistent Kineto event list (host threads, streams, graphs, copies, syncs, orphans, a poller)."""
     s = _State()
     streams = draw(st.lists(st.sampled_from([7, 9, 11]), min_size=1, max_size=3, unique=True))
     for i in range(draw(st.integers(0, 3))):  # queued before recording began: older correlation ids
@@ -97,6 +98,11 @@ def traces(draw: Any) -> list[dict[str, Any]]:
     _thread(s, draw, HOST_PID, streams, draw(st.integers(0, 50)))
     if draw(st.booleans()):
         _thread(s, draw, HOST_PID + 1, streams, draw(st.integers(0, 50)), calls=False)
+    if draw(st.booleans()):  # a poller, as NCCL's watchdog: event queries on a clock, no ops, no work
+        end = max([e["ts"] + e.get("dur", 0) for e in s.events] + [1])
+        for t in sorted(draw(st.lists(st.integers(0, end + 50), min_size=1, max_size=6, unique=True))):
+            s.corr += 1
+            s.events.append(runtime("cudaEventQuery", t, 1, s.corr, tid=HOST_PID + 2))
     if draw(st.booleans()):
         end = max([e["ts"] + e.get("dur", 0) for e in s.events] + [1])
         s.events.append(op("ProfilerStep#0", 0, end // 2 + 1, cat="user_annotation"))

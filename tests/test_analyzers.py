@@ -328,6 +328,32 @@ def test_whatif_identity_and_knobs(tmp_path: Path) -> None:
     assert (p.il_ns, p.removed_launches, p.gpu_busy_ns) == (45 * US, 3, 20 * US)
 
 
+def test_whatif_poller_keeps_pace_with_the_work(tmp_path: Path) -> None:
+    """whatif_chain() plus a thread that only polls (cudaEventQuery at 50, 150, 250 and 350, 2 long;
+    no ops, no launches, no waits, as NCCL's watchdog): measured IL 352, ended by the last poll.
+    Each poll is re-timed after the latest call of the working thread that ended before it, by the
+    measured gap scaled as that thread's host time; the poll itself x host_scale (not a launch call).
+    host x0.5: c0 5-15, c1 60-70, c2 115-125, c3 170-180, k3 185-190; the poll at 350 follows c3
+    (measured end 320): 180 + 30 x 0.5 = 195, 1 long: IL 196 (replayed on its own clock: 352).
+    host x2: c0 20-30, c1 210-220, c2 400-410, c3 590-600, k3 605-610; polls at 30 + 60 = 90,
+    220 + 60 = 280, 410 + 60 = 470 and 600 + 60 = 660, 4 long: IL 664."""
+    import numpy as np
+
+    from skiprof.analyzers import whatif
+    from skiprof.analyzers._replay import simulate
+
+    polls = [runtime("cudaEventQuery", t, 2, 90 + i, tid=999) for i, t in enumerate((50, 150, 250, 350))]
+    v = select(_load(tmp_path, whatif_chain() + polls))
+    assert whatif.replay(v).il_ns == whatif.replay(v).measured_il_ns == 352 * US
+    assert whatif.replay(v, whatif.Knobs(host_scale=0.5)).il_ns == 196 * US
+    assert whatif.replay(v, whatif.Knobs(host_scale=2.0)).il_ns == 664 * US
+    tl = simulate(v, whatif.Knobs(host_scale=2.0))
+    rows = np.flatnonzero(v.launches["tid"] == 999)
+    assert (tl.call_start[rows] // US).tolist() == [90, 280, 470, 660]
+    calls = np.flatnonzero(v.launches["tid"] != 999)
+    assert [tl.edge[j] for j in rows] == ["host"] * 4 and set(tl.pred[rows].tolist()) <= set(calls.tolist())
+
+
 def test_whatif_device_scale_and_fusion(tmp_path: Path) -> None:
     """GPU-bound queue at device x0.5: K0 starts 5 after its call ends (at 3) and lasts 25 -> 30; the
     others were stream-bound and follow back to back: 55, 80, 105. IL 105.
