@@ -156,3 +156,26 @@ def test_fuzz_slice() -> None:
                        capture_output=True, text=True, timeout=600, env=dict(os.environ, PYTHONPATH=str(ROOT)))
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
     assert "0 failed" in r.stdout
+
+
+def test_a_corrupt_file_is_refused_in_linear_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A byte broken early in a file whose events hold thousands of "]" (input shapes): the end of the
+    events array is looked for among a bounded number of candidates, not at every "]" with the rest of
+    the file copied each time (that took minutes on some fuzz cases)."""
+    import json
+
+    from skiprof.ingest import _stream
+
+    events = [{"ph": "X", "cat": "cpu_op", "name": f"aten::op{i % 7}", "pid": 1, "tid": 1, "ts": 10 * i, "dur": 5,
+               "args": {"Input Dims": [[1, 2], [3], []]}} for i in range(20_000)]
+    text = json.dumps({"traceEvents": events}).encode()
+    broken = text[:200] + b"\x00" + text[201:]
+    src = tmp_path / "broken.json"
+    src.write_bytes(broken)
+    calls = []
+    real = _stream._decode_tail
+    monkeypatch.setattr(_stream, "_decode_tail", lambda t: calls.append(len(t)) or real(t))
+    r = run_cli("import", str(src), "-o", str(tmp_path / "o"), "-j", "1")
+    assert r.returncode == 2 and "corrupt" in r.stderr, r.stderr
+    assert not (tmp_path / "o").exists()
+    assert broken.count(b"]") > 50_000 and len(calls) <= _stream._TAIL_TRIES

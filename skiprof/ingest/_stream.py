@@ -28,6 +28,14 @@ _HEADER_LIMIT = 64 << 20  # a header this large means the file is not a trace
 _EVENTS_KEY = re.compile(rb'"traceEvents"\s*:\s*\[')
 _CUT = re.compile(rb"\}\s*,\s*\{")
 _ARRAY_END = re.compile(rb"\]")
+# What may follow the events array: more fields of the object, or its end (a bare array: nothing).
+_TAIL_START = re.compile(rb"\s*[,}]")
+_NOTHING_LEFT = re.compile(rb"\s*\Z")
+#: The end of the events array is looked for among the last ``_TAIL_TRIES`` "]" that could close it,
+#: within ``_TAIL_BYTES`` of the end: fields after the array are a few short ones in every writer
+#: seen, and a corrupt file must fail in linear time, not try every "]" of its input shapes.
+_TAIL_TRIES = 256
+_TAIL_BYTES = 16 << 20
 
 
 @dataclass
@@ -160,12 +168,13 @@ def read_chunks(
     waiting = 0
     phase = "start"  # start -> events -> done
     bare_array = False
+    cutting = True
     for piece in _raw_bytes(path):
         info.bytes_read += len(piece)
         if phase == "events":
             parts.append(piece)
             waiting += len(piece)
-            if len(buf) + waiting <= size:
+            if not cutting or len(buf) + waiting <= size:
                 continue
             buf, parts, waiting = b"".join([buf, *parts]), [], 0
         else:
@@ -174,8 +183,14 @@ def read_chunks(
             if phase == "start":
                 continue
         start = 0
-        while len(buf) - start > size:
-            done = _cut_only(buf, start, size, defer) if defer is not None else _cut_and_decode(buf, start, size, decode)
+        while cutting and len(buf) - start > size:
+            try:
+                done = _cut_only(buf, start, size, defer) if defer is not None else _cut_and_decode(buf, start, size, decode)
+            except _Uncuttable:
+                # Retrying the same boundaries as the file grows would cost time quadratic in its size;
+                # the rest is read whole and decoded once at the end, which names the problem.
+                cutting = False
+                break
             if done is None:
                 break  # no safe cut yet: read more
             result, start = done
@@ -257,11 +272,17 @@ def _cut_only(buf: bytes, start: int, piece: int, defer: Any) -> tuple[Any, int]
         return defer(view[start: m.start() + 1]), m.end() - 1
 
 
+class _Uncuttable(Exception):
+    """Sixteen event boundaries in a row after a piece's length do not decode: the text before them
+    is corrupt (or holds no safe cut); more text would not change that."""
+
+
 def _cut_and_decode(buf: bytes, start: int, piece: int, decode: Any) -> tuple[Any, int] | None:
     """Decode ``buf[start:cut]`` for the first event boundary past one piece's length.
 
-    Returns the decoded piece and the offset of the next event, or None when no
-    boundary within reach decodes (more text is needed, or the text is corrupt).
+    Returns the decoded piece and the offset of the next event, or None when the boundaries in
+    ``buf`` ran out before one decoded (more text is needed); raises _Uncuttable after 16 that do
+    not decode.
     """
     tries = 0
     for m in _CUT.finditer(buf, start + piece):
@@ -270,7 +291,7 @@ def _cut_and_decode(buf: bytes, start: int, piece: int, decode: Any) -> tuple[An
         except msgspec.DecodeError:
             tries += 1
             if tries >= 16:
-                return None
+                raise _Uncuttable from None
             continue
         return result, m.end() - 1
     return None
@@ -278,14 +299,17 @@ def _cut_and_decode(buf: bytes, start: int, piece: int, decode: Any) -> tuple[An
 
 def _finish(path: Path, buf: bytes, decode: Any, bare_array: bool) -> tuple[Any, dict[str, Any] | None]:
     """Decode the last events and the fields after the array, at end of file."""
-    ends = [m.start() for m in _ARRAY_END.finditer(buf)]
-    tried = 0
+    ends = [m.start() for m in _ARRAY_END.finditer(buf, max(0, len(buf) - _TAIL_BYTES))]
+    tried = examined = 0
+    problem = ""
+    follows = _NOTHING_LEFT if bare_array else _TAIL_START
     for pos in reversed(ends):
-        tail_text = buf[pos + 1:]
-        if bare_array:
-            tail: dict[str, Any] | None = {} if not tail_text.strip() else None
-        else:
-            tail = _decode_tail(tail_text)
+        if follows.match(buf, pos + 1) is None:  # cheap: most "]" sit inside events
+            continue
+        examined += 1
+        if examined > _TAIL_TRIES:
+            break
+        tail: dict[str, Any] | None = {} if bare_array else _decode_tail(buf[pos + 1:])
         if tail is None:
             continue
         tried += 1
@@ -296,8 +320,12 @@ def _finish(path: Path, buf: bytes, decode: Any, bare_array: bool) -> tuple[Any,
             head = head[:-1]  # a trailing comma, as some writers leave
         try:
             return decode(b"[" + head + b"]"), tail
-        except msgspec.DecodeError:
+        except msgspec.DecodeError as exc:
+            # Its byte offset counts from the start of this piece, not of the file: left out.
+            problem = problem or re.sub(r"\s*\(byte \d+\)", "", str(exc))
             continue
+    if problem:
+        raise BadTraceError(path, f"corrupt JSON in the traceEvents array ({problem})")
     raise BadTraceError(path, "truncated or corrupt JSON (the traceEvents array never closes)")
 
 
