@@ -238,15 +238,26 @@ def test_ctrl_c_saves_trace(tmp_path: Path) -> None:
     script = tmp_path / "loop.py"
     script.write_text("import time, torch\nprint('READY', flush=True)\nwhile True:\n    torch.ones(8).sum()\n    time.sleep(0.01)\n")
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]), NO_COLOR="1")
+    import select
+
     proc = subprocess.Popen([sys.executable, "-m", "skiprof", "trace", "-o", str(tmp_path / "o"), str(script)],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert proc.stdout is not None
-    deadline = time.time() + 60
-    while "READY" not in proc.stdout.readline():
-        assert time.time() < deadline
-    time.sleep(0.3)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
+    try:
+        # Generous: on a loaded machine importing torch alone can take a minute. Never a blocking
+        # read: a child that prints nothing must fail the test, not hang it.
+        deadline, seen = time.time() + 240, ""
+        while "READY" not in seen:
+            assert time.time() < deadline and proc.poll() is None, (proc.returncode, seen)
+            if select.select([proc.stdout], [], [], 1.0)[0]:
+                seen += proc.stdout.readline()
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=240)
+    finally:
+        if proc.poll() is None:  # never leave the endless script running
+            proc.kill()
+            proc.wait()
     assert proc.returncode == 130, err
     t = skiprof.load(tmp_path / "o")
     assert "aten::ones" in set(t.ops["name"])
