@@ -182,19 +182,7 @@ def read_chunks(
             buf, phase, bare_array = _start(path, buf, info)
             if phase == "start":
                 continue
-        start = 0
-        while cutting and len(buf) - start > size:
-            try:
-                done = _cut_only(buf, start, size, defer) if defer is not None else _cut_and_decode(buf, start, size, decode)
-            except _Uncuttable:
-                # Retrying the same boundaries as the file grows would cost time quadratic in its size;
-                # the rest is read whole and decoded once at the end, which names the problem.
-                cutting = False
-                break
-            if done is None:
-                break  # no safe cut yet: read more
-            result, start = done
-            yield result
+        start, cutting = yield from _pieces(buf, size, decode, defer)
         if start:
             buf = buf[start:]
     if parts:
@@ -211,6 +199,24 @@ def read_chunks(
         info.fields.update(tail)
     if result is not None:
         yield result
+
+
+def _pieces(buf: bytes, size: int, decode: Any, defer: Any) -> Generator[Any, None, tuple[int, bool]]:
+    """Cut (and decode, or hand to ``defer``) whole pieces off the front of ``buf``, yielding each
+    result; returns where the uncut rest begins, and whether cutting should go on."""
+    start = 0
+    while len(buf) - start > size:
+        try:
+            done = _cut_only(buf, start, size, defer) if defer is not None else _cut_and_decode(buf, start, size, decode)
+        except _Uncuttable:
+            # Retrying the same boundaries as the file grows would cost time quadratic in its size;
+            # the rest is read whole and decoded once at the end, which names the problem.
+            return start, False
+        if done is None:
+            break  # no safe cut yet: read more
+        result, start = done
+        yield result
+    return start, True
 
 
 def _defer_most(buf: bytes, size: int, defer: Any) -> Generator[Any, None, bytes]:
