@@ -240,8 +240,11 @@ def test_ctrl_c_saves_trace(tmp_path: Path) -> None:
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]), NO_COLOR="1")
     import select
 
+    # Ctrl-C as in a terminal: a test run started in the background by a shell inherits SIGINT
+    # ignored, and Python (so the script under skiprof trace, as under python) would keep ignoring it.
     proc = subprocess.Popen([sys.executable, "-m", "skiprof", "trace", "-o", str(tmp_path / "o"), str(script)],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert proc.stdout is not None
     try:
         # Generous: on a loaded machine importing torch alone can take a minute. Never a blocking
