@@ -143,11 +143,13 @@ class _Graph:
         n = len(self.ts_l)
         prev = np.full(n, -1, np.int64)
         last: dict[tuple[int, int], int] = {}
+        self.thread_code = np.zeros(n, np.int64)  # each call's thread, numbered
         if n:
             la = self.view.launches
             _, code = np.unique(np.stack([la["pid"], la["tid"]], axis=1), axis=0, return_inverse=True)
+            self.thread_code = code.reshape(-1)
             order = np.array(self.order_l, np.int64)
-            seq = code.reshape(-1)[order]
+            seq = self.thread_code[order]
             grouped = np.argsort(seq, kind="stable")  # by thread, in replay order within each
             calls, seq = order[grouped], seq[grouped]
             same = np.flatnonzero(seq[1:] == seq[:-1]) + 1
@@ -167,20 +169,32 @@ class _Graph:
         blocks: its calls come at times set by a clock, not by work. Replayed on their own they
         would keep their measured times and hold the replayed end at the last poll, whatever a knob
         does to the threads that work; instead they keep pace with the working threads."""
-        calls_of: dict[tuple[int, int], list[int]] = {}
-        for j, th in enumerate(self.thread):
-            calls_of.setdefault(th, []).append(j)
-        busy = set(self.by_call) | {j for j, b in enumerate(self.blocking_l) if b}
-        self.poll_threads = {th for th, calls in calls_of.items()
-                             if th not in self.working and busy.isdisjoint(calls)}
-        self.work_index = []
-        for th, calls in calls_of.items():
-            if th in self.working:
-                by_end = sorted(calls, key=lambda j: (self.end_l[j], j))
-                self.work_index.append(([self.end_l[j] for j in by_end], by_end, th))
-        if not self.work_index:  # nothing to keep pace with
-            self.poll_threads = set()
-        self.poll_calls = sorted((j for th in self.poll_threads for j in calls_of[th]), key=lambda j: (self.ts_l[j], j))
+        code, n = self.thread_code, len(self.thread_code)
+        self.poll_threads: set[tuple[int, int]] = set()
+        self.work_index: list[tuple[list[int], list[int], tuple[int, int]]] = []
+        self.poll_calls: list[int] = []
+        if not n:
+            return
+        threads = int(code.max()) + 1
+        busy = self.blocking[:n].copy()
+        busy[list(self.by_call)] = True
+        working = np.zeros(threads, bool)
+        working[code[self.on_working]] = True
+        quiet = np.ones(threads, bool)
+        quiet[code[busy]] = False
+        poll = (~working & quiet)[code]
+        if not poll.any() or not working.any():  # no poller, or nothing to keep pace with
+            return
+        calls = np.arange(n)
+        self.poll_threads = {self.thread[j] for j in np.flatnonzero(poll).tolist()}
+        first = np.full(threads, n)
+        np.minimum.at(first, code, calls)
+        for t in sorted(np.flatnonzero(working).tolist(), key=lambda t: first[t]):  # threads in order of first call
+            mine = calls[code == t]
+            by_end = mine[np.lexsort((mine, self.l_end[mine]))].tolist()
+            self.work_index.append(([self.end_l[j] for j in by_end], by_end, self.thread[by_end[0]]))
+        polls = np.flatnonzero(poll)
+        self.poll_calls = polls[np.lexsort((polls, self.l_ts[polls]))].tolist()
 
     def _lead_times(self) -> None:
         """For each linked activity: whether it waited behind its stream after its call returned (then
@@ -485,16 +499,16 @@ def simulate(view: View, knobs: Knobs | None = None) -> Timeline:
             as_[r], ae[r], pred[n_calls + r], edge[n_calls + r] = s, e, p, e_kind
             stream_end[key] = (e, r)
     run.place_orphans(g.tail_orphans + sorted(run.orphans_left))
-    _keep_pace(run)
+    _keep_pace(run, dur_s)
     return run.timeline(*_host_end(run))
 
 
-def _keep_pace(run: _Run) -> None:
+def _keep_pace(run: _Run, dur_s: list[int]) -> None:
     """Re-time each poller call (see _Graph._pollers): as long after the latest call of a working
     thread that had ended before it as measured, with that host time replayed as the working
     thread's (scaled); before any such call, that long after the origin. With no knob every time
     is the measured one."""
-    g, k = run.g, run.k
+    g = run.g
     for j in g.poll_calls:
         t = g.ts_l[j]
         best, anchor = NONE, -1
@@ -508,8 +522,7 @@ def _keep_pace(run: _Run) -> None:
                 best, anchor = at, a
         if anchor < 0:
             best = run.origin + run.host_gap(run.origin, t)
-        scale = k.launch_scale if g.kind_l[j] in API_KINDS else k.host_scale
-        run.cs[j], run.ce[j] = best, best + round(g.dur_l[j] * scale)
+        run.cs[j], run.ce[j] = best, best + dur_s[j]  # the call itself, scaled as any call's
         run.pred[j], run.edge[j] = anchor, "host" if anchor >= 0 else ""
 
 
