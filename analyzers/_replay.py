@@ -438,18 +438,13 @@ def _launch_activities(run: _Run, j: int, start: int, end: int) -> None:
         run.place(r, ready, j, "launch", gap)
 
 
-_LAST: list[tuple[View, _Graph]] = []
 _SYNC_COPIES = frozenset({"cudamemcpy", "hipmemcpy", "cumemcpy", "cumemcpydtoh_v2", "cumemcpyhtod_v2"})
 
 
 def _graph_of(view: View) -> _Graph:
-    """The view's static graph, kept for the view last replayed: a what-if over several knob settings
-    (the fixes the report ranks) builds it once."""
-    if _LAST and _LAST[0][0] is view:
-        return _LAST[0][1]
-    g = _Graph(view)
-    _LAST[:] = [(view, g)]
-    return g
+    """The view's static graph, built once per view: a what-if over several knob settings (the fixes
+    the report ranks) and the critical path share it."""
+    return view.memo("replay_graph", lambda: _Graph(view))
 
 
 def simulate(view: View, knobs: Knobs | None = None) -> Timeline:

@@ -49,7 +49,8 @@ class View:
 
     def memo(self, key: str, make: Callable[[], T]) -> T:
         """``make()``, computed once per view under ``key``: figures that several analyses of one
-        report read (the phase split, the overall label). Callers must not change what it returns."""
+        report read (the phase split, the overall label, the replay graph). Callers must not change
+        what it returns."""
         if key not in self._memo:
             self._memo[key] = make()
         return cast(T, self._memo[key])

@@ -84,15 +84,10 @@ def _calls_of(view: View) -> np.ndarray:
     return _graph_of(view).k_call
 
 
-_MEASURED: list[tuple[View, Any, str]] = []
-
-
 def _measured(view: View) -> tuple[Any, str]:
-    """The measured summary and boundness label, kept for the view last replayed (several knob
-    settings are usually replayed on one view)."""
-    if not (_MEASURED and _MEASURED[0][0] is view):
-        _MEASURED[:] = [(view, summary(view), overall_columns(view)["label"][0])]
-    return _MEASURED[0][1], _MEASURED[0][2]
+    """The measured summary and boundness label, once per view (several knob settings are usually
+    replayed on one view)."""
+    return view.memo("measured", lambda: (summary(view), overall_columns(view)["label"][0]))
 
 
 def prepare(view: View) -> None:
