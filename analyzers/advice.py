@@ -189,13 +189,14 @@ def predict_all(view: View, knobs: list[Knobs], cache: dict[Knobs, Prediction]) 
     share replays: host x0.5 is both a fix and half of the host sensitivity). A big trace's replays
     run side by side, one process per core (this one and forked workers), where forking is safe
     (no other thread)."""
-    import os
     import threading
+
+    from skiprof._cores import usable_cores
 
     todo = [k for k in dict.fromkeys(knobs) if k not in cache]
     if not todo:
         return cache
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+    cores = usable_cores()
     if len(todo) > 1 and cores > 1 and len(view.launches) >= PARALLEL_CALLS and threading.active_count() == 1:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor

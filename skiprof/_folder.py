@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ._cores import usable_cores
 from ._errors import OutputError, OutputExistsError, TraceFolderError
 from ._meta import Meta, decode_meta, encode_meta
 from ._schema import READABLE_VERSIONS, SCHEMA_VERSION, TABLES, arrow_schema
@@ -70,7 +71,7 @@ class TableWriter:
         self.folder, self.partitioned = folder, partitioned
         self.written: set[str] = set()
         self._futures: list[Any] = []
-        self._pool = ThreadPoolExecutor(max(1, os.cpu_count() or 1))
+        self._pool = ThreadPoolExecutor(usable_cores())
 
     def target(self, rank: int) -> Path:
         """The folder a rank's files go to (made if missing)."""

@@ -62,10 +62,10 @@ SchedulerOpt = Annotated[Optional[str], typer.Option(
 
 def engine_for(engine: Engine | None, scheduler: str | None, jobs: int | None) -> Any:
     """The context manager of the engine the options ask for (skiprof._spread.spread)."""
+    from .._cores import usable_cores
     from .._spread import spread
-    from ..ingest._parallel import default_jobs
 
-    return spread("dask" if scheduler or engine is Engine.dask else "local", jobs=jobs or default_jobs(), scheduler=scheduler)
+    return spread("dask" if scheduler or engine is Engine.dask else "local", jobs=jobs or usable_cores(), scheduler=scheduler)
 
 
 FolderArg = Annotated[Path, typer.Argument(show_default=False, help="Trace folder written by skiprof trace or skiprof import.")]

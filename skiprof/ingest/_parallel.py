@@ -23,6 +23,7 @@ from typing import Any
 
 import msgspec
 
+from .._cores import usable_cores
 from ._stream import TraceText, read_chunks
 
 __all__ = ["decode_parallel", "PIECE_BYTES", "MIN_BYTES", "default_jobs"]
@@ -35,10 +36,7 @@ MIN_BYTES = 16 << 20
 
 def default_jobs() -> int:
     """Processes to use by default: the cores this process may run on."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)
+    return usable_cores()
 
 
 def _decode(text: bytes) -> Any:
