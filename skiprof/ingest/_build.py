@@ -404,17 +404,11 @@ def _thread_ids_of(ops: _Ops, pid: np.ndarray, tid: np.ndarray) -> np.ndarray:
     """The ops' thread id of each (pid, tid); -1 for a thread that ran no op."""
     host = ops.host or {}
     first = np.flatnonzero(np.r_[True, ops.thr[1:] != ops.thr[:-1]])  # one row per thread (ops are sorted by it)
-    t_pid, t_tid, t_id = host["pid"][first], host["tid"][first], ops.thr[first]
-    order = np.lexsort((t_tid, t_pid))
-    t_pid, t_tid, t_id = t_pid[order], t_tid[order], t_id[order]
-    out = np.full(len(pid), -1, np.int64)
-    lo = np.searchsorted(t_pid, pid, side="left")
-    hi = np.searchsorted(t_pid, pid, side="right")
-    for k in range(int((hi - lo).max(initial=0))):  # threads per process: a handful
-        i = np.minimum(lo + k, len(t_id) - 1)
-        hit = (lo + k < hi) & (t_tid[i] == tid) & (out < 0)
-        out[hit] = t_id[i[hit]]
-    return out
+    # Number the ops' threads and the asked ones together, then translate that numbering to the ops'.
+    both = thread_index(np.concatenate([host["pid"][first], pid]), np.concatenate([host["tid"][first], tid]))
+    to_ops = np.full(int(both.max()) + 1, -1, np.int64)
+    to_ops[both[:len(first)]] = ops.thr[first]
+    return to_ops[both[len(first):]]
 
 
 def _counters(rank: int, counters: dict[str, Any] | None) -> pa.Table:
