@@ -201,11 +201,12 @@ def read_chunks(
         yield result
 
 
-def _pieces(buf: bytes, size: int, decode: Any, defer: Any) -> Generator[Any, None, tuple[int, bool]]:
-    """Cut (and decode, or hand to ``defer``) whole pieces off the front of ``buf``, yielding each
-    result; returns where the uncut rest begins, and whether cutting should go on."""
+def _pieces(buf: bytes, size: int, decode: Any, defer: Any, keep: int | None = None) -> Generator[Any, None, tuple[int, bool]]:
+    """Cut (and decode, or hand to ``defer``) pieces of ``size`` off the front of ``buf`` while more
+    than ``keep`` (default ``size``) is left, yielding each result; returns where the uncut rest
+    begins, and whether cutting should go on."""
     start = 0
-    while len(buf) - start > size:
+    while len(buf) - start > (size if keep is None else keep):
         try:
             done = _cut_only(buf, start, size, defer) if defer is not None else _cut_and_decode(buf, start, size, decode)
         except _Uncuttable:
@@ -223,13 +224,7 @@ def _defer_most(buf: bytes, size: int, defer: Any) -> Generator[Any, None, bytes
     """At the end of the file, hand all but a short tail to ``defer`` in quarter pieces (yielding each
     result), so that the part decoded here, where the end of the array is found by trying, is
     short; returns that tail."""
-    start = 0
-    while len(buf) - start > size // 2:
-        done = _cut_only(buf, start, size // 4, defer)
-        if done is None:
-            break
-        result, start = done
-        yield result
+    start, _ = yield from _pieces(buf, size // 4, None, defer, keep=size // 2)
     return buf[start:] if start else buf
 
 
