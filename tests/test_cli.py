@@ -69,6 +69,52 @@ def test_exit_codes(tmp_path: Path, script: Path, mode: str, code: int) -> None:
         assert "runpy" not in r.stderr
 
 
+EXIT_SCRIPT = textwrap.dedent(
+    """
+    import atexit, pathlib, sys, threading, time, torch
+    out = pathlib.Path(sys.argv[1])
+
+    def late():
+        time.sleep(0.5)  # still running when the script's last line is done
+        (out / "thread.txt").write_text("thread")
+
+    def at_exit():
+        (out / "atexit.txt").write_text("atexit")
+
+    def broken():
+        raise RuntimeError("atexit handler fails")
+
+    atexit.register(at_exit)
+    atexit.register(broken)  # runs first (last registered), fails; the others still run
+    threading.Thread(target=late).start()  # not a daemon: python waits for it
+    torch.ones(4).sum()
+    """
+)
+
+
+@pytest.mark.parametrize("under", ["python", "skiprof"])
+def test_exit_as_under_python(tmp_path: Path, under: str) -> None:
+    """What the script leaves at exit (a non-daemon thread's file, an atexit handler's file, the
+    exit code despite a failing handler) is the same under skiprof trace as under python, and the
+    trace is saved."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "exits.py"
+    script.write_text(EXIT_SCRIPT)
+    out = tmp_path / "files"
+    out.mkdir()
+    if under == "python":
+        r = subprocess.run([sys.executable, str(script), str(out)], capture_output=True, text=True, timeout=300)
+    else:
+        r = run_cli("trace", "-o", str(tmp_path / "t"), str(script), str(out))
+        assert (tmp_path / "t" / "meta.json").exists(), r.stderr
+    assert r.returncode == 0, r.stderr
+    assert (out / "thread.txt").read_text() == "thread"
+    assert (out / "atexit.txt").read_text() == "atexit"
+    assert "atexit handler fails" in r.stderr
+
+
 def test_module_mode(tmp_path: Path) -> None:
     pkg = tmp_path / "pkgx"
     pkg.mkdir()
