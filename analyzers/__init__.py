@@ -78,7 +78,7 @@ for _a in (
              needs=verdict.NEEDS),
     Analysis("fixes", advice.run, "Which changes would shorten the run most, as the replay predicts?"),
     Analysis("launch", launch.run, "TKLQT and its launch/queue parts, AKD, IL, GPU busy and idle, host cost of launching"),
-    Analysis("boundness", boundness.run, "Is the run, each step and each stretch of time CPU-, GPU- or sync-bound, and why?"),
+    Analysis("boundness", boundness.run, "Is the run, each step and each stretch of time CPU-, GPU-, sync- or dependency-bound, and why?"),
     Analysis("host_overhead", hostsplit.run, "How is host orchestration split into framework, library, launch floor "
              "and the rest, and how balanced are host and device (HDBI)?", needs=("boundness",)),
     Analysis("phases", breakdown.run, "Where does end-to-end time go: compute, compile, data movement, preprocessing, ...?"),

@@ -15,7 +15,11 @@ from skiprof._domain import launch_kind, stream_key
 
 from ._cols import Cols
 
-__all__ = ["activity_columns", "KEEP", "rows_of", "segment_prev_max"]
+__all__ = ["activity_columns", "KEEP", "rows_of", "segment_prev_max", "STALL_NS"]
+
+#: Launched work not started this long after it could first run (its call had returned and its stream
+#: was free) is held back by a dependency, not by the launch path: HTA's kernel_wait bound.
+STALL_NS = 30_000
 
 KEEP = ["kernel_id", "name", "kind", "device", "stream", "ts", "dur", "launch_id", "launch_name", "launch_ts",
         "launch_dur", "op_id", "op_name", "top_op_id", "top_op_name"]
@@ -100,6 +104,10 @@ def activity_columns(kernels: Cols) -> dict[str, Any]:
     out["launch_queue_ns"] = lq.astype(np.int64)
     out["queue_ns"] = queue
     out["launch_ns"] = (lq - queue).astype(np.int64)
+    # The part of the launch time spent with the call returned and the stream free, beyond STALL_NS:
+    # the work was held back by something else (an event of another stream or device, a peer rank).
+    free = np.maximum(launch_end, np.where(has_prev, np.nan_to_num(prev_end), launch_end)) + STALL_NS
+    out["held_ns"] = np.minimum(np.maximum(ts - free, 0), out["launch_ns"]).astype(np.int64)
     out["launch_delay_ns"] = np.where(member, 0, np.maximum(ts - launch_end, 0)).astype(np.int64)
     out["clipped"] = (raw < 0) & ~member
     return out

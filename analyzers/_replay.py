@@ -27,7 +27,7 @@ import numpy as np
 from skiprof._domain import API_KINDS, LAUNCH_KINDS, is_blocking, stream_key
 
 from . import _intervals as iv
-from ._activity import rows_of, segment_prev_max
+from ._activity import STALL_NS, rows_of, segment_prev_max
 from ._view import View
 
 __all__ = ["Knobs", "Timeline", "simulate", "NONE"]
@@ -205,7 +205,12 @@ class _Graph:
         self.stream_bound = linked & (self.k_prev > ends)
         self.stream_gap = np.where(self.stream_bound, np.maximum(self.k_ts - self.k_prev, 0), 0)
         self.lead = np.where(linked, self.k_ts - (self.l_ts[call] if len(self.l_ts) else 0), 0)
+        # What the activity waited beyond STALL_NS after its call returned (its stream was free) was a
+        # dependency, not the launch path (boundness calls that idle dependency-bound): a cheaper
+        # launch does not shorten it, so launch-scale scales only the rest of the lead.
+        self.lead_fixed = np.where(self.stream_bound | (self.lead < 0), 0, np.maximum(self.k_ts - ends - STALL_NS, 0))
         self.stream_bound_l, self.stream_gap_l = self.stream_bound.tolist(), self.stream_gap.tolist()
+        self.lead_l, self.lead_fixed_l = self.lead.tolist(), self.lead_fixed.tolist()
 
     def _copy_calls(self) -> set[int]:
         """Calls that copy from or to pageable host memory, or that block until their copy is done."""
@@ -433,8 +438,8 @@ def _launch_activities(run: _Run, j: int, start: int, end: int) -> None:
         elif stream_bound:  # it waited behind its stream: ready once its call returned, then the measured gap
             ready, gap = end, max(g.kts_l[r] - g.kprev_l[r], 0)  # never overlap, even where the trace did
         else:
-            lead = g.kts_l[r] - g.ts_l[j]
-            ready, gap = start + (round(lead * run.k.launch_scale) if lead >= 0 else lead), 0
+            lead, fixed = g.lead_l[r], g.lead_fixed_l[r]
+            ready, gap = start + (round((lead - fixed) * run.k.launch_scale) + fixed if lead >= 0 else lead), 0
         run.place(r, ready, j, "launch", gap)
 
 
@@ -531,7 +536,7 @@ def _scaled(g: _Graph, run: _Run) -> tuple[list[int], list[int], list[int], list
     raw_gap = g.l_ts - m_end - run.cover.between_many(m_end, g.l_ts)
     gap = np.where(g.chained, np.round(raw_gap * np.where(g.on_working, k.host_scale, 1.0)), 0).astype(np.int64)
     dur = np.round(g.l_dur * np.where(g.api, k.launch_scale, k.host_scale)).astype(np.int64)
-    lead = np.where(g.lead >= 0, np.round(g.lead * k.launch_scale), g.lead).astype(np.int64)
+    lead = np.where(g.lead >= 0, np.round((g.lead - g.lead_fixed) * k.launch_scale) + g.lead_fixed, g.lead).astype(np.int64)
     kdur = np.round(g.k_dur * k.device_scale).astype(np.int64)
     return gap.tolist(), dur.tolist(), lead.tolist(), kdur.tolist()
 

@@ -21,7 +21,7 @@ from ._options import Options
 from ._replay import Knobs
 from ._view import View
 from .breakdown import memcpy_columns
-from .launch import summary
+from .launch import LaunchSummary, summary
 from .whatif import Prediction, prepare, replay
 
 __all__ = ["Fix", "FixesResult", "candidates", "ranked", "host_sensitivity", "predict_all", "run", "FUSE_TOP", "HOST_SCALES"]
@@ -98,6 +98,11 @@ def _preprocessing_regions(view: View) -> list[str]:
     return sorted(out)
 
 
+def _held(s: LaunchSummary) -> str:
+    """The launch part's dependency share in words, when there is one."""
+    return f" ({s.launch_held_ns / 1e6:,.2f} ms of it held back by a dependency)" if s.launch_held_ns else ""
+
+
 def _device_candidates(view: View, folder: str) -> list[Fix]:
     """Fixes that change how work reaches the device: graphs, fusion, cheaper launches, async copies."""
     out: list[Fix] = []
@@ -107,7 +112,7 @@ def _device_candidates(view: View, folder: str) -> list[Fix]:
         name, n, calls = graph
         out.append(Fix("cuda_graph", f"Capture region '{name}' as a CUDA graph",
                        f"{calls:,} launch calls in {n:,} occurrences of '{name}'; launch part of TKLQT "
-                       f"{s.launch_ns / 1e6:,.2f} ms", "torch.cuda.graphs / torch.compile(mode='reduce-overhead') "
+                       f"{s.launch_ns / 1e6:,.2f} ms{_held(s)}", "torch.cuda.graphs / torch.compile(mode='reduce-overhead') "
                        "over the region's code; its shapes must not change between occurrences",
                        Knobs(cuda_graph=name), f"skiprof whatif {_q(folder)} --cuda-graph {_q(name)}"))
     chains = fusion.chain_columns(view, top=FUSE_TOP)["chain"]
@@ -116,10 +121,11 @@ def _device_candidates(view: View, folder: str) -> list[Fix]:
                        f"{len(chains)} chains with proximity >= 0.8 (skiprof fusion)",
                        "torch.compile, or a hand-written fused kernel for the chain", Knobs(fuse=tuple(tuple(c) for c in chains)),
                        f"skiprof whatif {_q(folder)} --fuse top{FUSE_TOP}"))
-    if s.launch_calls and s.launch_ns >= LAUNCH_SHARE * s.il_ns:
+    # Time held back by a dependency is in the launch part but no cheaper launch shortens it.
+    if s.launch_calls and s.launch_ns - s.launch_held_ns >= LAUNCH_SHARE * s.il_ns:
         out.append(Fix("launch", "Halve the cost of launches",
                        f"{s.launch_calls:,} launch calls taking {s.launch_call_ns / 1e6:,.2f} ms; launch part of TKLQT "
-                       f"{s.launch_ns / 1e6:,.2f} ms", "fewer, larger kernels; a lighter launch path (CUDA graphs, "
+                       f"{s.launch_ns / 1e6:,.2f} ms{_held(s)}", "fewer, larger kernels; a lighter launch path (CUDA graphs, "
                        "a faster driver or runtime)", Knobs(launch_scale=0.5), f"skiprof whatif {_q(folder)} --launch-scale 0.5"))
     copies = memcpy_columns(view)
     slow = [i for i, m in enumerate(copies["host_mem"]) if m == "pageable"]

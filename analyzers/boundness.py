@@ -6,7 +6,12 @@ Rule (docs/metrics.md, "Boundness"). A stretch of time is judged by when the dev
   sync-bound  most of that idle passed while the host was blocked in a synchronization call or a
               collective (it waited on the device, another stream or another rank);
   cpu-bound   most of it passed with the host free: the GPU waited for the host to launch work
-              (host_wait) or for launched work to arrive (launch_wait).
+              (idle_host) or for just-launched work to reach it (idle_launch: at most STALL_NS after
+              the work could first run);
+  dependency-bound
+              most of it passed with launched work held back longer than that, its call returned
+              and its stream free: it waited on a dependency the host does not control (an event on
+              another stream or device, a peer rank) or on device work the trace does not show.
   no-gpu-work the trace has no device activity at all (CPU-only).
 Busy time and the kernels counted in a stretch are those that ran in it, so a label can never
 contradict the busy and idle figures printed beside it.
@@ -14,7 +19,7 @@ contradict the busy and idle figures printed beside it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -22,6 +27,7 @@ from skiprof._domain import COMM_HOST_OP, is_blocking, stream_key
 from skiprof._result import Col, Figure, Figures, Note, Plot, Result, Section, Table
 
 from . import _intervals as iv
+from ._activity import STALL_NS
 from ._frame import frame
 from ._options import Options
 from ._view import View
@@ -29,7 +35,8 @@ from .launch import carries_launch
 
 __all__ = ["label", "per_step", "per_window", "idle_attribution", "step_columns", "window_columns",
            "idle_columns", "idle_causes", "IdleCauses", "GPU_BOUND_BUSY", "KERNEL_WAIT_NS", "STRETCH_COLUMNS",
-           "BoundnessResult", "run", "overall_columns", "blocked_intervals"]
+           "BoundnessResult", "run", "overall_columns", "blocked_intervals", "pending_intervals", "STALL_NS",
+           "Evidence"]
 
 #: A stretch is gpu-bound when the device was busy for at least this share of it.
 GPU_BOUND_BUSY = 0.7
@@ -37,33 +44,66 @@ GPU_BOUND_BUSY = 0.7
 KERNEL_WAIT_NS = 30_000
 STRETCH_COLUMNS = ["stretch", "start_ns", "end_ns", "duration_ns", "kernels", "launch_ns_per_kernel",
                    "queue_ns_per_kernel", "queue_share", "gpu_busy_ns", "gpu_busy_share", "gpu_idle_share",
-                   "idle_host_share", "idle_launch_share", "idle_sync_share", "label"]
+                   "idle_host_share", "idle_launch_share", "idle_dependency_share", "idle_sync_share", "label"]
 
 
-def label(busy_share: float, idle_cpu_ns: int, idle_sync_ns: int, has_device: bool = True) -> str:
-    """The boundness rule, applied to one stretch's evidence."""
+def label(busy_share: float, idle_cpu_ns: int, idle_sync_ns: int, idle_dependency_ns: int = 0,
+          has_device: bool = True) -> str:
+    """The boundness rule, applied to one stretch's evidence: gpu-bound when busy enough, else the
+    largest cause of the idle names the label (ties go to cpu-bound, then sync-bound)."""
     if not has_device:
         return "no-gpu-work"
     if busy_share >= GPU_BOUND_BUSY:
         return "gpu-bound"
-    return "sync-bound" if idle_sync_ns > idle_cpu_ns else "cpu-bound"
+    if idle_cpu_ns >= idle_sync_ns and idle_cpu_ns >= idle_dependency_ns:
+        return "cpu-bound"
+    return "sync-bound" if idle_sync_ns >= idle_dependency_ns else "dependency-bound"
+
+
+class Evidence(NamedTuple):
+    """One stretch's time, split into disjoint parts that add up to its length."""
+
+    busy: int
+    launch: int  # idle, launched work on its way (within STALL_NS of when it could first run)
+    sync: int  # idle, a host thread blocked in a synchronization or a collective
+    dependency: int  # idle, launched work held back longer than STALL_NS
+    host: int  # idle, nothing launched: the host had not launched the work yet
+
+    @property
+    def cpu(self) -> int:
+        """The idle the host's launch path explains."""
+        return self.host + self.launch
 
 
 class IdleCauses:
-    """Disjoint interval sets over the scope: device busy, and device idle by cause."""
+    """Disjoint interval sets over the scope: device busy, and device idle by cause. A sync interval
+    wins over a stalled one, and a stalled one over a launch in flight: each instant has one cause."""
 
-    def __init__(self, busy: iv.Intervals, sync: iv.Intervals, pending: iv.Intervals) -> None:
+    def __init__(self, busy: iv.Intervals, sync: iv.Intervals, pending: iv.Intervals,
+                 stalled: iv.Intervals | None = None) -> None:
         self.busy = busy
         self.sync = iv.subtract(sync, busy)
-        self.launch = iv.subtract(iv.subtract(pending, busy), self.sync)
+        empty = (np.zeros(0, np.int64), np.zeros(0, np.int64))
+        self.dependency = iv.subtract(iv.subtract(stalled if stalled is not None else empty, busy), self.sync)
+        self.launch = iv.subtract(iv.subtract(iv.subtract(pending, busy), self.sync), self.dependency)
 
-    def evidence(self, scope: iv.Intervals) -> tuple[int, int, int, int]:
-        """(busy, idle waiting for launched work to arrive, idle with the host blocked, idle with nothing
-        pending) inside ``scope``; the four add up to its length."""
+    def evidence(self, scope: iv.Intervals) -> Evidence:
+        """Busy and idle by cause inside ``scope``; the five parts add up to its length."""
         b = iv.intersect_total(scope, self.busy)
         s = iv.intersect_total(scope, self.sync)
+        d = iv.intersect_total(scope, self.dependency)
         launch = iv.intersect_total(scope, self.launch)
-        return b, launch, s, max(iv.total(scope) - b - s - launch, 0)
+        return Evidence(b, launch, s, d, max(iv.total(scope) - b - s - d - launch, 0))
+
+
+def pending_intervals(ready: np.ndarray, start: np.ndarray, prev_end: np.ndarray) -> tuple[iv.Intervals, iv.Intervals]:
+    """When launched work had not started (from its call's return ``ready`` to its ``start``), and the
+    part of that more than STALL_NS after it could first run (its call returned and the previous
+    activity on its stream, ending at ``prev_end``, was done)."""
+    pending = iv.union(ready, np.maximum(start, ready))
+    free = np.maximum(ready, prev_end) + STALL_NS
+    late = start > free
+    return pending, iv.union(free[late], start[late])
 
 
 def blocked_intervals(view: View) -> iv.Intervals:
@@ -80,8 +120,8 @@ def idle_causes(view: View) -> IdleCauses:
     """Busy and idle-by-cause intervals of a view."""
     k, per = view.kernels, view.per
     busy = iv.union(k["ts"], k["ts"] + k["dur"])
-    pending = iv.union(per["launch_end"], np.maximum(per["ts"], per["launch_end"]))
-    return IdleCauses(busy, blocked_intervals(view), pending)
+    pending, stalled = pending_intervals(per["launch_end"], per["ts"], per["prev_end_on_stream"])
+    return IdleCauses(busy, blocked_intervals(view), pending, stalled)
 
 
 def _stretches(view: View, bounds: list[tuple[int, int]], names: list[str],
@@ -101,11 +141,11 @@ def _stretches(view: View, bounds: list[tuple[int, int]], names: list[str],
         sel = (p_ts >= lo) & (p_ts < hi)
         lq, q, nc = int(p_lq[sel].sum()), int(p_q[sel].sum()), int(sel.sum())
         length = iv.total(scope)
-        b, wait_launch, wait_sync, wait_host = causes.evidence(scope)
-        shares = [x / length if length else 0.0 for x in (b, wait_host, wait_launch, wait_sync)]
+        ev = causes.evidence(scope)
+        shares = [x / length if length else 0.0 for x in (ev.busy, ev.host, ev.launch, ev.dependency, ev.sync)]
         values = (name, lo, hi, hi - lo, n, (lq - q) / nc if nc else 0.0, q / nc if nc else 0.0, q / lq if lq else 0.0,
-                  b, shares[0], 1 - shares[0] if length else 0.0, shares[1], shares[2], shares[3],
-                  label(shares[0], wait_host + wait_launch, wait_sync, view.has_device))
+                  ev.busy, shares[0], 1 - shares[0] if length else 0.0, *shares[1:],
+                  label(shares[0], ev.cpu, ev.sync, ev.dependency, view.has_device))
         for c, v in zip(STRETCH_COLUMNS, values):
             rows[c].append(v)
     return rows
@@ -184,7 +224,8 @@ def idle_attribution(view: View) -> Any:
 
 _STRETCH_COLS = (Col("stretch", "stretch"), Col("kernels", "kern", "count"), Col("gpu_busy_share", "busy", "share"),
                  Col("idle_host_share", "idle host", "share"), Col("idle_launch_share", "idle launch", "share"),
-                 Col("idle_sync_share", "idle sync", "share"), Col("queue_share", "queue", "share"),
+                 Col("idle_dependency_share", "idle dep", "share"), Col("idle_sync_share", "idle sync", "share"),
+                 Col("queue_share", "queue", "share"),
                  Col("label", "label", "label"))
 _CPU_STEP_COLS = (Col("stretch", "step"), Col("duration_ns", "duration", "ns"), Col("label", "label", "label"))
 
@@ -205,7 +246,7 @@ class BoundnessResult(Result):
     idle: tuple[dict[str, Any], ...]
 
     name = "boundness"
-    schema = "skiprof.boundness/2"
+    schema = "skiprof.boundness/3"
     title = "Boundness"
 
     def idle_by_cause(self) -> dict[str, int]:
@@ -218,7 +259,7 @@ class BoundnessResult(Result):
     def to_dict(self) -> dict[str, Any]:
         idle = self.idle_by_cause()
         total = sum(idle.values())
-        return {"schema": self.schema, "rule": {"gpu_bound_busy_share": GPU_BOUND_BUSY},
+        return {"schema": self.schema, "rule": {"gpu_bound_busy_share": GPU_BOUND_BUSY, "stall_ns": STALL_NS},
                 "overall": self.overall["label"], "evidence": self.overall,
                 "steps": list(self.steps), "windows": list(self.windows),
                 "idle_attribution": {k: {"ns": v, "share": v / total if total else 0.0} for k, v in idle.items()}}
@@ -233,10 +274,12 @@ class BoundnessResult(Result):
             Figure("label", o["label"], "label"), Figure("GPU busy", 1 - o["gpu_idle_share"], "share"),
             Figure("GPU idle, host launching nothing", o["idle_host_share"], "share"),
             Figure("GPU idle, launched work on its way", o["idle_launch_share"], "share"),
+            Figure("GPU idle, launched work held back (dependency)", o["idle_dependency_share"], "share"),
             Figure("GPU idle, host blocked (sync/collective)", o["idle_sync_share"], "share"),
             Figure("queue share of TKLQT", o["queue_share"], "share"))),
-            Note(f"gpu-bound: GPU busy >= {GPU_BOUND_BUSY:.0%} of the stretch; otherwise cpu-bound or sync-bound by "
-                 "the larger cause of the idle (docs/metrics.md, Boundness).")]
+            Note(f"gpu-bound: GPU busy >= {GPU_BOUND_BUSY:.0%} of the stretch; otherwise cpu-bound (host + launch), "
+                 "sync-bound or dependency-bound by the largest cause of the idle; launched work counts as held back "
+                 f"once it has waited {STALL_NS / 1e3:g} µs after it could first run (docs/metrics.md, Boundness).")]
         if self.steps:
             out.append(Table("Boundness per step (work counted where it ran)", _STRETCH_COLS, self.steps))
         out.append(Table(f"Boundness over time ({len(self.windows)} equal windows)", _STRETCH_COLS, self.windows))

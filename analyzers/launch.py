@@ -53,6 +53,7 @@ class LaunchSummary:
     tklqt_ns: int
     queue_ns: int
     launch_ns: int
+    launch_held_ns: int
     waiting_ns: int
     waiting_concurrency: float
     launch_delay_hta_ns: int
@@ -110,6 +111,7 @@ def summary(view: View) -> LaunchSummary:
         waiting_concurrency=tklqt / waiting if waiting else 0.0,
         queue_ns=int(per["queue_ns"][carry].sum()),
         launch_ns=int(per["launch_ns"][carry].sum()),
+        launch_held_ns=int(per["held_ns"][carry].sum()),
         launch_delay_hta_ns=int(per["launch_delay_ns"][carry].sum()),
         akd_ns=float(k["dur"][is_kernel].mean()) if n_kernels else 0.0,
         il_ns=il, il_start_ns=lo, il_end_ns=hi,
@@ -168,6 +170,7 @@ class LaunchResult(Result):
                 Figure("GPU busy", self.busy_share, "share"),
                 Figure("TKLQT (launch + queue)", s.tklqt_ns, "ns"),
                 Figure("  launch part", s.launch_ns, "ns"),
+                Figure("    of which held back by a dependency", s.launch_held_ns, "ns"),
                 Figure("  queue part", s.queue_ns, "ns"),
                 Figure("wall time with a kernel waiting", s.waiting_ns, "ns"),
                 Figure("AKD (mean kernel time)", s.akd_ns, "ns", "us"),

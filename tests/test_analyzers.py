@@ -136,6 +136,45 @@ def test_gpu_bound_queue(tmp_path: Path) -> None:
     assert w["label"].tolist() == ["gpu-bound"] and w["queue_share"].iloc[0] == pytest.approx(246 / 256)
 
 
+def dependency_stall() -> list[dict]:
+    return [op("aten::add", 0, 30), runtime("cudaLaunchKernel", 2, 3, 71), runtime("cudaLaunchKernel", 10, 3, 72),
+            kernel("A", 10, 10, 71, stream=7), kernel("B", 200, 50, 72, stream=9)]
+
+
+def test_dependency_stall(tmp_path: Path) -> None:
+    """dependency_stall(): op [0,30); A's call [2,5) -> stream 7 [10,20); B's call [10,13) -> stream 9
+    [200,250), held back long after its call returned with its stream empty (as behind an event of
+    another device or rank). Launch parts: A 8, B 190 (no queue: both streams were empty), of which
+    B's 200 - (13 + 30) = 157 was held back by a dependency. IL 0..250; busy [10,20) + [200,250) = 60. Idle by cause: host [0,5)
+    = 5 (nothing launched); B could run from 13, so [13+30, 200) = 157 is a dependency; the rest
+    of the pending time, [5,10) and [20,43), = 28 is launch latency; no sync. cpu 33 < 157:
+    dependency-bound (cpu-bound before STALL_NS split the pending time).
+    The replay at launch x0: A's call [2,2), A [2,12); B's call follows after the 5 of host time
+    between the calls, [7,7). B's 190 lead is 33 of launch path and 157 of dependency, which a
+    cheaper launch does not shorten: B [164,214), IL 214 (scaling the whole lead gave 57). Idle
+    then: host [0,2), launch [12,37) = 25, dependency [37,164) = 127: dependency-bound."""
+    from skiprof.analyzers import whatif
+
+    v = select(_load(tmp_path, dependency_stall()))
+    per = launch.per_activity(v).set_index("name")
+    assert (per["launch_ns"] // US).to_dict() == {"A": 8, "B": 190} and per["queue_ns"].sum() == 0
+    assert (per["held_ns"] // US).to_dict() == {"A": 0, "B": 157}
+    s = launch.summary(v)
+    assert (s.tklqt_ns, s.launch_ns, s.launch_held_ns) == (198 * US, 198 * US, 157 * US)
+    o = boundness.overall_columns(v)
+    assert (v.il_ns, o["gpu_busy_ns"][0]) == (250 * US, 60 * US)
+    shares = [o[k][0] for k in ("idle_host_share", "idle_launch_share", "idle_dependency_share", "idle_sync_share")]
+    assert shares == pytest.approx([5 / 250, 28 / 250, 157 / 250, 0])
+    assert o["label"] == ["dependency-bound"]
+    assert boundness.label(60 / 250, 33 * US, 0, 157 * US) == "dependency-bound"
+    assert boundness.label(60 / 250, 157 * US, 0, 157 * US) == "cpu-bound"  # ties go to the host
+    assert boundness.label(60 / 250, 33 * US, 157 * US, 157 * US) == "sync-bound"
+    same = whatif.replay(v)
+    assert (same.il_ns, same.boundness) == (250 * US, "dependency-bound")
+    p = whatif.replay(v, whatif.Knobs(launch_scale=0.0))
+    assert (p.il_ns, p.gpu_busy_ns, p.boundness) == (214 * US, 60 * US, "dependency-bound")
+
+
 def test_two_streams_count_overlap_once(tmp_path: Path) -> None:
     v = select(_load(tmp_path, two_streams()))
     per = launch.per_activity(v).set_index("name")
@@ -228,7 +267,7 @@ def test_report_json_keys(tmp_path: Path) -> None:
     d = skiprof.report(_load(tmp_path, gpu_bound())).to_dict()
     assert d["schema"] == "skiprof.report/2"
     for key in ("launch", "boundness", "phases", "memcpy", "kernels", "ops", "scenario", "hta"):
-        assert d[key]["schema"] == f"skiprof.{key}/2", key
+        assert d[key]["schema"] == f"skiprof.{key}/{3 if key == 'boundness' else 2}", key
     for key in ("tklqt_ns", "akd_ns", "il_ns", "gpu_busy_ns", "gpu_idle_ns", "kernels", "linked_kernels", "orphan_kernels"):
         assert key in d["launch"], key
     la = d["launch"]

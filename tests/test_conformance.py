@@ -91,14 +91,20 @@ def test_ns_resolution_trace_is_exact(imported_real: dict[str, Path]) -> None:
 
 
 def test_no_label_contradicts_its_evidence_on_real_traces(imported_real: dict[str, Path]) -> None:
-    """No step or window of any real trace is gpu-bound with more than 30% GPU idle (report JSON)."""
+    """No step or window of any real trace is gpu-bound with more than 30% GPU idle, and every other
+    label names the largest cause of its idle: cpu-bound is never given where the host had launched
+    the work that the GPU waited for (report JSON)."""
     bad = []
     for name, folder in imported_real.items():
         b = skiprof.report(folder).to_dict()["boundness"]
-        for row in b["steps"] + b["windows"]:
+        for row in b["steps"] + b["windows"] + [b["evidence"]]:
             assert {"label", "gpu_idle_share"} <= set(row)
             if row["label"] == "gpu-bound" and row["gpu_idle_share"] > 0.3:
                 bad.append((name, row["stretch"], row["gpu_idle_share"]))
+            causes = {"cpu-bound": row["idle_host_share"] + row["idle_launch_share"],
+                      "sync-bound": row["idle_sync_share"], "dependency-bound": row["idle_dependency_share"]}
+            if row["label"] in causes and causes[row["label"]] < max(causes.values()) - 1e-9:
+                bad.append((name, row["stretch"], row["label"], causes))
     assert not bad, bad
 
 

@@ -24,8 +24,8 @@ from ._common import (
 
 __all__ = ["command", "build_report", "HELP"]
 
-HELP = ("Analyze a trace folder: launch/queue time (TKLQT), GPU busy and idle, CPU-, GPU- or sync-boundness with its "
-        "evidence, phase shares, data movement, top kernels and ops. A folder of several ranks gets the cross-rank "
+HELP = ("Analyze a trace folder: launch/queue time (TKLQT), GPU busy and idle, CPU-, GPU-, sync- or "
+        "dependency-boundness with its evidence, phase shares, data movement, top kernels and ops. A folder of several ranks gets the cross-rank "
         "report (per-rank table, stragglers, collectives and their arrival skew) unless --rank picks one. Terminal by "
         "default; --format json|markdown|html, to stdout or -o FILE (the format follows the file's extension).")
 

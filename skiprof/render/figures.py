@@ -7,7 +7,8 @@ from .._result import Plot
 
 __all__ = ["plotly_figure"]
 
-LABEL_COLORS = {"cpu-bound": "#e45756", "gpu-bound": "#4c78a8", "sync-bound": "#b279a2", "no-gpu-work": "#bab0ac"}
+LABEL_COLORS = {"cpu-bound": "#e45756", "gpu-bound": "#4c78a8", "sync-bound": "#b279a2", "dependency-bound": "#f58518",
+                "no-gpu-work": "#bab0ac"}
 
 
 def _timeline(go: Any, d: dict[str, Any]) -> Any:

@@ -12,7 +12,8 @@ __all__ = ["TerminalRenderer", "print_document"]
 
 #: Kernel and op names are cut to this many characters so that tables fit 80 columns.
 NAME_WIDTH = 44
-_LABEL_STYLE = {"cpu-bound": "bold red", "gpu-bound": "bold blue", "sync-bound": "bold magenta"}
+_LABEL_STYLE = {"cpu-bound": "bold red", "gpu-bound": "bold blue", "sync-bound": "bold magenta",
+                "dependency-bound": "bold yellow"}
 
 
 def _figures(console: Any, s: Figures) -> None:
