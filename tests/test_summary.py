@@ -60,3 +60,17 @@ def test_summary_round_trips_through_meta(tmp_path: Path) -> None:
     s = _summary(tmp_path, linking_trace())
     again = summarize(s.path, skiprof.load(s.path).meta)
     assert again == s
+
+
+def test_a_table_wider_than_the_console_keeps_every_label_whole() -> None:
+    """Nine numeric columns and a label do not fit 60 columns: the table runs past the width instead
+    of cutting "dependency-bound" to "dependen"."""
+    from skiprof._result import Col, Table
+    from skiprof.render.terminal import _table
+
+    cols = tuple(Col(f"n{i}", f"figure {i}", "ns") for i in range(9)) + (Col("label", "boundness", "label"),)
+    row = {**{f"n{i}": 123_456_789 for i in range(9)}, "label": "dependency-bound"}
+    console = Console(record=True, width=60, no_color=True)
+    _table(console, Table("wide", cols, (row,)))
+    text = console.export_text()
+    assert "dependency-bound" in text and "123.46" in text

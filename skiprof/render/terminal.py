@@ -81,7 +81,13 @@ def _table(console: Any, s: Table) -> None:
                      min_width=None if c.unit == "prose" else widths[i])
     for r in cells:
         t.add_row(*r)
-    console.print(t)
+    # Numbers and labels that cannot fit even with names shortened and headers folded are printed
+    # past the console's width rather than cut ("cpu-boun" reads as nothing).
+    least = sum(w for w, c in zip(widths, s.cols) if c.unit != "prose") + 3 * (len(widths) - 1)
+    if least > console.width:
+        console.print(t, width=least, crop=False)
+    else:
+        console.print(t)
     console.print()
 
 
