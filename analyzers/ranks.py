@@ -22,6 +22,7 @@ from skiprof._result import Col, Figure, Figures, Note, Result, Section, Table
 from . import _intervals as iv
 from ._options import Options
 from ._view import View, select
+from .boundness import overall_columns
 from .launch import summary
 
 __all__ = ["rank_figures", "collectives_of", "reduce", "RanksResult", "run", "figures_for", "STRAGGLER_MAD", "LATE_SHARE"]
@@ -113,12 +114,24 @@ def figures_for(v: View) -> dict[str, Any]:
     comm_ns = iv.total(comm)
     steps = v.steps()
     step_ns = float(np.median(steps["dur"])) if len(steps) else float(s.il_ns)
-    return {"rank": v.rank, "il_ns": s.il_ns, "gpu_busy_ns": s.gpu_busy_ns, "gpu_idle_ns": s.gpu_idle_ns,
+    b = overall_columns(v)
+    return {"rank": v.rank, **_boundness(b), "il_ns": s.il_ns, "gpu_busy_ns": s.gpu_busy_ns, "gpu_idle_ns": s.gpu_idle_ns,
             "tklqt_ns": s.tklqt_ns, "launch_ns": s.launch_ns, "queue_ns": s.queue_ns, "waiting_ns": s.waiting_ns,
             "comm_ns": comm_ns,
             "comm_overlap_share": iv.intersect_total(comm, comp) / comm_ns if comm_ns else 0.0,
             "compute_ns": iv.total(comp), "step_ns": step_ns, "steps": len(steps), "kernels": s.kernels,
             "collectives": collectives_of(v)}
+
+
+#: The evidence that names each label: the busy share, or the share of the idle cause that was largest.
+_LABEL_EVIDENCE = {"gpu-bound": ("gpu_busy_share",), "cpu-bound": ("idle_host_share", "idle_launch_share"),
+                   "sync-bound": ("idle_sync_share",), "dependency-bound": ("idle_dependency_share",)}
+
+
+def _boundness(b: dict[str, list[Any]]) -> dict[str, Any]:
+    """The rank's boundness label (as ``boundness.overall``) and the share of its IL that names it."""
+    label = b["label"][0]
+    return {"boundness": label, "boundness_share": float(sum(b[k][0] for k in _LABEL_EVIDENCE.get(label, ())))}
 
 
 def rank_figures(folder: str, rank: int) -> dict[str, Any]:
@@ -193,7 +206,8 @@ def reduce(per_rank: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[d
 
 _R_COLS = (Col("rank", "rank", "count"), Col("il_ns", "IL", "ns"), Col("gpu_busy_ns", "GPU busy", "ns"),
            Col("tklqt_ns", "TKLQT", "ns"), Col("comm_ns", "comm", "ns"), Col("comm_overlap_share", "comm overlap", "share"),
-           Col("step_ns", "step", "ns"))
+           Col("step_ns", "step", "ns"), Col("boundness", "boundness", "label"),
+           Col("boundness_share", "evidence", "share"))
 _C_COLS = (Col("name", "collective"), Col("process_group", "group"), Col("seq", "seq", "count"),
            Col("skew_ns", "arrival skew", "ns"), Col("last_rank", "last rank", "count"), Col("max_wait_ns", "longest wait", "ns"))
 
@@ -220,6 +234,9 @@ class RanksResult(Result):
         """The per-rank table, the stragglers with their evidence, and the collectives with the largest skew."""
         out: list[Section] = [Table(f"Per rank ({len(self.rows)} ranks{f' of {self.world_size}' if self.world_size else ''})",
                                     _R_COLS, self.rows)]
+        out.append(Note("boundness: each rank's label, as the single-rank report gives it; evidence: the share of the "
+                        "rank's IL that names it (GPU busy for gpu-bound; else the idle of the largest cause: host and "
+                        "launch, sync, or dependency)"))
         deep = [r["rank"] for r in self.rows if r.get("tklqt_ns", 0) > r.get("il_ns", 0) > 0]
         if deep:
             out.append(Note(f"TKLQT exceeds IL on rank{'s' if len(deep) > 1 else ''} {_listed(deep)}: it sums each kernel's "

@@ -65,6 +65,14 @@ def test_known_answers(three_ranks: Path) -> None:
     assert rows[0]["il_ns"] == 740_000 and "TKLQT exceeds IL" not in res.stdout
     assert all(rows[r]["gpu_busy_ns"] == 100_000 + (750 - ARRIVE[r][0]) * 1000 - (ARRIVE[r][1] - 400) * 1000
                - max(0, 200 - ARRIVE[r][0]) * 1000 for r in rows)
+    # Boundness over [10, 750): host ops nccl:* [20,35) and [500,510) are sync (25); the kernels' calls
+    # return at 12, 27 and 507 and they may run 30 µs later (stream 20's first is free; the second's
+    # stream frees at 400): held back from 42 (gemm), 57 (a1) and 537 (a2). Rank 0: busy 450, sync 25,
+    # dependency [42,100) + [537,600) = 121, launch [12,20) + [35,42) + [510,537) = 42, host [10,12) +
+    # [400,500) = 102: cpu 144 > 121, cpu-bound. Rank 1: busy 440, dependency 58 + 73: cpu-bound.
+    # Rank 2: busy 250, dependency 58 + [200,300) + [537,700) = 321 > 144: dependency-bound.
+    assert [rows[r]["boundness"] for r in (0, 1, 2)] == ["cpu-bound", "cpu-bound", "dependency-bound"]
+    assert [rows[r]["boundness_share"] for r in (0, 1, 2)] == pytest.approx([144 / 740, 144 / 740, 321 / 740])
     coll = {c["name"]: c for c in doc["collectives"]}
     assert set(coll) == {"nccl:all_reduce", "nccl:broadcast"}
     ar = coll["nccl:all_reduce"]
