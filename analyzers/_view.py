@@ -33,6 +33,17 @@ class View:
     regions: Cols
     windows: list[tuple[int, int]] | None  # None: the whole trace
     label: str
+    step: int | None = None  # the step or region it was narrowed to, as select() was asked
+    region: str | None = None
+
+    def scope_args(self) -> list[str]:
+        """The command-line options that select this view again (--rank where the trace has several ranks)."""
+        out = ["--rank", str(self.rank)] if len(self.trace.ranks) > 1 else []
+        if self.step is not None:
+            out += ["--step", str(self.step)]
+        if self.region is not None:
+            out += ["--region", self.region]
+        return out
 
     @property
     def has_device(self) -> bool:
@@ -177,5 +188,5 @@ def select(t: Any, *, rank: int | None = None, step: int | None = None, region: 
         launches.take(in_windows(launches["ts"], windows)),
         kernels.take(in_windows(anchor, windows)),
         regions.take(in_windows(regions["ts"], windows)),
-        windows, label,
+        windows, label, step, region,
     )

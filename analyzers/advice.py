@@ -68,6 +68,12 @@ def _q(text: str) -> str:
     return shlex.quote(text)
 
 
+def _target(view: View, folder: str) -> str:
+    """The folder and the options that select ``view`` again, quoted for a shell: a fix's command
+    replays the same scope the fix was scored on."""
+    return " ".join(_q(a) for a in [folder, *view.scope_args()])
+
+
 def _graph_region(view: View) -> tuple[str, int, int] | None:
     """The region with the most launch calls among those that repeat: (name, occurrences, launch calls)."""
     r, la = view.regions, view.launches
@@ -114,19 +120,19 @@ def _device_candidates(view: View, folder: str) -> list[Fix]:
                        f"{calls:,} launch calls in {n:,} occurrences of '{name}'; launch part of TKLQT "
                        f"{s.launch_ns / 1e6:,.2f} ms{_held(s)}", "torch.cuda.graphs / torch.compile(mode='reduce-overhead') "
                        "over the region's code; its shapes must not change between occurrences",
-                       Knobs(cuda_graph=name), f"skiprof whatif {_q(folder)} --cuda-graph {_q(name)}"))
+                       Knobs(cuda_graph=name), f"skiprof whatif {_target(view, folder)} --cuda-graph {_q(name)}"))
     chains = fusion.chain_columns(view, top=FUSE_TOP)["chain"]
     if len(chains):
         out.append(Fix("fusion", f"Fuse the {len(chains)} best kernel chains",
                        f"{len(chains)} chains with proximity >= 0.8 (skiprof fusion)",
                        "torch.compile, or a hand-written fused kernel for the chain", Knobs(fuse=tuple(tuple(c) for c in chains)),
-                       f"skiprof whatif {_q(folder)} --fuse top{FUSE_TOP}"))
+                       f"skiprof whatif {_target(view, folder)} --fuse top{FUSE_TOP}"))
     # Time held back by a dependency is in the launch part but no cheaper launch shortens it.
     if s.launch_calls and s.launch_ns - s.launch_held_ns >= LAUNCH_SHARE * s.il_ns:
         out.append(Fix("launch", "Halve the cost of launches",
                        f"{s.launch_calls:,} launch calls taking {s.launch_call_ns / 1e6:,.2f} ms; launch part of TKLQT "
                        f"{s.launch_ns / 1e6:,.2f} ms{_held(s)}", "fewer, larger kernels; a lighter launch path (CUDA graphs, "
-                       "a faster driver or runtime)", Knobs(launch_scale=0.5), f"skiprof whatif {_q(folder)} --launch-scale 0.5"))
+                       "a faster driver or runtime)", Knobs(launch_scale=0.5), f"skiprof whatif {_target(view, folder)} --launch-scale 0.5"))
     copies = memcpy_columns(view)
     slow = [i for i, m in enumerate(copies["host_mem"]) if m == "pageable"]
     sync = [n for n in view.launches["name"].values if n and n.lower() in ("cudamemcpy", "hipmemcpy")]
@@ -138,7 +144,7 @@ def _device_candidates(view: View, folder: str) -> list[Fix]:
                        + (f"; {len(sync):,} synchronous memcpy calls" if sync else ""),
                        "pin_memory=True in the DataLoader (or tensor.pin_memory()), .to(device, non_blocking=True), "
                        "and a side stream to overlap copies with compute", Knobs(async_copies=True),
-                       f"skiprof whatif {_q(folder)} --async-copies"))
+                       f"skiprof whatif {_target(view, folder)} --async-copies"))
     return out
 
 
@@ -152,7 +158,7 @@ def candidates(view: View, folder: str = "DIR") -> list[Fix]:
     # host sensitivity in the verdict).
     out += [] if not view.has_device else [Fix("host", "A host CPU twice as fast", "host time between calls is on the critical path where the "
                    "GPU waits for the host", "a faster CPU, less Python per step, or moving host work off the loop",
-                   Knobs(host_scale=0.5), f"skiprof whatif {_q(folder)} --host-scale 0.5")]
+                   Knobs(host_scale=0.5), f"skiprof whatif {_target(view, folder)} --host-scale 0.5")]
     pre = _preprocessing_regions(view)
     ph = phases(view)
     share = ph.share("preprocessing") if "preprocessing" in ph.names else 0.0
@@ -161,7 +167,7 @@ def candidates(view: View, folder: str = "DIR") -> list[Fix]:
                        f"preprocessing is {100 * share:.1f}% of the latency (regions {', '.join(pre)})",
                        "DataLoader workers that prepare the next batch while this one runs, or decode/resize on the "
                        "device (torchvision.io.decode_jpeg on CUDA, DALI)", Knobs(offload=tuple(pre)),
-                       f"skiprof whatif {_q(folder)} " + " ".join(f"--offload {_q(n)}" for n in pre)))
+                       f"skiprof whatif {_target(view, folder)} " + " ".join(f"--offload {_q(n)}" for n in pre)))
     label = overall_columns(view)["label"][0]
     if label == "cpu-bound":
         out.append(Fix("batch", "A larger batch", f"the run is {label}: the GPU waits for the host",

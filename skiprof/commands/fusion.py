@@ -6,7 +6,7 @@ from typing import Annotated
 import typer
 
 from ..render import Document
-from ._common import FolderArg, ForceOpt, FormatOpt, OutputOpt, RankOpt, emit, load_view
+from ._common import FolderArg, ForceOpt, FormatOpt, OutputOpt, RankOpt, RegionOpt, StepOpt, emit, load_view
 
 __all__ = ["command", "HELP"]
 
@@ -20,12 +20,13 @@ def command(
     threshold: Annotated[float, typer.Option("--threshold", help="Minimum proximity score.", min=0.0, max=1.0)] = 0.8,
     min_count: Annotated[int, typer.Option("--min-count", help="Minimum occurrences of a chain.", min=1)] = 2,
     top: Annotated[int, typer.Option("--top", help="Chains shown.", min=1)] = 10,
-    rank: RankOpt = None, fmt: FormatOpt = None, output: OutputOpt = None, force: ForceOpt = False,
+    step: StepOpt = None, region: RegionOpt = None, rank: RankOpt = None, fmt: FormatOpt = None,
+    output: OutputOpt = None, force: ForceOpt = False,
 ) -> None:
     """``skiprof fusion``: the kernel chains worth fusing in one rank (help: HELP)."""
     from ..analyzers import Options, fusion
 
-    v = load_view(folder, rank=rank)
+    v = load_view(folder, rank=rank, step=step, region=region)
     res = fusion.run(v, Options(top=top, max_len=max_len, threshold=threshold, min_count=min_count))
     emit(Document("fusion", f"{folder} ({v.label})", {"trace": str(folder), "scope": v.label, "rank": v.rank}, [res]),
          fmt, output, force)

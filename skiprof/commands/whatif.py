@@ -9,7 +9,7 @@ import typer
 
 from .._errors import UsageError
 from ..render import Document
-from ._common import FolderArg, ForceOpt, FormatOpt, OutputOpt, RankOpt, emit, load_view
+from ._common import FolderArg, ForceOpt, FormatOpt, OutputOpt, RankOpt, RegionOpt, StepOpt, emit, load_view
 
 __all__ = ["command", "HELP", "parse_fuse"]
 
@@ -36,13 +36,14 @@ def command(
     async_copies: Annotated[bool, typer.Option("--async-copies", help="Copies from pageable memory and synchronous memcpy calls become asynchronous (pinned memory, non_blocking=True).")] = False,
     offload: Annotated[Optional[list[str]], typer.Option("--offload", metavar="REGION", show_default=False, help="Take this region's host time off the critical path (preprocessing done ahead); repeatable.")] = None,
     compare: Annotated[Optional[Path], typer.Option("--compare", metavar="DIR", show_default=False, help="A real second run (say, with the change applied): its measured latency beside the prediction, and the error.")] = None,
-    rank: RankOpt = None, fmt: FormatOpt = None, output: OutputOpt = None, force: ForceOpt = False,
+    step: StepOpt = None, region: RegionOpt = None, rank: RankOpt = None, fmt: FormatOpt = None,
+    output: OutputOpt = None, force: ForceOpt = False,
 ) -> None:
     """``skiprof whatif``: replay one view with the given knobs and show the prediction (help: HELP)."""
     from ..analyzers import Options, fusion, whatif
 
     n = parse_fuse(fuse) if fuse else 0
-    v = load_view(folder, rank=rank)
+    v = load_view(folder, rank=rank, step=step, region=region)
     for flag, name in [("--cuda-graph", cuda_graph)] + [("--offload", n) for n in offload or []]:
         if name and not v.regions["name"].eq(name).any():
             raise UsageError(f"{flag}: no region named {name!r} in {folder}")
@@ -52,6 +53,6 @@ def command(
     if compare is not None:
         from dataclasses import replace
 
-        res = replace(res, compare=whatif.measured_against(res.prediction, load_view(compare, rank=rank), str(compare)))
+        res = replace(res, compare=whatif.measured_against(res.prediction, load_view(compare, rank=rank, step=step, region=region), str(compare)))
     emit(Document("whatif", f"{folder} ({v.label})", {"trace": str(folder), "scope": v.label, "rank": v.rank}, [res]),
          fmt, output, force)
