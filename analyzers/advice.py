@@ -174,6 +174,16 @@ def candidates(view: View, folder: str = "DIR") -> list[Fix]:
                        "skiprof sweep SCRIPT --param batch_size=... finds the batch where it turns GPU-bound", None,
                        None, unscored_reason="the replay keeps the trace's work; a different batch is a different run "
                        "(measure it with skiprof sweep)"))
+    if label == "dependency-bound":
+        held = overall_columns(view)["idle_dependency_share"][0]
+        out.append(Fix("dependency", "Find what holds launched work back",
+                       f"the run is {label}: {100 * held:.1f}% of the latency the GPU idled with launched work held back "
+                       "(its call had returned and its stream was free)",
+                       "in a multi-rank run, skiprof report on all ranks names the rank the collectives wait for; "
+                       f"skiprof critical {_target(view, folder)} shows the chain that ends last, and skiprof export puts "
+                       "it on a timeline beside the other streams' events", None, None,
+                       unscored_reason="the replay keeps such a wait as measured: what it waited on (another device, "
+                       "a peer rank, work the trace does not show) is not in this trace"))
     if view.regions["name"].eq("wait").any() and view.regions["name"].eq("h2d").any():
         out.append(Fix("prefetch", "Prefetch experts before they are needed",
                        "the MoE scenario waits for expert weights to arrive (regions 'wait' and 'h2d')",

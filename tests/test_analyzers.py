@@ -153,7 +153,7 @@ def test_dependency_stall(tmp_path: Path) -> None:
     between the calls, [7,7). B's 190 lead is 33 of launch path and 157 of dependency, which a
     cheaper launch does not shorten: B [164,214), IL 214 (scaling the whole lead gave 57). Idle
     then: host [0,2), launch [12,37) = 25, dependency [37,164) = 127: dependency-bound."""
-    from skiprof.analyzers import whatif
+    from skiprof.analyzers import advice, whatif
 
     v = select(_load(tmp_path, dependency_stall()))
     per = launch.per_activity(v).set_index("name")
@@ -173,6 +173,9 @@ def test_dependency_stall(tmp_path: Path) -> None:
     assert (same.il_ns, same.boundness) == (250 * US, "dependency-bound")
     p = whatif.replay(v, whatif.Knobs(launch_scale=0.0))
     assert (p.il_ns, p.gpu_busy_ns, p.boundness) == (214 * US, 60 * US, "dependency-bound")
+    # The advice follows the label: no larger batch (that is for cpu-bound), a pointer to what holds the work.
+    fixes = {f.key: f for f in advice.candidates(v)}
+    assert "batch" not in fixes and fixes["dependency"].knobs is None and "62.8%" in fixes["dependency"].evidence
 
 
 def test_two_streams_count_overlap_once(tmp_path: Path) -> None:
