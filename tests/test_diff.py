@@ -53,6 +53,22 @@ def test_known_answers(tmp_path: Path) -> None:
     assert region["name"] == "decode" and region["il_ns_b"] > region["il_ns_a"]
 
 
+def test_a_region_of_both_runs(tmp_path: Path) -> None:
+    """--region compares that region of A with the same region of B: each side's latency is the one
+    the report gives for that region, and the kernels launched inside it are all matched."""
+    a, b = _run(tmp_path, "a", 128, 2, 10), _run(tmp_path, "b", 256, 3, 12)
+    res = run_cli("diff", str(a), str(b), "--region", "decode", "--format", "json")
+    assert res.returncode == 0, res.stderr
+    d = json.loads(res.stdout)["diff"]
+    il = [json.loads(run_cli("report", str(x), "--region", "decode", "--format", "json").stdout)["launch"]["il_ns"]
+          for x in (a, b)]
+    assert [d["il_ns_a"], d["il_ns_b"]] == il and d["il_delta_ns"] == il[1] - il[0]
+    g = {r["name"]: r for r in d["kernels"]}["gemm_kernel<>"]
+    assert (g["count_a"], g["count_b"]) == (2, 3)
+    bad = run_cli("diff", str(a), str(b), "--step", "3")
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "no step 3" in bad.stderr
+
+
 def test_a_run_against_itself_changes_nothing(tmp_path: Path) -> None:
     a = _run(tmp_path, "a", 128, 3, 10)
     d = _diff(a, a)

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from ..render import Document
-from ._common import ForceOpt, FormatOpt, OutputOpt, RankOpt, TopOpt, emit, load_view
+from ._common import ForceOpt, FormatOpt, OutputOpt, RankOpt, RegionOpt, StepOpt, TopOpt, emit, load_view
 
 __all__ = ["command", "HELP"]
 
@@ -19,11 +19,13 @@ HELP = ("Compare two runs (trace folders, sweep runs or Kineto files): ops, kern
 def command(
     a: Annotated[Path, typer.Argument(help="The first run (A, the baseline).", show_default=False)],
     b: Annotated[Path, typer.Argument(help="The second run (B).", show_default=False)],
-    top: TopOpt = 10, rank: RankOpt = None, fmt: FormatOpt = None, output: OutputOpt = None, force: ForceOpt = False,
+    top: TopOpt = 10, step: StepOpt = None, region: RegionOpt = None, rank: RankOpt = None, fmt: FormatOpt = None,
+    output: OutputOpt = None, force: ForceOpt = False,
 ) -> None:
     """``skiprof diff``: compare run A with run B (help: HELP)."""
     from ..analyzers import diff
 
-    va, vb = load_view(a, rank=rank), load_view(b, rank=rank)
+    # The same step or region of both runs: step 5 of A against step 5 of B.
+    va, vb = load_view(a, rank=rank, step=step, region=region), load_view(b, rank=rank, step=step, region=region)
     res = diff.diff(va, vb, top=top, names=(str(a), str(b)))
     emit(Document("diff", f"{a} -> {b}", {"a": str(a), "b": str(b), "rank": va.rank}, [res]), fmt, output, force)
