@@ -89,7 +89,7 @@ def test_every_fix_carries_the_whatif_it_was_scored_with(tmp_path: Path) -> None
 def test_a_scoped_fix_replays_the_same_scope(tmp_path: Path) -> None:
     """Advice on one step carries --step in each fix's command, and the command gives the fix's
     latency (without it, whatif replayed the whole trace: a figure its own command did not give).
-    whatif, critical and fusion take --step and --region as report and advise do."""
+    whatif and fusion take --step and --region as report and advise do."""
     events = launch_bound_events()
     end = max(e["ts"] + e.get("dur", 0) for e in events)
     events += [op("ProfilerStep#0", 0, end // 2, cat="user_annotation"),
@@ -106,11 +106,10 @@ def test_a_scoped_fix_replays_the_same_scope(tmp_path: Path) -> None:
         out = json.loads(run_cli(*argv[1:], "--format", "json").stdout)
         assert out["scope"] == "rank 0, step 1" and out["whatif"]["il_ns"] == fix["predicted_il_ns"], fix["key"]
         assert whole.get(fix["key"]) != fix["predicted_il_ns"], fix["key"]  # the whole trace's figure differs
-    for cmd in ("critical", "fusion"):
-        for scope in (("--step", "1"), ("--region", "decode")):
-            res = run_cli(cmd, str(folder), *scope, "--format", "json")
-            assert res.returncode == 0, res.stderr
-            assert json.loads(res.stdout)["scope"].startswith(f"rank 0, {scope[0][2:]}"), (cmd, scope)
+    for scope in (("--step", "1"), ("--region", "decode")):
+        res = run_cli("fusion", str(folder), *scope, "--format", "json")
+        assert res.returncode == 0, res.stderr
+        assert json.loads(res.stdout)["scope"].startswith(f"rank 0, {scope[0][2:]}"), scope
 
 
 def test_verdict_quotes_the_report(tmp_path: Path) -> None:
