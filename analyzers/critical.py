@@ -17,15 +17,18 @@ import numpy as np
 from skiprof._result import Col, Figure, Figures, Note, Result, Section, Table
 
 from . import _intervals as iv
+from ._activity import STALL_NS
 from ._options import Options
 from ._replay import Timeline, simulate
 from ._view import View
 
-__all__ = ["Segment", "segments", "CriticalResult", "run", "GPU_KINDS", "CPU_KINDS"]
+__all__ = ["Segment", "segments", "CriticalResult", "run", "GPU_KINDS", "CPU_KINDS", "WAIT_KINDS"]
 
-#: Segment kinds on the device side of the path, and on the host side.
+#: Segment kinds on the device side of the path, on the host side, and neither: launched work held
+#: back by something the trace does not show (boundness's dependency).
 GPU_KINDS = ("kernel", "memcpy", "memset", "stream gap")
 CPU_KINDS = ("call", "host", "launch", "sync return", "start", "host tail")
+WAIT_KINDS = ("dependency",)
 
 
 @dataclass(frozen=True)
@@ -88,7 +91,11 @@ class _Walk:
             other = self.other_stream_end(r, start) if start > int(tl.call_end[p]) else -1
             if other >= 0:
                 return n + other, start
-            self.add(int(tl.call_start[p]), start, "launch", call=p)
+            # Past STALL_NS after its call returned (its stream was free: the edge is not "stream"),
+            # the activity was held back by a dependency, which the replay keeps as measured.
+            held = int(tl.call_end[p]) + STALL_NS
+            self.add(held, start, "dependency", act=r)
+            self.add(int(tl.call_start[p]), min(start, held), "launch", call=p)
             return self._before_call(p, int(tl.call_start[p]))
         self.add(tl.origin, start, "start")  # an orphan at its measured time
         return -1, tl.origin
@@ -181,25 +188,32 @@ class CriticalResult(Result):
     segments: tuple[Segment, ...]
 
     name = "critical"
-    schema = "skiprof.critical/1"
+    schema = "skiprof.critical/2"
     title = "Critical path"
 
     @property
     def gpu_ns(self) -> int:
         return sum(v for k, v in self.by_kind.items() if k in GPU_KINDS)
 
+    @property
+    def wait_ns(self) -> int:
+        return sum(v for k, v in self.by_kind.items() if k in WAIT_KINDS)
+
     def to_dict(self) -> dict[str, Any]:
-        n = self.length_ns
+        n, gpu, wait = self.length_ns, self.gpu_ns, self.wait_ns
+        cpu = n - gpu - wait
         return {"schema": self.schema, "scope": self.scope, "length_ns": n, "replay_il_ns": self.replay_il_ns, "il_ns": self.il_ns,
-                "gpu_ns": self.gpu_ns, "cpu_ns": n - self.gpu_ns, "gpu_share": self.gpu_ns / n if n else 0.0,
-                "cpu_share": (n - self.gpu_ns) / n if n else 0.0, "by_kind": dict(self.by_kind),
+                "gpu_ns": gpu, "cpu_ns": cpu, "dependency_ns": wait, "gpu_share": gpu / n if n else 0.0,
+                "cpu_share": cpu / n if n else 0.0, "dependency_share": wait / n if n else 0.0, "by_kind": dict(self.by_kind),
                 "segments": len(self.segments), "kernels": list(self.kernels), "ops": list(self.ops)}
 
     def sections(self) -> list[Section]:
         d = self.to_dict()
         return [Figures("Critical path (the chain that ends last, from the identity replay)", (
                     Figure("length", self.length_ns, "ns"), Figure("on the device", d["gpu_share"], "share"),
-                    Figure("on the host", d["cpu_share"], "share"), Figure("segments", len(self.segments), "count"))),
+                    Figure("on the host", d["cpu_share"], "share"),
+                    Figure("launched work held back (dependency)", d["dependency_share"], "share"),
+                    Figure("segments", len(self.segments), "count"))),
                 Table("The path by kind", _KIND_COLS, tuple({"kind": k, "ns": v, "share": v / self.length_ns if self.length_ns else 0.0}
                                                             for k, v in sorted(self.by_kind.items(), key=lambda kv: -kv[1]))),
                 Table("Kernels on the path", _COLS, self.kernels, empty="no device work on the path"),

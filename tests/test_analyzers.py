@@ -152,8 +152,9 @@ def test_dependency_stall(tmp_path: Path) -> None:
     The replay at launch x0: A's call [2,2), A [2,12); B's call follows after the 5 of host time
     between the calls, [7,7). B's 190 lead is 33 of launch path and 157 of dependency, which a
     cheaper launch does not shorten: B [164,214), IL 214 (scaling the whole lead gave 57). Idle
-    then: host [0,2), launch [12,37) = 25, dependency [37,164) = 127: dependency-bound."""
-    from skiprof.analyzers import advice, whatif
+    then: host [0,2), launch [12,37) = 25, dependency [37,164) = 127: dependency-bound.
+    The critical path below is worked the same way."""
+    from skiprof.analyzers import Options, advice, critical, whatif
 
     v = select(_load(tmp_path, dependency_stall()))
     per = launch.per_activity(v).set_index("name")
@@ -173,6 +174,11 @@ def test_dependency_stall(tmp_path: Path) -> None:
     assert (same.il_ns, same.boundness) == (250 * US, "dependency-bound")
     p = whatif.replay(v, whatif.Knobs(launch_scale=0.0))
     assert (p.il_ns, p.gpu_busy_ns, p.boundness) == (214 * US, 60 * US, "dependency-bound")
+    # The critical path: B [200,250), held back [43,200), its launch [10,43), host [5,10), A's call
+    # [2,5), host [0,2): 250 in all, 157 of it neither host nor device work.
+    c = critical.run(v, Options()).to_dict()
+    assert c["by_kind"] == {"kernel": 50 * US, "dependency": 157 * US, "launch": 33 * US, "host": 7 * US, "call": 3 * US}
+    assert (c["length_ns"], c["gpu_ns"], c["dependency_ns"], c["cpu_ns"]) == (250 * US, 50 * US, 157 * US, 43 * US)
     # The advice follows the label: no larger batch (that is for cpu-bound), a pointer to what holds the work.
     fixes = {f.key: f for f in advice.candidates(v)}
     assert "batch" not in fixes and fixes["dependency"].knobs is None and "62.8%" in fixes["dependency"].evidence

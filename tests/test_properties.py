@@ -263,6 +263,8 @@ def test_critical_path_spans_the_replay(tmp_path: Path, events: list[dict]) -> N
     assert r.length_ns == r.replay_il_ns == sum(s.end - s.start for s in segs)
     assert all(a.end == b.start for a, b in zip(segs, segs[1:]))
     assert all(s.end > s.start for s in segs)
+    d = r.to_dict()
+    assert d["gpu_ns"] + d["cpu_ns"] + d["dependency_ns"] == r.length_ns and min(d["cpu_ns"], d["dependency_ns"]) >= 0
 
 
 @SETTINGS

@@ -149,7 +149,7 @@ def _critical_events(v: Any) -> list[dict[str, Any]]:
     names = v.kernels["name"].tolist()
     out = []
     for sg in critical.segments(v)[0]:
-        label = f"{sg.kind} {names[sg.act]}" if sg.kind in ("kernel", "memcpy", "memset") and sg.act >= 0 else sg.kind
+        label = f"{sg.kind} {names[sg.act]}" if sg.kind in ("kernel", "memcpy", "memset", "dependency") and sg.act >= 0 else sg.kind
         out.append({"ph": "X", "cat": ANNOTATION_CAT, "name": label, "pid": "skiprof", "tid": "critical path",
                     "ts": _us(sg.start), "dur": _us(sg.end - sg.start)})
     return out
