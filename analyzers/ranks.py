@@ -131,7 +131,8 @@ _LABEL_EVIDENCE = {"gpu-bound": ("gpu_busy_share",), "cpu-bound": ("idle_host_sh
 def _boundness(b: dict[str, list[Any]]) -> dict[str, Any]:
     """The rank's boundness label (as ``boundness.overall``) and the share of its IL that names it."""
     label = b["label"][0]
-    return {"boundness": label, "boundness_share": float(sum(b[k][0] for k in _LABEL_EVIDENCE.get(label, ())))}
+    keys = _LABEL_EVIDENCE.get(label)  # none for no-gpu-work: there is no GPU time to split
+    return {"boundness": label, "boundness_share": float(sum(b[k][0] for k in keys)) if keys else None}
 
 
 def rank_figures(folder: str, rank: int) -> dict[str, Any]:
