@@ -115,7 +115,8 @@ class View:
         return iv.total(self.scope)
 
     def steps(self) -> Cols:
-        """Step regions in time order, without the tail after the last skiprof.step() of a capture.
+        """Step regions in time order, within the scope's records, without the tail after the last
+        skiprof.step() of a capture.
 
         Under ``skiprof trace`` the profiler opens ProfilerStep#N at the N-th step() call and only a
         further call closes it; the one still open when recording stops is not an iteration.
@@ -126,7 +127,22 @@ class View:
         if isinstance(calls, int):
             sel &= r["step"] < calls
         steps = r.take(sel)
-        return steps.take(np.argsort(steps["ts"], kind="stable"))
+        steps = steps.take(np.argsort(steps["ts"], kind="stable"))
+        return _within_records(steps, self.span()) if len(steps) else steps
+
+
+def _within_records(steps: Cols, span: tuple[int, int]) -> Cols:
+    """Steps cut to the scope's first and last recorded instants (``span``). The first step often
+    opens long before anything is recorded (under skiprof trace: while the script imports its
+    libraries, 2 s on traces/serving-llama), and the last is often left open long after (13 s
+    around 1.4 ms of work on hta_a100_triton_culaunch); that time is in no figure, IL included, so
+    a step's duration must not count it either. A step with nothing left is dropped."""
+    lo, hi = span
+    ts = np.clip(steps["ts"], lo, hi)
+    end = np.clip(steps["ts"] + steps["dur"], lo, hi)
+    data = dict(steps.data)
+    data["ts"], data["dur"] = ts, end - ts
+    return Cols(data).take(end > ts)
 
 
 # Columns the analyzers read (input shapes and other wide columns stay on disk).
@@ -179,14 +195,20 @@ def select(t: Any, *, rank: int | None = None, step: int | None = None, region: 
             have = sorted({n for n in names if n})[:12]
             raise UsageError(f"{t.path}: no region {region!r} (regions: {', '.join(have) or 'none'})")
         label = f"rank {rank}, region {region} (x{len(chosen)})"
+    # Ops and regions are picked by the step's own window: its ProfilerStep rows stay in its view.
+    marked = [(int(a), int(a + d)) for a, d in zip(chosen["ts"], chosen["dur"])]
+    if step is not None:  # a step lies within the rank's records (see _within_records)
+        chosen = _within_records(chosen, View(t, rank, ops, launches, kernels, regions, None, "").span())
+        if not len(chosen):
+            raise UsageError(f"{t.path}: step {step} holds nothing that was recorded")
     windows = [(int(a), int(a + d)) for a, d in zip(chosen["ts"], chosen["dur"])]
     # Device work belongs to the window its launch call was made in (orphans: where they ran).
     anchor = np.where(kernels["launch_id"] >= 0, kernels["launch_ts"], kernels["ts"])
     return View(
         t, rank,
-        ops.take(in_windows(ops["ts"], windows)),
+        ops.take(in_windows(ops["ts"], marked)),
         launches.take(in_windows(launches["ts"], windows)),
         kernels.take(in_windows(anchor, windows)),
-        regions.take(in_windows(regions["ts"], windows)),
+        regions.take(in_windows(regions["ts"], marked)),
         windows, label, step, region,
     )

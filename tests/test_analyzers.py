@@ -5,7 +5,8 @@
    empty), launch = 15. TKLQT = 4*15 = 60; AKD = 5; IL = 0..350 (the last op ends at 350; steps only
    mark time and do not bound the scope) = 350; busy = 20; idle = 330; HTA delay = 4*5. Step 0 [0,200): kernels at 25 and 125 ran in it, busy 10;
    its idle 190 is 10 of launched work on its way ([20,25) and [120,125)) and 180 with nothing
-   launched: cpu-bound at idle share 0.95.
+   launched: cpu-bound at idle share 0.95. Step 1 ends where the records do, at 350: [200,350),
+   busy 10, idle 140 (10 launched work on its way, 130 nothing launched).
 2. GPU-bound queue: op i at 10i (8 long), launch at 10i+1 (2 long); kernels of 50 run back to back
    from 5. launch_queue = 4, 44, 84, 124 (TKLQT 256); queue = 0, 42, 82, 122 (246); launch = 10.
    IL = 0..205; busy 200.
@@ -110,9 +111,10 @@ def test_cpu_bound_chain(tmp_path: Path) -> None:
     assert steps["stretch"].tolist() == ["step 0", "step 1"]
     assert steps["kernels"].tolist() == [2, 2]
     assert steps["label"].tolist() == ["cpu-bound", "cpu-bound"]
-    assert steps["gpu_idle_share"].tolist() == pytest.approx([1 - 10 / 200, 1 - 10 / 200])
-    assert steps["idle_launch_share"].tolist() == pytest.approx([10 / 200, 10 / 200])
-    assert steps["idle_host_share"].tolist() == pytest.approx([180 / 200, 180 / 200])
+    assert steps["duration_ns"].tolist() == [200 * US, 150 * US]  # step 1 ends with the last op, at 350
+    assert steps["gpu_idle_share"].tolist() == pytest.approx([1 - 10 / 200, 1 - 10 / 150])
+    assert steps["idle_launch_share"].tolist() == pytest.approx([10 / 200, 10 / 150])
+    assert steps["idle_host_share"].tolist() == pytest.approx([180 / 200, 130 / 150])
     assert steps["idle_sync_share"].tolist() == [0, 0]
     idle = boundness.idle_attribution(v).set_index("category")["idle_ns"]
     assert idle.to_dict() == {"host_wait": 3 * 95 * US, "kernel_wait": 0, "other": 0}
@@ -257,6 +259,25 @@ def test_step_and_region_filters(tmp_path: Path) -> None:
     assert select(t2, region="preprocess").ops["name"].tolist() == ["skiprof:preprocess"]
     with pytest.raises(skiprof.SkiprofError, match="no region 'nope'"):
         select(t2, region="nope")
+
+
+def test_steps_lie_within_the_records(tmp_path: Path) -> None:
+    """ProfilerStep#0 [0,100) opens 60 µs before the first op (aten::a [60,80)); ProfilerStep#1
+    [100,200) stays open after the last (aten::b [110,140)); ProfilerStep#2 [200,250) holds nothing.
+    IL = 60..140 = 80; the steps are [60,100) = 40 and [100,140) = 40 (80 in all, not 200), and
+    step 2 is left out. --step 0 is the 40 µs of step 0 that were recorded."""
+    events = [op("ProfilerStep#0", 0, 100, cat="user_annotation"), op("ProfilerStep#1", 100, 100, cat="user_annotation"),
+              op("ProfilerStep#2", 200, 50, cat="user_annotation"), op("aten::a", 60, 20), op("aten::b", 110, 30)]
+    t = _load(tmp_path, events)
+    v = select(t)
+    assert v.il_ns == 80 * US
+    st = v.steps()
+    assert (st["step"].tolist(), (st["ts"] // US).tolist(), (st["dur"] // US).tolist()) == ([0, 1], [60, 100], [40, 40])
+    assert [r["duration_ns"] for r in boundness.run(v, boundness.Options()).steps] == [40 * US, 40 * US]
+    s0 = select(t, step=0)
+    assert (s0.il_ns, s0.ops["name"].tolist(), len(s0.steps())) == (40 * US, ["ProfilerStep#0", "aten::a"], 1)
+    with pytest.raises(skiprof.SkiprofError, match="step 2 holds nothing that was recorded"):
+        select(t, step=2)
 
 
 def test_cpu_only_report(tmp_path: Path) -> None:

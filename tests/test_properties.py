@@ -75,6 +75,8 @@ def test_phases_add_up_and_labels_match_their_evidence(tmp_path: Path, events: l
     v = _view(_import(tmp_path, events, "t"))
     p = breakdown.phases(v)
     assert sum(p.ns) == p.span_ns == v.il_ns
+    st = v.steps()  # steps lie within the records: together never longer than the run
+    assert int(st["dur"].sum()) <= v.il_ns and (st["dur"] > 0).all()
     assert all(ns >= 0 for ns in p.ns)
     for cols in (boundness.window_columns(v), boundness.step_columns(v), boundness.overall_columns(v)):
         for i, lab in enumerate(cols["label"]):
