@@ -15,11 +15,19 @@ from skiprof._domain import launch_kind, stream_key
 
 from ._cols import Cols
 
-__all__ = ["activity_columns", "KEEP", "rows_of", "segment_prev_max", "STALL_NS"]
+__all__ = ["activity_columns", "KEEP", "rows_of", "segment_prev_max", "STALL_NS", "held_from"]
 
 #: Launched work not started this long after it could first run (its call had returned and its stream
 #: was free) is held back by a dependency, not by the launch path: HTA's kernel_wait bound.
 STALL_NS = 30_000
+
+
+def held_from(ready: np.ndarray, prev_end: np.ndarray) -> np.ndarray:
+    """When launched work counts as held back if it has not started: STALL_NS after it could first
+    run, once its call had returned (``ready``) and the previous activity on its stream had ended
+    (``prev_end``; anything earlier than ``ready`` where there is none). The one rule behind
+    ``held_ns``, boundness's dependency idle, the replay's kept wait and the critical path's."""
+    return np.maximum(ready, prev_end) + STALL_NS
 
 KEEP = ["kernel_id", "name", "kind", "device", "stream", "ts", "dur", "launch_id", "launch_name", "launch_ts",
         "launch_dur", "op_id", "op_name", "top_op_id", "top_op_name"]
@@ -106,7 +114,7 @@ def activity_columns(kernels: Cols) -> dict[str, Any]:
     out["launch_ns"] = (lq - queue).astype(np.int64)
     # The part of the launch time spent with the call returned and the stream free, beyond STALL_NS:
     # the work was held back by something else (an event of another stream or device, a peer rank).
-    free = np.maximum(launch_end, np.where(has_prev, np.nan_to_num(prev_end), launch_end)) + STALL_NS
+    free = held_from(launch_end, np.where(has_prev, np.nan_to_num(prev_end), launch_end))
     out["held_ns"] = np.minimum(np.maximum(ts - free, 0), out["launch_ns"]).astype(np.int64)
     out["launch_delay_ns"] = np.where(member, 0, np.maximum(ts - launch_end, 0)).astype(np.int64)
     out["clipped"] = (raw < 0) & ~member

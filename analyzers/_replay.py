@@ -27,7 +27,7 @@ import numpy as np
 from skiprof._domain import API_KINDS, LAUNCH_KINDS, is_blocking, stream_key
 
 from . import _intervals as iv
-from ._activity import STALL_NS, rows_of, segment_prev_max
+from ._activity import held_from, rows_of, segment_prev_max
 from ._view import View
 
 __all__ = ["Knobs", "Timeline", "simulate", "NONE"]
@@ -208,7 +208,7 @@ class _Graph:
         # What the activity waited beyond STALL_NS after its call returned (its stream was free) was a
         # dependency, not the launch path (boundness calls that idle dependency-bound): a cheaper
         # launch does not shorten it, so launch-scale scales only the rest of the lead.
-        self.lead_fixed = np.where(self.stream_bound | (self.lead < 0), 0, np.maximum(self.k_ts - ends - STALL_NS, 0))
+        self.lead_fixed = np.where(self.stream_bound | (self.lead < 0), 0, np.maximum(self.k_ts - held_from(ends, self.k_prev), 0))
         self.stream_bound_l, self.stream_gap_l = self.stream_bound.tolist(), self.stream_gap.tolist()
         self.lead_l, self.lead_fixed_l = self.lead.tolist(), self.lead_fixed.tolist()
 

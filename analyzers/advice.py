@@ -72,10 +72,7 @@ def _target(view: View, folder: str, whole: bool = False) -> str:
     """The folder and the options that select ``view`` again, quoted for a shell: a fix's command
     replays the same scope the fix was scored on (``whole``: its rank only, for commands that take
     no step or region)."""
-    args = view.scope_args()
-    if whole:  # --rank R comes first when there is one
-        args = args[:2] if args[:1] == ["--rank"] else []
-    return " ".join(_q(a) for a in [folder, *args])
+    return " ".join(_q(a) for a in [folder, *view.scope_args(rank_only=whole)])
 
 
 def _graph_region(view: View) -> tuple[str, int, int] | None:

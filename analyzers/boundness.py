@@ -27,7 +27,7 @@ from skiprof._domain import COMM_HOST_OP, is_blocking, stream_key
 from skiprof._result import Col, Figure, Figures, Note, Plot, Result, Section, Table
 
 from . import _intervals as iv
-from ._activity import STALL_NS
+from ._activity import STALL_NS, held_from
 from ._frame import frame
 from ._options import Options
 from ._view import View
@@ -79,12 +79,10 @@ class IdleCauses:
     """Disjoint interval sets over the scope: device busy, and device idle by cause. A sync interval
     wins over a stalled one, and a stalled one over a launch in flight: each instant has one cause."""
 
-    def __init__(self, busy: iv.Intervals, sync: iv.Intervals, pending: iv.Intervals,
-                 stalled: iv.Intervals | None = None) -> None:
+    def __init__(self, busy: iv.Intervals, sync: iv.Intervals, pending: iv.Intervals, stalled: iv.Intervals) -> None:
         self.busy = busy
         self.sync = iv.subtract(sync, busy)
-        empty = (np.zeros(0, np.int64), np.zeros(0, np.int64))
-        self.dependency = iv.subtract(iv.subtract(stalled if stalled is not None else empty, busy), self.sync)
+        self.dependency = iv.subtract(iv.subtract(stalled, busy), self.sync)
         self.launch = iv.subtract(iv.subtract(iv.subtract(pending, busy), self.sync), self.dependency)
 
     def evidence(self, scope: iv.Intervals) -> Evidence:
@@ -101,7 +99,7 @@ def pending_intervals(ready: np.ndarray, start: np.ndarray, prev_end: np.ndarray
     part of that more than STALL_NS after it could first run (its call returned and the previous
     activity on its stream, ending at ``prev_end``, was done)."""
     pending = iv.union(ready, np.maximum(start, ready))
-    free = np.maximum(ready, prev_end) + STALL_NS
+    free = held_from(ready, prev_end)
     late = start > free
     return pending, iv.union(free[late], start[late])
 

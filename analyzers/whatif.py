@@ -74,7 +74,7 @@ def _causes(view: View, tl: Timeline, knobs: Knobs) -> IdleCauses:
     prev_end = np.full(len(tl.act_start), NONE, np.int64)
     prev = segment_prev_max(tl.act_end[order].astype(np.float64), tl.act_stream[order])
     prev_end[order] = np.where(np.isnan(prev), NONE, np.nan_to_num(prev)).astype(np.int64)
-    rows = np.flatnonzero(tl.placed() & (call_of >= 0))
+    rows = placed[call_of[placed] >= 0]
     pending, stalled = pending_intervals(tl.call_end[call_of[rows]], tl.act_start[rows], prev_end[rows])
     comm = ops["name"].search(COMM_HOST_OP)
     c_lo = host_map(tl, la["ts"], la["ts"] + la["dur"], ops["ts"][comm], knobs.host_scale)

@@ -23,20 +23,14 @@ from typing import Any
 
 import msgspec
 
-from .._cores import usable_cores
 from ._stream import TraceText, read_chunks
 
-__all__ = ["decode_parallel", "PIECE_BYTES", "MIN_BYTES", "default_jobs"]
+__all__ = ["decode_parallel", "PIECE_BYTES", "MIN_BYTES"]
 
 #: Decompressed bytes per piece handed to a worker.
 PIECE_BYTES = 4 << 20
 #: Below this many decompressed bytes a pool costs more than it saves.
 MIN_BYTES = 16 << 20
-
-
-def default_jobs() -> int:
-    """Processes to use by default: the cores this process may run on."""
-    return usable_cores()
 
 
 def _decode(text: bytes) -> Any:
