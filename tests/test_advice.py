@@ -166,12 +166,13 @@ def test_vision_source_size_sweep(tmp_path: Path) -> None:
     assert res.returncode == 0, res.stderr[-2000:]
     shares = []
     for run in sorted((tmp_path / "sw" / "runs").iterdir()):
-        doc = json.loads(run_cli("report", str(run), "--format", "json").stdout)
+        # The last of the two steps: the first also holds the setup (encoding the source JPEGs, building
+        # the model), which grows with the source size too and, counted as host overhead, diluted the
+        # whole run's preprocessing share to within this machine's timing noise (0.41, 0.44, 0.50).
+        doc = json.loads(run_cli("report", str(run), "--step", "1", "--format", "json").stdout)
         shares.append(doc["phases"]["by_phase"]["preprocessing"]["share"])
         last = doc
-    # From 256 to 1024 pixels the share moves by less than this machine's timing noise (it was seen
-    # to drop by 1 point under load); the largest source must still lead by a clear margin.
-    assert shares[-1] == max(shares) and shares[-1] > shares[0] + 0.1, shares
+    assert shares[-1] == max(shares) and shares[-1] > shares[0] + 0.2, shares
     assert last["fixes"]["fixes"][0]["key"] == "offload", last["fixes"]["fixes"]
     assert "preprocessing" in " ".join(last["verdict"]["sentences"])
 
