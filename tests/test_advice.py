@@ -157,22 +157,28 @@ def test_real_trace_fix_matches_whatif(imported_real: dict[str, Path]) -> None:
 
 
 def test_vision_source_size_sweep(tmp_path: Path) -> None:
-    """A CPU sweep of the vision workload over the JPEG size: the preprocessing share is largest at the
-    largest size, and at 2048 pixels moving preprocessing off the critical path is the first fix."""
+    """A CPU sweep of the vision workload over the JPEG size: preprocessing time grows with the source
+    size and is most of the step at 2048 pixels, where moving it off the critical path is the first fix."""
     from conftest import ROOT
 
     res = run_cli("sweep", str(ROOT / "workloads" / "vision_pipeline.py"), "--param", "source_size=256,1024,2048",
                   "-o", str(tmp_path / "sw"), "--", "--images", "8", "--batch-size", "4", "--preset", "cpu-tiny")
     assert res.returncode == 0, res.stderr[-2000:]
-    shares = []
+    pre = []
     for run in sorted((tmp_path / "sw" / "runs").iterdir()):
         # The last of the two steps: the first also holds the setup (encoding the source JPEGs, building
         # the model), which grows with the source size too and, counted as host overhead, diluted the
-        # whole run's preprocessing share to within this machine's timing noise (0.41, 0.44, 0.50).
+        # whole run's preprocessing share to within timing noise (0.41, 0.44, 0.50 in one CI run).
         doc = json.loads(run_cli("report", str(run), "--step", "1", "--format", "json").stdout)
-        shares.append(doc["phases"]["by_phase"]["preprocessing"]["share"])
+        pre.append(doc["phases"]["by_phase"]["preprocessing"])
         last = doc
-    assert shares[-1] == max(shares) and shares[-1] > shares[0] + 0.2, shares
+    # Times, not shares, across sizes: with another process on the second core, torch's two intra-op
+    # threads made the model's 4 ms take 290 ms at 256 pixels, so shares at small sizes swing with
+    # the load; decoding 64 times the pixels stays several times slower whatever the load (47x idle,
+    # 13x with a busy core).
+    ns = [p["ns"] for p in pre]
+    assert ns[-1] == max(ns) and ns[-1] > 4 * ns[0], ns
+    assert pre[-1]["share"] > 0.5, pre
     assert last["fixes"]["fixes"][0]["key"] == "offload", last["fixes"]["fixes"]
     assert "preprocessing" in " ".join(last["verdict"]["sentences"])
 
