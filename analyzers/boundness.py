@@ -225,7 +225,7 @@ _STRETCH_COLS = (Col("stretch", "stretch"), Col("kernels", "kern", "count"), Col
                  Col("idle_dependency_share", "idle dep", "share"), Col("idle_sync_share", "idle sync", "share"),
                  Col("queue_share", "queue", "share"),
                  Col("label", "label", "label"))
-_CPU_STEP_COLS = (Col("stretch", "step"), Col("duration_ns", "duration", "ns"), Col("label", "label", "label"))
+_CPU_STEP_COLS = (Col("stretch", "step"), Col("duration_ns", "duration", "ns"))  # each label is no-gpu-work
 
 
 def _rows(cols: dict[str, list[Any]]) -> tuple[dict[str, Any], ...]:

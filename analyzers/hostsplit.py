@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from skiprof._domain import DEFAULT_FLOORS, is_blocking
-from skiprof._result import Col, Figure, Figures, Note, Result, Section, Table
+from skiprof._result import Col, Figure, Figures, Note, Result, Section, Table, host_cols
 
 from . import _intervals as iv
 from ._activity import rows_of
@@ -151,9 +151,9 @@ def _busy_in(k: Any, windows: list[tuple[int, int]]) -> int:
 _PARTS = (("framework_ns", "framework translation (ΔFT)"), ("library_ns", "library translation (ΔCT)"),
           ("launch_floor_ns", "launch floor (ΔKT)"), ("above_floor_ns", "above the floors"))
 _STEP_COLS = (Col("step", "step", "number"), Col("orchestration_ns", "orchestration", "ns"),
-              Col("framework_ns", "ΔFT", "ns"), Col("library_ns", "ΔCT", "ns"), Col("launch_floor_ns", "ΔKT", "ns"),
-              Col("above_floor_ns", "above floors", "ns"), Col("device_active_ns", "device active", "ns"),
-              Col("hdbi", "HDBI", "number"), Col("label", "boundness", "label"))
+              Col("framework_ns", "ΔFT", "ns"), Col("library_ns", "ΔCT", "ns"), Col("launch_floor_ns", "ΔKT", "ns", device=True),
+              Col("above_floor_ns", "above floors", "ns"), Col("device_active_ns", "device active", "ns", device=True),
+              Col("hdbi", "HDBI", "number", device=True), Col("label", "boundness", "label", device=True))
 
 
 @dataclass(frozen=True)
@@ -165,6 +165,7 @@ class HostSplitResult(Result):
     steps: tuple[dict[str, Any], ...]
     floors: dict[str, float]
     calibrated: bool
+    has_device: bool = True
 
     name = "host_overhead"
     schema = "skiprof.host_overhead/1"
@@ -190,7 +191,7 @@ class HostSplitResult(Result):
                             f"op inside ATen {self.floors['aten_op_ns']:.0f} ns); run skiprof calibrate on the capturing host "
                             "before capturing to measure them", "warning"))
         if self.steps:
-            out.append(Table("Per step", _STEP_COLS, self.steps))
+            out.append(Table("Per step", host_cols(_STEP_COLS, self.has_device), self.steps))
         return out
 
 
@@ -208,4 +209,4 @@ def run(view: View, options: Options) -> HostSplitResult:
     for n, ts, dur in zip(steps["step"].tolist(), steps["ts"].tolist(), steps["dur"].tolist()):
         s = split(view, floors, [(int(ts), int(ts) + int(dur))], per)
         rows.append({"step": int(n), **s.to_dict(), "label": labels.get(f"step {int(n)}", "")})
-    return HostSplitResult(view.label, split(view, floors, None, per), tuple(rows), floors, calibrated)
+    return HostSplitResult(view.label, split(view, floors, None, per), tuple(rows), floors, calibrated, view.has_device)

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from skiprof._result import Col, Result, Section, Table
+from skiprof._result import Col, Result, Section, Table, host_cols
 
 from ._frame import frame
 from ._options import Options
@@ -81,7 +81,8 @@ def top_ops(view: View, k: int = 10) -> Any:
 _K_COLS = (Col("name", "kernel", "kernel"), Col("count", "count", "count"), Col("total_ns", "total", "ns"),
            Col("mean_ns", "mean", "ns", "us"), Col("share", "share", "share"))
 _O_COLS = (Col("name", "op", "kernel"), Col("calls", "calls", "count"), Col("cpu_ns", "CPU", "ns"),
-           Col("activities", "device acts", "count"), Col("gpu_ns", "GPU", "ns"), Col("launch_queue_ns", "launch+queue", "ns"))
+           Col("activities", "device acts", "count", device=True), Col("gpu_ns", "GPU", "ns", device=True),
+           Col("launch_queue_ns", "launch+queue", "ns", device=True))
 
 
 def _rows(cols: dict[str, Any]) -> tuple[dict[str, Any], ...]:
@@ -114,6 +115,7 @@ class OpsResult(Result):
     """Top-level ops: what each costs on the host and on the device."""
 
     rows: tuple[dict[str, Any], ...]
+    has_device: bool = True
 
     name = "ops"
     schema = "skiprof.ops/2"
@@ -123,7 +125,7 @@ class OpsResult(Result):
         return {"schema": self.schema, "top_ops": list(self.rows)}
 
     def sections(self) -> list[Section]:
-        return [Table("Top-level ops by CPU time", _O_COLS, self.rows)] if self.rows else []
+        return [Table("Top-level ops by CPU time", host_cols(_O_COLS, self.has_device), self.rows)] if self.rows else []
 
 
 def run(view: View, options: Options) -> KernelsResult:
@@ -133,4 +135,4 @@ def run(view: View, options: Options) -> KernelsResult:
 
 def run_ops(view: View, options: Options) -> OpsResult:
     """Top-level ops of a view."""
-    return OpsResult(_rows(op_columns(view, options.top)))
+    return OpsResult(_rows(op_columns(view, options.top)), view.has_device)

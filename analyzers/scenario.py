@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from skiprof._result import Col, Result, Section, Table
+from skiprof._result import Col, Result, Section, Table, host_cols
 
 from . import _intervals as iv
 from ._cols import from_arrow
@@ -81,7 +81,8 @@ def per_region(view: View) -> Any:
 
 _M_COLS = (Col("scenario", "scenario"), Col("name", "metric"), Col("value", "value", "number"), Col("unit", "unit"))
 _R_COLS = (Col("region", "region"), Col("occurrences", "times", "count"), Col("time_ns", "time", "ns"),
-           Col("kernels", "kernels", "count"), Col("tklqt_ns", "TKLQT", "ns"), Col("queue_ns", "queue", "ns"))
+           Col("kernels", "kernels", "count", device=True), Col("tklqt_ns", "TKLQT", "ns", device=True),
+           Col("queue_ns", "queue", "ns", device=True))
 
 
 def _rows(cols: dict[str, Any]) -> tuple[dict[str, Any], ...]:
@@ -95,6 +96,7 @@ class ScenarioResult(Result):
 
     metrics: tuple[dict[str, Any], ...]
     regions: tuple[dict[str, Any], ...]
+    has_device: bool = True
 
     name = "scenario"
     schema = "skiprof.scenario/2"
@@ -109,10 +111,10 @@ class ScenarioResult(Result):
         if self.metrics:
             out.append(Table("Scenario metrics (recorded by the workload)", _M_COLS, self.metrics))
         if self.regions:
-            out.append(Table("Named regions", _R_COLS, self.regions))
+            out.append(Table("Named regions", host_cols(_R_COLS, self.has_device), self.regions))
         return out
 
 
 def run(view: View, options: Options) -> ScenarioResult:
     """The scenario section of a view."""
-    return ScenarioResult(_rows(recorded_columns(view)), _rows(region_columns(view)))
+    return ScenarioResult(_rows(recorded_columns(view)), _rows(region_columns(view)), view.has_device)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Union
 
-__all__ = ["Col", "Figure", "Figures", "Table", "Note", "Plot", "Section", "Result", "UNITS"]
+__all__ = ["Col", "Figure", "Figures", "Table", "Note", "Plot", "Section", "Result", "UNITS", "host_cols"]
 
 #: Units a value may carry. ns values are shown as ms (or µs, per column); share as a percentage.
 UNITS = ("ns", "us", "share", "count", "bytes", "GB/s", "text", "kernel", "number", "ms", "label", "prose")
@@ -23,16 +23,24 @@ UNITS = ("ns", "us", "share", "count", "bytes", "GB/s", "text", "kernel", "numbe
 
 @dataclass(frozen=True)
 class Col:
-    """A table column: key in the row dicts, header, unit, and for ns columns the display scale."""
+    """A table column: key in the row dicts, header, unit, and for ns columns the display scale.
+    ``device``: a figure of device activity, left out of the tables of a CPU-only scope (see host_cols)."""
 
     key: str
     header: str
     unit: str = "text"
     show: str = "ms"  # ns columns: "ms" or "us"
+    device: bool = False
 
     def __post_init__(self) -> None:
         if self.unit not in UNITS:
             raise ValueError(f"unknown unit {self.unit!r} for column {self.key!r}")
+
+
+def host_cols(cols: tuple[Col, ...], has_device: bool) -> tuple[Col, ...]:
+    """The columns to show: all of them, or without the device ones on a scope with no device activity,
+    where they would only repeat zeros and no-gpu-work (the JSON keeps every key)."""
+    return cols if has_device else tuple(c for c in cols if not c.device)
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -291,6 +292,20 @@ def test_cpu_only_report(tmp_path: Path) -> None:
     assert phases_["preprocessing"]["ns"] == 40 * US and phases_["compute"]["ns"] == 60 * US
     assert sum(p["share"] for p in phases_.values()) == pytest.approx(1.0)
     assert d["boundness"]["overall"] == "no-gpu-work"
+    # The tables leave out columns of device figures, which would only repeat zeros; the JSON keeps them.
+    assert d["ops"]["top_ops"][0]["gpu_ns"] == 0 and d["scenario"]["regions"][0]["tklqt_ns"] == 0
+    assert _table_keys(skiprof.report(_load(tmp_path, events, "again"))) == {
+        "Top-level ops by CPU time": ["name", "calls", "cpu_ns"], "Named regions": ["region", "occurrences", "time_ns"]}
+    gpu = _table_keys(skiprof.report(_load(tmp_path, gpu_bound(), "gpu")))
+    assert gpu["Top-level ops by CPU time"][-3:] == ["activities", "gpu_ns", "launch_queue_ns"]
+
+
+def _table_keys(doc: Any) -> dict[str, list[str]]:
+    """Column keys of the ops and region tables a report shows, by title."""
+    from skiprof._result import Table
+
+    return {s.title: [c.key for c in s.cols] for name in ("ops", "scenario") for s in doc[name].sections()
+            if isinstance(s, Table) and s.title in ("Top-level ops by CPU time", "Named regions")}
 
 
 def test_report_json_keys(tmp_path: Path) -> None:
