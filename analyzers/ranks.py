@@ -17,7 +17,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from skiprof._domain import COMM_KERNEL
-from skiprof._result import Col, Figure, Figures, Note, Result, Section, Table
+from skiprof._result import Col, Figure, Figures, Note, Result, Section, Table, host_cols
 
 from . import _intervals as iv
 from ._options import Options
@@ -205,10 +205,10 @@ def reduce(per_rank: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[d
     return rows, stragglers, matched
 
 
-_R_COLS = (Col("rank", "rank", "count"), Col("il_ns", "IL", "ns"), Col("gpu_busy_ns", "GPU busy", "ns"),
-           Col("tklqt_ns", "TKLQT", "ns"), Col("comm_ns", "comm", "ns"), Col("comm_overlap_share", "comm overlap", "share"),
-           Col("step_ns", "step", "ns"), Col("boundness", "boundness", "label"),
-           Col("boundness_share", "evidence", "share"))
+_R_COLS = (Col("rank", "rank", "count"), Col("il_ns", "IL", "ns"), Col("gpu_busy_ns", "GPU busy", "ns", device=True),
+           Col("tklqt_ns", "TKLQT", "ns", device=True), Col("comm_ns", "comm", "ns"),
+           Col("comm_overlap_share", "comm overlap", "share"), Col("step_ns", "step", "ns"),
+           Col("boundness", "boundness", "label", device=True), Col("boundness_share", "evidence", "share", device=True))
 _C_COLS = (Col("name", "collective"), Col("process_group", "group"), Col("seq", "seq", "count"),
            Col("skew_ns", "arrival skew", "ns"), Col("last_rank", "last rank", "count"), Col("max_wait_ns", "longest wait", "ns"))
 
@@ -233,11 +233,16 @@ class RanksResult(Result):
 
     def sections(self) -> list[Section]:
         """The per-rank table, the stragglers with their evidence, and the collectives with the largest skew."""
+        on_device = any(r.get("boundness") not in (None, "no-gpu-work") or r.get("gpu_busy_ns", 0) > 0 for r in self.rows)
         out: list[Section] = [Table(f"Per rank ({len(self.rows)} ranks{f' of {self.world_size}' if self.world_size else ''})",
-                                    _R_COLS, self.rows)]
-        out.append(Note("boundness: each rank's label, as the single-rank report gives it; evidence: the share of the "
-                        "rank's IL that names it (GPU busy for gpu-bound; else the idle of the largest cause: host and "
-                        "launch, sync, or dependency)"))
+                                    host_cols(_R_COLS, on_device), self.rows)]
+        if on_device:
+            out.append(Note("boundness: each rank's label, as the single-rank report gives it; evidence: the share of the "
+                            "rank's IL that names it (GPU busy for gpu-bound; else the idle of the largest cause: host and "
+                            "launch, sync, or dependency)"))
+        else:
+            out.append(Note("no rank has device activity: communication is the collective annotations and computation "
+                            "the top-level CPU ops (docs/metrics.md, Ranks)"))
         deep = [r["rank"] for r in self.rows if r.get("tklqt_ns", 0) > r.get("il_ns", 0) > 0]
         if deep:
             out.append(Note(f"TKLQT exceeds IL on rank{'s' if len(deep) > 1 else ''} {_listed(deep)}: it sums each kernel's "

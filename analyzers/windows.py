@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from skiprof._result import Col, Note, Plot, Result, Section, Table
+from skiprof._result import Col, Note, Plot, Result, Section, Table, host_cols
 
 from ._options import Options
 
@@ -110,8 +110,10 @@ def changes(rows: list[dict[str, Any]], root: str = ".") -> list[dict[str, Any]]
 
 # The recorded length, the queue share and the kernel count are in the JSON; the table keeps to what fits a terminal.
 _COLS = (Col("window", "window", "number"), Col("time", "started"),
-         Col("label", "boundness", "label"), Col("gpu_busy_share", "GPU busy", "share"), Col("tklqt_ns", "TKLQT", "ns"), Col("launch_ns", "launch", "ns"),
-         Col("queue_ns", "queue", "ns"), Col("gpu_idle_ns", "GPU idle", "ns"), Col("hdbi", "HDBI", "number"))
+         Col("label", "boundness", "label", device=True), Col("gpu_busy_share", "GPU busy", "share", device=True),
+         Col("tklqt_ns", "TKLQT", "ns", device=True), Col("launch_ns", "launch", "ns", device=True),
+         Col("queue_ns", "queue", "ns", device=True), Col("gpu_idle_ns", "GPU idle", "ns", device=True),
+         Col("hdbi", "HDBI", "number", device=True))
 
 
 def _clock(iso: str) -> str:
@@ -153,7 +155,8 @@ class WindowsResult(Result):
             return [Note("no readable window in this folder"), *unread]
         names = self._metric_names()
         rows = tuple({**{c.key: r.get(c.key) for c in _COLS}, "time": _clock(r["started"])} for r in self.rows)
-        out: list[Section] = [*unread, Table("One row per window", _COLS, rows)]
+        cols = host_cols(_COLS, any(r["label"] != "no-gpu-work" for r in self.rows))
+        out: list[Section] = [*unread, Table("One row per window", cols, rows)]
         if names:
             mcols = (Col("window", "window", "number"),) + tuple(Col(f"m:{n}", n, "number") for n in names)
             mrows = tuple({"window": r["window"], **{f"m:{n}": r["metrics"].get(n, {}).get("value") for n in names}}

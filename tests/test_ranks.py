@@ -253,6 +253,8 @@ def test_torchrun_gloo_world(tmp_path: Path) -> None:
     assert {s["rank"] for s in doc["stragglers"] if s["rule"] == "the others wait for it at collectives"} == {2}
     text = run_cli("report", str(run)).stdout
     assert "gloo:all_reduce" in text and "Stragglers" in text
+    # CPU ranks: no GPU columns of zeros in the table, and a note says what comm and compute are there.
+    assert "no rank has device activity" in " ".join(text.split()) and "GPU busy" not in text and doc["ranks"][0]["gpu_busy_ns"] == 0
 
 
 def test_dask_engine_gives_the_same_dataset_and_report(tmp_path: Path, three_ranks: Path) -> None:

@@ -67,6 +67,7 @@ def test_periodic_windows_keep_the_newest(tmp_path: Path) -> None:
     rows = json.loads(rep.stdout)["windows"]["windows"]
     assert [r["window"] for r in rows] == indices
     assert all(r["label"] == "no-gpu-work" for r in rows)  # a CPU host: no device to be bound by
+    assert "TKLQT" not in run_cli("report", str(run)).stdout  # nor a column of device zeros in its table
     # The server records its figures every 0.25 s; a window on a loaded machine may miss them, not all do.
     assert any("tokens_per_s" in r["metrics"] for r in rows), rows
     starts = [r["started_unix_ns"] for r in rows]
