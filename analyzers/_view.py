@@ -187,10 +187,17 @@ def select(t: Any, *, rank: int | None = None, step: int | None = None, region: 
     is_step = regions["kind"].eq("step")
     if step is not None:
         chosen = regions.take(is_step & (regions["step"] == step))
+        # Under skiprof trace the step still open when recording stopped is no iteration (see View.steps):
+        # it may be asked for, and says what it is, but the per-step tables leave it out.
+        calls = t.meta.capture.step_calls if t.meta.capture else None
+        opened = calls if isinstance(calls, int) else None
         if not len(chosen):
             have = sorted(set(regions["step"][is_step].tolist()))
-            raise UsageError(f"{t.path}: no step {step} (steps: {', '.join(map(str, have)) or 'none'})")
-        label = f"rank {rank}, step {step}"
+            listed = ", ".join(f"{n} (the open tail after the last skiprof.step())" if opened is not None and n >= opened
+                               else str(n)
+                               for n in have)
+            raise UsageError(f"{t.path}: no step {step} (steps: {listed or 'none'})")
+        label = f"rank {rank}, step {step}" + (", the open tail" if opened is not None and step >= opened else "")
     else:
         chosen = regions.take(regions["name"].eq(region) & ~regions["kind"].eq("gpu_annotation"))
         if not len(chosen):

@@ -89,9 +89,13 @@ def test_cpu_only_steps_show_no_gpu_columns(tmp_path: Path) -> None:
     r = boundness.run(select(t), __import__("skiprof.analyzers", fromlist=["Options"]).Options())
     assert [row["stretch"] for row in r.steps] == [f"step {i}" for i in range(8)]
     (table,) = r.sections()
-    assert [c.key for c in table.cols] == ["stretch", "duration_ns", "label"]
+    assert [c.key for c in table.cols] == ["stretch", "duration_ns"]  # every label would be no-gpu-work
     text = skiprof.report(t, fmt="terminal").render("terminal")
     assert "GPU busy" not in text and "idle host" not in text
+    # The tail may still be asked for; it says what it is, here and in the list of steps.
+    assert select(t, step=8).label == "rank 0, step 8, the open tail" and select(t, step=7).label == "rank 0, step 7"
+    with pytest.raises(skiprof.SkiprofError, match=r"steps: 0, 1, .*7, 8 \(the open tail after the last skiprof.step\(\)\)"):
+        select(t, step=99)
 
 
 @pytest.mark.slow
