@@ -129,6 +129,7 @@ class FusionResult(Result):
     scope: str
     chains: tuple[dict[str, Any], ...]
     per_launch_ns: float
+    has_device: bool = True
 
     name = "fusion"
     schema = "skiprof.fusion/2"
@@ -139,6 +140,8 @@ class FusionResult(Result):
                 "chains": [{**c, "chain": list(c["chain"])} for c in self.chains]}
 
     def sections(self) -> list[Section]:
+        if not self.has_device:
+            return [Note("no device activity in this scope: no kernels to fuse")]
         rows = []
         for i, c in enumerate(self.chains, 1):
             for pos, kernel in enumerate(c["chain"], 1):  # one kernel per line: names are never broken
@@ -158,4 +161,4 @@ def run(view: View, options: Options) -> FusionResult:
     cols = chain_columns(view, max_len=options.max_len, threshold=options.threshold, min_count=options.min_count,
                          top=options.top)
     chains = tuple({k: cols[k][i] for k in cols} for i in range(len(cols["chain"])))
-    return FusionResult(view.label, chains, per_launch_cost(view, view.per))
+    return FusionResult(view.label, chains, per_launch_cost(view, view.per), view.has_device)

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from skiprof._domain import COMM_HOST_OP
-from skiprof._result import Figure, Figures, Result, Section
+from skiprof._result import Figure, Figures, Note, Result, Section
 
 from . import _intervals as iv
 from ._activity import segment_prev_max
@@ -124,6 +124,13 @@ def replay(view: View, knobs: Knobs | None = None) -> Prediction:
     )
 
 
+def device_knobs(knobs: Knobs) -> list[str]:
+    """The knobs set that act on device work or its launches (a CPU-only run has none to act on)."""
+    return [name for name, on in (("--launch-scale", knobs.launch_scale != 1.0), ("--device-scale", knobs.device_scale != 1.0),
+                                  ("--fuse", bool(knobs.fuse)), ("--cuda-graph", knobs.cuda_graph is not None),
+                                  ("--async-copies", knobs.async_copies)) if on]
+
+
 def knob_text(knobs: Knobs) -> str:
     """The knobs in words, for titles."""
     parts = [f"launch x{knobs.launch_scale:g}", f"host x{knobs.host_scale:g}", f"device x{knobs.device_scale:g}"]
@@ -147,6 +154,7 @@ class WhatifResult(Result):
     prediction: Prediction
     #: With --compare: the second run's measured figures and the prediction's error against them.
     compare: dict[str, Any] | None = None
+    has_device: bool = True
 
     name = "whatif"
     schema = "skiprof.whatif/2"
@@ -161,9 +169,15 @@ class WhatifResult(Result):
 
     def sections(self) -> list[Section]:
         p = self.prediction
-        return [Figures(f"What-if ({knob_text(self.knobs)})", (
-            Figure("latency (IL), measured", p.measured_il_ns, "ns"), Figure("latency (IL), predicted", p.il_ns, "ns"),
-            Figure("change", p.il_change, "share"),
+        head = (Figure("latency (IL), measured", p.measured_il_ns, "ns"), Figure("latency (IL), predicted", p.il_ns, "ns"),
+                Figure("change", p.il_change, "share"))
+        if not self.has_device:  # GPU figures would all be zero, and every label no-gpu-work
+            unused = device_knobs(self.knobs)
+            note = ("no device activity in this scope: only the host knobs (--host-scale, --offload) change a CPU-only run"
+                    + (f"; {', '.join(unused)} had nothing to act on" if unused else ""))
+            return [Figures(f"What-if ({knob_text(self.knobs)})", head), Note(note, "warning" if unused else "note"),
+                    *self._compare_sections()]
+        return [Figures(f"What-if ({knob_text(self.knobs)})", head + (
             Figure("GPU busy, measured", p.measured_gpu_busy_ns, "ns"), Figure("GPU busy, predicted", p.gpu_busy_ns, "ns"),
             Figure("GPU idle, measured", p.measured_gpu_idle_ns, "ns"), Figure("GPU idle, predicted", p.gpu_idle_ns, "ns"),
             Figure("boundness, measured", p.measured_boundness, "label"), Figure("boundness, predicted", p.boundness, "label"),
@@ -193,4 +207,4 @@ def measured_against(prediction: Prediction, other: View, name: str | None = Non
 def run(view: View, options: Options) -> WhatifResult:
     """The what-if prediction for ``options.knobs`` (no change when None)."""
     knobs = options.knobs or Knobs()
-    return WhatifResult(view.label, knobs, replay(view, knobs))
+    return WhatifResult(view.label, knobs, replay(view, knobs), has_device=view.has_device)

@@ -300,6 +300,23 @@ def test_cpu_only_report(tmp_path: Path) -> None:
     assert gpu["Top-level ops by CPU time"][-3:] == ["activities", "gpu_ns", "launch_queue_ns"]
 
 
+def test_cpu_only_whatif_and_fusion_say_what_does_not_apply(tmp_path: Path) -> None:
+    """On a CPU-only trace the what-if shows no GPU figures and names the device knobs that had nothing
+    to act on; host x0.5 halves the 100 µs host span; fusion says there are no kernels."""
+    from skiprof._result import Figures, Note
+    from skiprof.analyzers import Options, fusion, whatif
+    from skiprof.analyzers._replay import Knobs
+
+    v = select(_load(tmp_path, [op("aten::add", 0, 40), op("aten::mm", 60, 40)]))
+    secs = whatif.run(v, Options(knobs=Knobs(device_scale=0.5, host_scale=0.5))).sections()
+    (figs,) = [x for x in secs if isinstance(x, Figures)]
+    assert [f.label for f in figs.items] == ["latency (IL), measured", "latency (IL), predicted", "change"]
+    assert [f.value for f in figs.items][:2] == [100 * US, 50 * US]
+    (note,) = [x for x in secs if isinstance(x, Note)]
+    assert note.level == "warning" and "--device-scale had nothing to act on" in note.text
+    assert [x.text for x in fusion.run(v, Options()).sections()] == ["no device activity in this scope: no kernels to fuse"]
+
+
 def _table_keys(doc: Any) -> dict[str, list[str]]:
     """Column keys of the ops and region tables a report shows, by title."""
     from skiprof._result import Table
