@@ -140,6 +140,7 @@ class FusionResult(Result):
                 "chains": [{**c, "chain": list(c["chain"])} for c in self.chains]}
 
     def sections(self) -> list[Section]:
+        """The chains, one kernel per line, and how the saving is estimated (on a CPU-only scope, why there are none)."""
         if not self.has_device:
             return [Note("no device activity in this scope: no kernels to fuse")]
         rows = []

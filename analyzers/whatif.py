@@ -168,6 +168,7 @@ class WhatifResult(Result):
                           "offload": list(k.offload)}, "compare": self.compare}
 
     def sections(self) -> list[Section]:
+        """Measured beside predicted figures (on a CPU-only scope the latency only, and which knobs did not apply)."""
         p = self.prediction
         head = (Figure("latency (IL), measured", p.measured_il_ns, "ns"), Figure("latency (IL), predicted", p.il_ns, "ns"),
                 Figure("change", p.il_change, "share"))
