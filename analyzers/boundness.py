@@ -115,7 +115,11 @@ def blocked_intervals(view: View) -> iv.Intervals:
 
 
 def idle_causes(view: View) -> IdleCauses:
-    """Busy and idle-by-cause intervals of a view."""
+    """Busy and idle-by-cause intervals of a view (once per view: the stretches and the phase split read them)."""
+    return view.memo("idle_causes", lambda: _idle_causes(view))
+
+
+def _idle_causes(view: View) -> IdleCauses:
     k, per = view.kernels, view.per
     busy = iv.union(k["ts"], k["ts"] + k["dur"])
     pending, stalled = pending_intervals(per["launch_end"], per["ts"], per["prev_end_on_stream"])

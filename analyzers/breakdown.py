@@ -23,7 +23,7 @@ from ._cols import Cols, from_arrow
 from ._frame import frame
 from ._options import Options
 from ._view import View
-from .boundness import blocked_intervals
+from .boundness import blocked_intervals, idle_causes
 
 __all__ = ["PHASES", "Phases", "phases", "memcpy", "memcpy_columns", "REGION_PHASES", "HOST_COPY_OPS", "CPU_COUNTER",
            "PhasesResult", "MemcpyResult", "run", "run_memcpy"]
@@ -134,12 +134,15 @@ def split_uncovered(view: View, left: iv.Intervals) -> tuple[int, int]:
 
     In each sample interval the thread's CPU time beyond what its ops took (ops are taken to run
     on the CPU throughout) ran between ops; the rest of the uncovered time it waited.
-    Without samples all of it is host overhead.
+    Without samples, the part during which launched work was held back by a dependency
+    (boundness's dependency idle) is idle: the run waited on something the trace does not show,
+    which boundness and the critical path say too; the rest is host overhead.
     """
     samples = _cpu_samples(view)
     total = iv.total(left)
     if samples is None:
-        return total, 0
+        held = iv.intersect_total(left, idle_causes(view).dependency) if view.has_device else 0
+        return total - held, held
     t, cpu, tid = samples
     ops, la = view.ops, view.launches
     # Time the thread spent inside ops and runtime calls (annotations and steps only mark time).
@@ -237,8 +240,9 @@ class PhasesResult(Result):
                               Plot("Phase breakdown (% of end-to-end time)", "stacked",
                                    {"label": "end-to-end", "unit": "%", "parts": parts})]
         if not p.cpu_sampled and p.ns[p.names.index("host_overhead")]:
-            out.append(Note("no CPU-time samples in this trace: time between ops counts as host overhead; a capture "
-                            "with skiprof trace separates it into host overhead and idle (waiting)."))
+            out.append(Note("no CPU-time samples in this trace: time between ops counts as host overhead (idle only "
+                            "while launched work was held back by a dependency); a capture with skiprof trace "
+                            "separates it into host overhead and idle (waiting)."))
         if self.has_device:
             b = p.device_busy_ns
             out.append(Table("GPU busy time by phase", _PHASE_COLS, tuple(

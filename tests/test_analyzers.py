@@ -156,7 +156,10 @@ def test_dependency_stall(tmp_path: Path) -> None:
     between the calls, [7,7). B's 190 lead is 33 of launch path and 157 of dependency, which a
     cheaper launch does not shorten: B [164,214), IL 214 (scaling the whole lead gave 57). Idle
     then: host [0,2), launch [12,37) = 25, dependency [37,164) = 127: dependency-bound.
-    The critical path below is worked the same way."""
+    The critical path below is worked the same way. Phases: compute [10,20) + [200,250) = 60; host
+    events (the op, the calls) hold [0,10) and [20,30) = 20 of host overhead; of the uncovered
+    [30,200), B was held back over [43,200): 157 idle (no CPU samples, so the held-back wait is the
+    evidence), and [30,43) = 13 more host overhead: 33 in all."""
     from skiprof.analyzers import Options, advice, critical, whatif
 
     v = select(_load(tmp_path, dependency_stall()))
@@ -185,6 +188,9 @@ def test_dependency_stall(tmp_path: Path) -> None:
     # The advice follows the label: no larger batch (that is for cpu-bound), a pointer to what holds the work.
     fixes = {f.key: f for f in advice.candidates(v)}
     assert "batch" not in fixes and fixes["dependency"].knobs is None and "62.8%" in fixes["dependency"].evidence
+    ph = breakdown.phases(v)
+    got = {n: ns // US for n, ns in zip(ph.names, ph.ns) if ns}
+    assert got == {"compute": 60, "host_overhead": 33, "idle": 157}
 
 
 def test_two_streams_count_overlap_once(tmp_path: Path) -> None:
