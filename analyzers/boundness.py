@@ -120,6 +120,7 @@ def idle_causes(view: View) -> IdleCauses:
 
 
 def _idle_causes(view: View) -> IdleCauses:
+    """idle_causes itself: busy from the activities, idle causes from each activity's launch and stream."""
     k, per = view.kernels, view.per
     busy = iv.union(k["ts"], k["ts"] + k["dur"])
     pending, stalled = pending_intervals(per["launch_end"], per["ts"], per["prev_end_on_stream"])

@@ -221,6 +221,7 @@ class RanksResult(Result):
     rows: tuple[dict[str, Any], ...]
     stragglers: tuple[dict[str, Any], ...]
     collectives: tuple[dict[str, Any], ...]
+    folder: str = "DIR"
 
     name = "ranks"
     schema = "skiprof.ranks/1"
@@ -228,13 +229,47 @@ class RanksResult(Result):
     merge_into_document = True  # its keys (ranks, stragglers, collectives) sit at the top of the JSON
 
     def to_dict(self) -> dict[str, Any]:
-        return {"ranks_schema": self.schema, "world_size": self.world_size, "ranks": list(self.rows),
-                "stragglers": list(self.stragglers), "collectives": list(self.collectives)}
+        return {"ranks_schema": self.schema, "world_size": self.world_size, "ranks_verdict": self.verdict(),
+                "ranks": list(self.rows), "stragglers": list(self.stragglers), "collectives": list(self.collectives)}
+
+    def verdict(self) -> list[str]:
+        """What to read first, in sentences quoting the table below: the ranks' spread of IL, the
+        stragglers with their evidence, the ranks by boundness label, and the rank to look at next."""
+        if not self.rows:
+            return []
+        il = {r["rank"]: r["il_ns"] for r in self.rows}
+        lo, hi = min(il, key=lambda r: (il[r], r)), max(il, key=lambda r: (il[r], -r))
+        n = f"{len(self.rows):,} rank{'s' if len(self.rows) > 1 else ''}" + (f" of {self.world_size:,}" if self.world_size else "")
+        out = [f"{n}: IL {il[lo] / 1e6:,.2f} ms on every rank." if il[lo] == il[hi] else
+               f"{n}: IL from {il[lo] / 1e6:,.2f} ms (rank {lo}) to {il[hi] / 1e6:,.2f} ms (rank {hi})."]
+        by_rank: dict[int, list[str]] = {}
+        for st in self.stragglers:
+            by_rank.setdefault(st["rank"], []).append(f"{st['rule']} ({_evidence(st)})")
+        for r, rules in list(by_rank.items())[:3]:
+            out.append(f"Rank {r} is a straggler: {'; '.join(rules)}.")
+        if len(by_rank) > 3:
+            out.append(f"{len(by_rank) - 3:,} more stragglers are in the table below.")
+        if not by_rank:
+            out.append("No straggler: no rank's step, compute or collective time is an outlier, and no rank causes most "
+                       "of the waiting at collectives.")
+        labels: dict[str, list[int]] = {}
+        for row in self.rows:
+            labels.setdefault(row.get("boundness") or "no-gpu-work", []).append(row["rank"])
+        if list(labels) != ["no-gpu-work"]:
+            out.append("Every rank is " + next(iter(labels)) + "." if len(labels) == 1 else
+                       "By boundness: " + "; ".join(f"{len(rs):,} {lab} ({'rank' if len(rs) == 1 else 'ranks'} {_listed(rs)})"
+                                                  for lab, rs in sorted(labels.items(), key=lambda kv: (-len(kv[1]), kv[0]))) + ".")
+        late = [st for st in self.stragglers if "wait_share" in st]
+        nxt = max(late, key=lambda st: (st["wait_share"], -st["rank"]))["rank"] if late else (
+            next(iter(by_rank)) if by_rank else hi)
+        which = "the straggler" if by_rank else "the rank with the longest IL"
+        out.append(f"Next: skiprof report {self.folder} --rank {nxt} ({which}, in detail).")
+        return out
 
     def sections(self) -> list[Section]:
-        """The per-rank table, the stragglers with their evidence, and the collectives with the largest skew."""
+        """The verdict, the per-rank table, the stragglers with their evidence, and the collectives with the largest skew."""
         on_device = any(r.get("boundness") not in (None, "no-gpu-work") or r.get("gpu_busy_ns", 0) > 0 for r in self.rows)
-        out: list[Section] = [Table(f"Per rank ({len(self.rows)} ranks{f' of {self.world_size}' if self.world_size else ''})",
+        out: list[Section] = [Note(" ".join(self.verdict()), "answer"), Table(f"Per rank ({len(self.rows)} ranks{f' of {self.world_size}' if self.world_size else ''})",
                                     host_cols(_R_COLS, on_device), self.rows)]
         if on_device:
             out.append(Note("boundness: each rank's label, as the single-rank report gives it; evidence: the share of the "
@@ -295,4 +330,4 @@ def run(view: View, options: Options) -> RanksResult:
     else:
         per_rank = mapper.map(rank_figures, [(str(t.path), r) for r in t.ranks])
     rows, stragglers, matched = reduce(per_rank)
-    return RanksResult(t.meta.world_size, tuple(rows), tuple(stragglers), tuple(matched))
+    return RanksResult(t.meta.world_size, tuple(rows), tuple(stragglers), tuple(matched), str(t.path))

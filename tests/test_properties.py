@@ -229,6 +229,18 @@ def test_ranks_invariants(per_rank: list[dict]) -> None:
         assert s["median_ns"] == med and len(per_rank) >= 3
         assert (s["value_ns"] < med - margin) if key == "comm_ns" else (s["value_ns"] > med + margin)
     assert sum(s.get("wait_share", 0) for s in stragglers) <= 1 + 1e-9
+    # The verdict names exactly the stragglers (up to 3), and points at one of them, or else at the
+    # rank with the longest IL; its IL range is the table's.
+    labels = ["cpu-bound", "gpu-bound", "dependency-bound", "sync-bound"]
+    rows = [{**r, "boundness": labels[r["rank"] % 4]} for r in rows]
+    verdict = ranks.RanksResult(None, tuple(rows), tuple(stragglers), tuple(matched), "D").verdict()
+    named = [int(x.split()[1]) for x in verdict if x.startswith("Rank ") and " is a straggler" in x]
+    flagged = list(dict.fromkeys(s["rank"] for s in stragglers))
+    assert named == flagged[:3]
+    nxt = int(verdict[-1].split("--rank ")[1].split()[0])
+    il = {r["rank"]: r["il_ns"] for r in rows}
+    assert nxt in flagged if flagged else il[nxt] == max(il.values())
+    assert f"{min(il.values()) / 1e6:,.2f} ms" in verdict[0] and f"{max(il.values()) / 1e6:,.2f} ms" in verdict[0]
 
 
 @SETTINGS

@@ -86,6 +86,15 @@ def test_known_answers(three_ranks: Path) -> None:
     assert rules == {(2, "least time in collectives"), (2, "the others wait for it at collectives")}
     late = next(s for s in doc["stragglers"] if s["rule"].startswith("the others"))
     assert (late["last_in"], late["of"], late["others_waited_ns"], late["wait_share"]) == (2, 2, 480_000, 1.0)
+    # The verdict quotes the figures above: every rank spans [10, 750) µs; rank 2's two rules in the
+    # order reduce() applies them; the labels by count; the straggler to open next.
+    assert doc["ranks_verdict"] == [
+        "3 ranks of 3: IL 0.74 ms on every rank.",
+        "Rank 2 is a straggler: least time in collectives (0.15 ms against a median of 0.38 ms); the others wait for "
+        "it at collectives (last at 2 of 2 collectives; the others waited 0.48 ms for it, 100% of all waiting).",
+        "By boundness: 2 cpu-bound (ranks 0, 1); 1 dependency-bound (rank 2).",
+        f"Next: skiprof report {three_ranks} --rank 2 (the straggler, in detail)."]
+    assert doc["ranks_verdict"][1] in " ".join(run_cli("report", str(three_ranks)).stdout.split())
 
 
 def test_terminal_and_markdown_name_the_straggler(three_ranks: Path) -> None:
