@@ -20,9 +20,9 @@ from . import _intervals as iv
 from ._activity import STALL_NS
 from ._options import Options
 from ._replay import Timeline, simulate
-from ._view import View
+from ._view import View, select
 
-__all__ = ["Segment", "segments", "CriticalResult", "run", "GPU_KINDS", "CPU_KINDS", "WAIT_KINDS"]
+__all__ = ["Segment", "segments", "within", "CriticalResult", "run", "GPU_KINDS", "CPU_KINDS", "WAIT_KINDS"]
 
 #: Segment kinds on the device side of the path, on the host side, and neither: launched work held
 #: back by something the trace does not show (boundness's dependency).
@@ -186,6 +186,8 @@ class CriticalResult(Result):
     kernels: tuple[dict[str, Any], ...]
     ops: tuple[dict[str, Any], ...]
     segments: tuple[Segment, ...]
+    #: For a step or region: the length of the whole run's path, whose part within the scope this is.
+    run_length_ns: int | None = None
 
     name = "critical"
     schema = "skiprof.critical/2"
@@ -205,7 +207,8 @@ class CriticalResult(Result):
         return {"schema": self.schema, "scope": self.scope, "length_ns": n, "replay_il_ns": self.replay_il_ns, "il_ns": self.il_ns,
                 "gpu_ns": gpu, "cpu_ns": cpu, "dependency_ns": wait, "gpu_share": gpu / n if n else 0.0,
                 "cpu_share": cpu / n if n else 0.0, "dependency_share": wait / n if n else 0.0, "by_kind": dict(self.by_kind),
-                "segments": len(self.segments), "kernels": list(self.kernels), "ops": list(self.ops)}
+                "segments": len(self.segments), "kernels": list(self.kernels), "ops": list(self.ops),
+                "run_length_ns": self.run_length_ns}
 
     def sections(self) -> list[Section]:
         d = self.to_dict()
@@ -219,26 +222,54 @@ class CriticalResult(Result):
                 Table("Kernels on the path", _COLS, self.kernels, empty="no device work on the path"),
                 Table("Top-level ops on the path (their calls, host work and launches)",
                       (Col("name", "op"), Col("ns", "on the path", "ns")), self.ops, empty="no host op on the path"),
-                Note("the path's length equals the identity replay's latency (IL; the measured IL within rounding of "
-                     "sub-microsecond times): every instant of the run is on it once; skiprof export draws it as the "
-                     "track 'critical path'")]
+                self._length_note()]
+
+    def _length_note(self) -> Note:
+        if self.run_length_ns is None:
+            return Note("the path's length equals the identity replay's latency (IL; the measured IL within rounding of "
+                        "sub-microsecond times): every instant of the run is on it once; skiprof export draws it as the "
+                        "track 'critical path'")
+        return Note(f"the part of the run's critical path ({self.run_length_ns / 1e6:,.2f} ms) within {self.scope}: its "
+                    f"length is that time, {self.length_ns / 1e6:,.2f} ms; the scope's IL, {self.il_ns / 1e6:,.2f} ms, "
+                    "also counts the device work launched in it, where it ran (docs/metrics.md, Critical path)")
+
+
+def within(segs: list[Segment], windows: list[tuple[int, int]]) -> list[Segment]:
+    """The segments cut to the windows (a step's or a region's time): every instant of the windows
+    is on the run's path once, so the parts add up to the windows' length."""
+    lo, hi = iv.union(np.array([w[0] for w in windows], np.int64), np.array([w[1] for w in windows], np.int64))
+    out = []
+    for sg in segs:
+        i = int(np.searchsorted(hi, sg.start, side="right"))  # the first window ending after the segment starts
+        while i < len(lo) and lo[i] < sg.end:
+            s, e = max(sg.start, int(lo[i])), min(sg.end, int(hi[i]))
+            if e > s:
+                out.append(Segment(s, e, sg.kind, sg.call, sg.act))
+            i += 1
+    return out
 
 
 def run(view: View, options: Options) -> CriticalResult:
-    """The critical path of a view (a whole run: a step or region scope has gaps the path cannot span)."""
+    """The critical path of a view; for a step or region, the run's path within its windows (a chain of
+    bound starts spans the run: the scope's own replay would start its chain at the scope's start)."""
     from ._replay import Knobs
     from .whatif import predicted_scope
 
-    segs, length = segments(view)
+    run_view = select(view.trace, rank=view.rank) if view.windows else view
+    segs, length = segments(run_view)
     replay_il = iv.total(predicted_scope(view, simulate(view), Knobs()))
+    run_length = None
+    if view.windows:
+        segs, run_length = within(segs, view.windows), length
+        length = sum(sg.end - sg.start for sg in segs)
     by_kind: dict[str, int] = {}
     for sg in segs:
         by_kind[sg.kind] = by_kind.get(sg.kind, 0) + sg.end - sg.start
-    la, ops = view.launches, view.ops
+    la, ops = run_view.launches, run_view.ops  # the segments' call and activity rows are the run's
     op_name = dict(zip(ops["op_id"].tolist(), ops["name"].tolist()))
     call_op = [op_name.get(i, "") for i in la["top_op_id"].tolist()]
     from .launch import summary
 
     return CriticalResult(view.label, length, replay_il, summary(view).il_ns, by_kind,
-                          _top(_by_name(segs, view.kernels["name"].tolist(), "act", ("kernel", "memcpy", "memset")), options.top),
-                          _top(_by_name(segs, call_op, "call", CPU_KINDS), options.top), tuple(segs))
+                          _top(_by_name(segs, run_view.kernels["name"].tolist(), "act", ("kernel", "memcpy", "memset")), options.top),
+                          _top(_by_name(segs, call_op, "call", CPU_KINDS), options.top), tuple(segs), run_length)

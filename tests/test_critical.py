@@ -54,6 +54,33 @@ def test_blocking_memcpy_then_host_tail(tmp_path: Path) -> None:
     assert {o["name"] for o in d["ops"]} == {"aten::copy_", "aten::relu"}
 
 
+def test_a_step_or_region_gets_the_runs_path_within_its_time(tmp_path: Path) -> None:
+    """The trace of test_blocking_memcpy_then_host_tail (path: launch [0, 60), memcpy [60, 100), host
+    [100, 105), call [105, 110), host tail [110, 140)) with steps [0, 70) and [70, 140) and a region
+    'compute' [50, 120). Each gets the run's path cut to its time: step 0 launch 60 + memcpy 10; step
+    1 memcpy 30, host 5, call 5, tail 30; the region launch 10, memcpy 40, host 5, call 5, tail 10.
+    Step 0's IL is 100: its copy, launched at 0, ran until 100; the region's 85: K, launched at 105,
+    ran until 135."""
+    events = [op("aten::copy_", 0, 101), runtime("cudaMemcpy", 0, 100, 1),
+              kernel("Memcpy HtoD (Pageable -> Device)", 60, 40, 1, cat="gpu_memcpy", nbytes=1 << 20),
+              op("aten::relu", 104, 36), runtime("cudaLaunchKernel", 105, 5, 2), kernel("K", 115, 20, 2),
+              op("ProfilerStep#0", 0, 70, cat="user_annotation"), op("ProfilerStep#1", 70, 70, cat="user_annotation"),
+              op("skiprof:compute", 50, 70, cat="user_annotation")]
+    whole = _path(tmp_path, events)
+    assert whole["length_ns"] == 140_000 and whole["run_length_ns"] is None
+    want = {("--step", "0"): ({"launch": 60, "memcpy": 10}, 100),
+            ("--step", "1"): ({"memcpy": 30, "host": 5, "call": 5, "host tail": 30}, 70),
+            ("--region", "compute"): ({"launch": 10, "memcpy": 40, "host": 5, "call": 5, "host tail": 10}, 85)}
+    for args, (kinds, il) in want.items():
+        res = run_cli("critical", str(tmp_path / "t"), *args, "--format", "json")
+        assert res.returncode == 0, res.stderr
+        d = json.loads(res.stdout)["critical"]
+        assert {k: v // 1000 for k, v in d["by_kind"].items()} == kinds, args
+        assert (d["length_ns"], d["run_length_ns"], d["il_ns"]) == (70_000, 140_000, il * 1000), args
+    text = " ".join(run_cli("critical", str(tmp_path / "t"), "--step", "0").stdout.split())
+    assert "the part of the run's critical path (0.14 ms) within rank 0, step 0" in text
+
+
 @needs_shared
 def test_length_equals_the_il_on_every_real_trace(imported_real: dict[str, Path]) -> None:
     import skiprof

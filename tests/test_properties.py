@@ -275,16 +275,28 @@ def test_diff_splits_sum_to_the_change(tmp_path: Path, a: list[dict], b: list[di
 @given(events=traces())
 def test_critical_path_spans_the_replay(tmp_path: Path, events: list[dict]) -> None:
     """The critical path is contiguous from the scope's start to its end, and as long as the identity
-    replay's IL."""
-    from skiprof.analyzers import Options, critical
+    replay's IL; a step's part of it covers the step's window exactly."""
+    from skiprof.analyzers import Options, critical, select
 
-    r = critical.run(_view(_import(tmp_path, events, "t")), Options())
+    t = _import(tmp_path, events, "t")
+    r = critical.run(_view(t), Options())
     segs = r.segments
     assert r.length_ns == r.replay_il_ns == sum(s.end - s.start for s in segs)
     assert all(a.end == b.start for a, b in zip(segs, segs[1:]))
     assert all(s.end > s.start for s in segs)
     d = r.to_dict()
     assert d["gpu_ns"] + d["cpu_ns"] + d["dependency_ns"] == r.length_ns and min(d["cpu_ns"], d["dependency_ns"]) >= 0
+    # Per step: the run's path cut to the step's window covers that window exactly, in order, and the
+    # steps' parts are parts of the run's path.
+    whole = {(sg.start, sg.end, sg.kind) for sg in segs}
+    for step in (int(x) for x in _view(t).steps()["step"]):
+        v = select(t, step=step)
+        part = critical.run(v, Options())
+        (lo, hi), = v.windows
+        assert part.length_ns == hi - lo == sum(sg.end - sg.start for sg in part.segments) and part.run_length_ns == r.length_ns
+        assert [(sg.start, sg.end) for sg in part.segments][:1] in ([], [(lo, part.segments[0].end)])
+        assert all(a.end == b.start for a, b in zip(part.segments, part.segments[1:]))
+        assert all(any(a <= sg.start and sg.end <= b and k == sg.kind for a, b, k in whole) for sg in part.segments)
 
 
 @SETTINGS

@@ -2,21 +2,21 @@
 from __future__ import annotations
 
 from ..render import Document
-from ._common import FolderArg, ForceOpt, FormatOpt, OutputOpt, RankOpt, TopOpt, emit, load_view
+from ._common import FolderArg, ForceOpt, FormatOpt, OutputOpt, RankOpt, RegionOpt, StepOpt, TopOpt, emit, load_view
 
 __all__ = ["command", "HELP"]
 
 HELP = ("The critical path: the chain of host work, runtime calls, launches, stream order and synchronizations that "
         "ends last, from the same replay skiprof whatif uses, so its length is the latency (IL). Its host and device "
-        "shares, and the kernels and ops on it; skiprof export draws it as a track.")
+        "shares, and the kernels and ops on it; skiprof export draws it as a track. With --step or --region: the run's "
+        "path within that step's or region's time.")
 
 
-def command(folder: FolderArg, top: TopOpt = 10, rank: RankOpt = None, fmt: FormatOpt = None, output: OutputOpt = None,
-            force: ForceOpt = False) -> None:
-    """``skiprof critical``: the critical path of one rank's whole run (help: HELP). No --step or
-    --region: a chain of bound starts spans the run, and a scope of several windows has gaps."""
+def command(folder: FolderArg, top: TopOpt = 10, step: StepOpt = None, region: RegionOpt = None, rank: RankOpt = None,
+            fmt: FormatOpt = None, output: OutputOpt = None, force: ForceOpt = False) -> None:
+    """``skiprof critical``: the critical path of one rank's run, or its part within a step or region (help: HELP)."""
     from ..analyzers import Options, critical
 
-    v = load_view(folder, rank=rank)
+    v = load_view(folder, rank=rank, step=step, region=region)
     emit(Document("critical", f"{folder} ({v.label})", {"trace": str(folder), "scope": v.label, "rank": v.rank},
                   [critical.run(v, Options(top=top))]), fmt, output, force)
