@@ -36,12 +36,9 @@ class View:
     step: int | None = None  # the step or region it was narrowed to, as select() was asked
     region: str | None = None
 
-    def scope_args(self, rank_only: bool = False) -> list[str]:
-        """The command-line options that select this view again (--rank where the trace has several
-        ranks; ``rank_only``: that alone, for commands that take no step or region)."""
+    def scope_args(self) -> list[str]:
+        """The command-line options that select this view again (--rank where the trace has several ranks)."""
         out = ["--rank", str(self.rank)] if len(self.trace.ranks) > 1 else []
-        if rank_only:
-            return out
         if self.step is not None:
             out += ["--step", str(self.step)]
         if self.region is not None:

@@ -68,11 +68,10 @@ def _q(text: str) -> str:
     return shlex.quote(text)
 
 
-def _target(view: View, folder: str, whole: bool = False) -> str:
+def _target(view: View, folder: str) -> str:
     """The folder and the options that select ``view`` again, quoted for a shell: a fix's command
-    replays the same scope the fix was scored on (``whole``: its rank only, for commands that take
-    no step or region)."""
-    return " ".join(_q(a) for a in [folder, *view.scope_args(rank_only=whole)])
+    replays the same scope the fix was scored on."""
+    return " ".join(_q(a) for a in [folder, *view.scope_args()])
 
 
 def _graph_region(view: View) -> tuple[str, int, int] | None:
@@ -181,7 +180,7 @@ def candidates(view: View, folder: str = "DIR") -> list[Fix]:
                        f"the run is {label}: {100 * held:.1f}% of the latency the GPU idled with launched work held back "
                        "(its call had returned and its stream was free)",
                        "in a multi-rank run, skiprof report on all ranks names the rank the collectives wait for; "
-                       f"skiprof critical {_target(view, folder, whole=True)} shows the run's chain that ends last, and skiprof export puts "
+                       f"skiprof critical {_target(view, folder)} shows the run's chain that ends last{' (its part in this scope)' if view.windows else ''}, and skiprof export puts "
                        "it on a timeline beside the other streams' events", None, None,
                        unscored_reason="the replay keeps such a wait as measured: what it waited on (another device, "
                        "a peer rank, work the trace does not show) is not in this trace"))
