@@ -178,6 +178,21 @@ def test_import_and_load(tmp_path: Path) -> None:
     assert pq.read_table(tmp_path / "o" / "ops.parquet").num_rows == 5
 
 
+def test_report_of_a_kineto_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """skiprof report FILE reads a raw Kineto file through the cache, as skiprof.load and whatif do: the
+    same figures as the imported folder's report; a truncated file is one line and exit 2."""
+    monkeypatch.setenv("SKIPROF_CACHE", str(tmp_path / "cache"))
+    src = write_trace(tmp_path / "t.json", linking_trace())
+    assert run_cli("import", str(src), "-o", str(tmp_path / "o"), "--no-report").returncode == 0
+    direct = run_cli("report", str(src), "--format", "json")
+    assert direct.returncode == 0, direct.stderr
+    assert json.loads(direct.stdout)["launch"] == json.loads(run_cli("report", str(tmp_path / "o"), "--format", "json").stdout)["launch"]
+    assert any((tmp_path / "cache").iterdir())
+    (tmp_path / "cut.json").write_text('{"traceEvents": [')
+    bad = run_cli("report", str(tmp_path / "cut.json"))
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "truncated" in bad.stderr, bad.stderr
+
+
 def test_import_folder_of_ranks(tmp_path: Path) -> None:
     folder = tmp_path / "ranks"
     folder.mkdir()

@@ -26,13 +26,14 @@ __all__ = ["command", "build_report", "HELP"]
 
 HELP = ("Analyze a trace folder: launch/queue time (TKLQT), GPU busy and idle, CPU-, GPU-, sync- or "
         "dependency-boundness with its evidence, phase shares, data movement, top kernels and ops. A folder of several ranks gets the cross-rank "
-        "report (per-rank table, stragglers, collectives and their arrival skew) unless --rank picks one. Terminal by "
-        "default; --format json|markdown|html, to stdout or -o FILE (the format follows the file's extension).")
+        "report (per-rank table, stragglers, collectives and their arrival skew) unless --rank picks one. A Kineto trace "
+        "file is imported once into the cache ($SKIPROF_CACHE) and reported. Terminal by default; --format json|markdown|html, to stdout or -o FILE (the format follows the file's extension).")
 
 
 def build_report(folder: Path, *, fmt: str = "json", rank: int | None = None, step: int | None = None,
                  region: str | None = None, top: int = 10, spread: Any = None) -> Document:
-    """The report of a trace folder, or of a sweep folder (its last run, plus the sweep's transition)."""
+    """The report of a trace folder, a Kineto trace file (through the cache), or a sweep folder (its last
+    run, plus the sweep's transition)."""
     from .._analysis import report
     from .sweep import SWEEP_FILE, load_sweep
     from .transition import run_transition
@@ -44,7 +45,12 @@ def build_report(folder: Path, *, fmt: str = "json", rank: int | None = None, st
         if not ok:
             raise UsageError(f"{folder}: the sweep has no successful run to report on")
         folder = folder / ok[-1]["folder"]
-    doc = report(folder, rank=rank, step=step, region=region, top=top, fmt=fmt, spread=spread)
+    source: Any = folder
+    if folder.is_file():  # a Kineto file, imported once into the cache (as skiprof.load and the other commands do)
+        from .._cache import load_kineto
+
+        source = load_kineto(folder)
+    doc = report(source, rank=rank, step=step, region=region, top=top, fmt=fmt, spread=spread)
     if sweep is not None:
         doc.results.append(sweep)
     return doc
