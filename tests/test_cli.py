@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import gzip
+import importlib.util
 import json
 import textwrap
 from pathlib import Path
@@ -188,6 +189,11 @@ def test_report_of_a_kineto_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert direct.returncode == 0, direct.stderr
     assert json.loads(direct.stdout)["launch"] == json.loads(run_cli("report", str(tmp_path / "o"), "--format", "json").stdout)["launch"]
     assert any((tmp_path / "cache").iterdir())
+    # export and sql read the same cached import
+    assert run_cli("export", str(src), "-o", str(tmp_path / "e.json")).returncode == 0
+    if importlib.util.find_spec("duckdb"):
+        n = run_cli("sql", str(src), "select count(*) as n from kernels", "--format", "csv")
+        assert n.returncode == 0 and n.stdout.split() == ['"n"', "7"], (n.stdout, n.stderr)
     (tmp_path / "cut.json").write_text('{"traceEvents": [')
     bad = run_cli("report", str(tmp_path / "cut.json"))
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "truncated" in bad.stderr, bad.stderr

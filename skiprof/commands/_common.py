@@ -14,7 +14,7 @@ import typer
 from .._errors import OutputError, OutputExistsError, UsageError
 from ..render import Document, renderer, renderer_for
 
-__all__ = ["Fmt", "FormatOpt", "OutputOpt", "ForceOpt", "RankOpt", "StepOpt", "RegionOpt", "TopOpt", "NoReportOpt",
+__all__ = ["Fmt", "FormatOpt", "OutputOpt", "ForceOpt", "RankOpt", "StepOpt", "RegionOpt", "TopOpt", "NoReportOpt", "trace_folder",
            "FolderArg", "JobsOpt", "EngineOpt", "SchedulerOpt", "Engine", "engine_for", "emit", "write_atomic", "console", "progress_bar", "load_view"]
 
 
@@ -117,17 +117,22 @@ def emit(doc: Document, fmt: Fmt | None, output: Path | None, force: bool) -> No
         write_atomic(text, output, force)
 
 
+def trace_folder(path: Path) -> Path:
+    """``path`` itself, or for a Kineto trace file the cache folder it is imported into once (skiprof.load's cache)."""
+    if path.is_file():
+        from .._cache import load_kineto
+
+        return load_kineto(path).path
+    return path
+
+
 def load_view(folder: Path, *, rank: int | None = None, step: int | None = None, region: str | None = None) -> Any:
     """Open a trace folder (or a Kineto trace file, imported once into the cache) and select the view
     the options name."""
     from .._folder import load
     from ..analyzers import select
 
-    if folder.is_file():
-        from .._cache import load_kineto
-
-        return select(load_kineto(folder), rank=rank, step=step, region=region)
-    return select(load(folder), rank=rank, step=step, region=region)
+    return select(load(trace_folder(folder)), rank=rank, step=step, region=region)
 
 
 def progress_bar(kind: str = "bytes") -> Any:

@@ -18,7 +18,7 @@ import typer
 
 from .._errors import OutputExistsError, UsageError
 from .._folder import Trace, load
-from ._common import FolderArg, ForceOpt, RankOpt, console, write_atomic
+from ._common import FolderArg, ForceOpt, RankOpt, console, trace_folder, write_atomic
 
 __all__ = ["export_chrome", "command", "HELP", "ANNOTATION_CAT"]
 
@@ -184,5 +184,5 @@ def command(
     fmt: Annotated[ExportFmt, typer.Option("--format", help="chrome (the only format).")] = ExportFmt.chrome,
     force: ForceOpt = False, rank: RankOpt = None,
 ) -> None:
-    n = export_chrome(folder, output, force=force, rank=rank)
+    n = export_chrome(trace_folder(folder), output, force=force, rank=rank)
     console(stderr=True).print(f"skiprof: wrote {output} ({n:,} events)", highlight=False)

@@ -20,6 +20,7 @@ from ._common import (
     TopOpt,
     emit,
     engine_for,
+    trace_folder,
 )
 
 __all__ = ["command", "build_report", "HELP"]
@@ -45,12 +46,8 @@ def build_report(folder: Path, *, fmt: str = "json", rank: int | None = None, st
         if not ok:
             raise UsageError(f"{folder}: the sweep has no successful run to report on")
         folder = folder / ok[-1]["folder"]
-    source: Any = folder
-    if folder.is_file():  # a Kineto file, imported once into the cache (as skiprof.load and the other commands do)
-        from .._cache import load_kineto
-
-        source = load_kineto(folder)
-    doc = report(source, rank=rank, step=step, region=region, top=top, fmt=fmt, spread=spread)
+    # A Kineto file is imported once into the cache, as skiprof.load and the other commands do.
+    doc = report(trace_folder(folder), rank=rank, step=step, region=region, top=top, fmt=fmt, spread=spread)
     if sweep is not None:
         doc.results.append(sweep)
     return doc

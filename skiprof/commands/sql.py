@@ -9,7 +9,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from ._common import FolderArg, ForceOpt, OutputOpt, console, write_atomic
+from ._common import FolderArg, ForceOpt, OutputOpt, console, trace_folder, write_atomic
 
 __all__ = ["command", "HELP", "render_rows"]
 
@@ -68,7 +68,7 @@ def command(
     HELP)."""
     from .._sql import query as run_query
 
-    tbl = run_query(folder, query)
+    tbl = run_query(trace_folder(folder), query)
     kind = fmt.value if fmt else ("csv" if output is not None and output.suffix == ".csv" else
                                   "json" if output is not None and output.suffix == ".json" else
                                   "markdown" if output is not None else "terminal")
