@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from ._folder import Trace, load
@@ -26,8 +27,9 @@ def _key(paths: list[Path]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
-def load_kineto(path: Path) -> Trace:
-    """Open a Kineto trace file, or a folder of per-rank files, through the cache, importing it on first use."""
+def load_kineto(path: Path, on_import: Callable[[Path], None] | None = None) -> Trace:
+    """Open a Kineto trace file, or a folder of per-rank files, through the cache, importing it on first use
+    (``on_import(folder)`` is called first then: a command says what the wait is for)."""
     from ._folder import building, write_meta
     from ._ingest_summary import summarize  # noqa: F401  - same flow as skiprof import
     from .ingest import trace_files
@@ -37,6 +39,8 @@ def load_kineto(path: Path) -> Trace:
     folder = cache_dir() / f"{path.name.split('.')[0]}-{_key(files)}"
     if (folder / "meta.json").exists():
         return load(folder)
+    if on_import is not None:
+        on_import(folder)
     with building(folder, force=True) as staging:
         outcomes = ingest_files(files, staging, jobs=2 if len(files) > 1 else 1)
         write_meta(staging, build_meta(outcomes, files))

@@ -122,7 +122,11 @@ def trace_folder(path: Path) -> Path:
     if path.is_file():
         from .._cache import load_kineto
 
-        return load_kineto(path).path
+        def say(folder: Path) -> None:  # only where someone watches: the first use of a big file takes a while
+            if sys.stderr.isatty():
+                console(stderr=True).print(f"skiprof: importing {path} into the cache ({folder}), once", highlight=False)
+
+        return load_kineto(path, say).path
     return path
 
 
