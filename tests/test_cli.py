@@ -188,7 +188,7 @@ def test_report_of_a_kineto_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     direct = run_cli("report", str(src), "--format", "json")
     assert direct.returncode == 0, direct.stderr
     assert json.loads(direct.stdout)["launch"] == json.loads(run_cli("report", str(tmp_path / "o"), "--format", "json").stdout)["launch"]
-    assert any((tmp_path / "cache").iterdir())
+    assert any((tmp_path / "cache").iterdir()) and json.loads(direct.stdout)["trace"] == str(src)
     # export and sql read the same cached import
     assert run_cli("export", str(src), "-o", str(tmp_path / "e.json")).returncode == 0
     if importlib.util.find_spec("duckdb"):

@@ -1,6 +1,7 @@
 """``skiprof report``: every analysis of the registry on one view, in any output format."""
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -46,8 +47,12 @@ def build_report(folder: Path, *, fmt: str = "json", rank: int | None = None, st
         if not ok:
             raise UsageError(f"{folder}: the sweep has no successful run to report on")
         folder = folder / ok[-1]["folder"]
-    # A Kineto file is imported once into the cache, as skiprof.load and the other commands do.
-    doc = report(trace_folder(folder), rank=rank, step=step, region=region, top=top, fmt=fmt, spread=spread)
+    # A Kineto file is imported once into the cache, as skiprof.load and the other commands do; the
+    # report names the file the user gave, as theirs do.
+    tables = trace_folder(folder)
+    doc = report(tables, rank=rank, step=step, region=region, top=top, fmt=fmt, spread=spread)
+    if tables != folder:
+        doc = replace(doc, title=doc.title.replace(str(tables), str(folder), 1), header={**doc.header, "trace": str(folder)})
     if sweep is not None:
         doc.results.append(sweep)
     return doc
