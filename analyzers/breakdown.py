@@ -98,6 +98,21 @@ def _host_compute(ops: Cols) -> iv.Intervals:
     return _iv(ops, top & ~other)
 
 
+def _python_waits(view: View) -> iv.Intervals:
+    """Time a thread that runs ops spent in a Python wait (sleep, a lock, a queue's get; with_stack
+    frames) while no thread ran an op or a runtime call. A thread that never runs an op (a harness
+    or supervisor waiting for the worker, as on tl_h100_bert_small_inference, whose main thread
+    waits 4.9 s around the whole run) says nothing about the work; nor does a wait while another
+    thread works."""
+    ops, la = view.ops, view.launches
+    cpu_op = ops["cat"].eq("cpu_op")
+    workers = np.unique(ops["tid"][cpu_op])
+    waits = ops["cat"].eq("python_function") & ops["name"].search(WAIT_FUNCTION) & np.isin(ops["tid"], workers)
+    if not waits.any():
+        return _iv(ops, waits)
+    return iv.subtract(_iv(ops, waits), _merge([_iv(ops, cpu_op), _iv(la)]))
+
+
 def sources(view: View) -> list[tuple[str, iv.Intervals]]:
     """(phase, intervals) in priority order; an instant belongs to the first source active then."""
     k, ops, la = view.kernels, view.ops, view.launches
@@ -110,8 +125,7 @@ def sources(view: View) -> list[tuple[str, iv.Intervals]]:
     if cpu_only:  # a collective holds the CPU rank; on a GPU trace its host op only enqueues a kernel
         out += [("communication", _iv(ops, ops["name"].search(COMM_HOST_OP))), ("compute", _host_compute(ops))]
     out.append(("data_movement", _iv(ops, ops["name"].isin(HOST_COPY_OPS))))
-    waits = ops["cat"].eq("python_function") & ops["name"].search(WAIT_FUNCTION)
-    out.append(("idle", _merge([blocked_intervals(view), _iv(ops, waits)])))
+    out.append(("idle", _merge([blocked_intervals(view), _python_waits(view)])))
     out.append(("host_overhead", _merge([_iv(ops, ~ops["cat"].eq("user_annotation")), _iv(la)])))
     return out
 

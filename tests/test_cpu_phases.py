@@ -64,6 +64,25 @@ def test_cpu_samples_split_gaps_into_work_and_waiting(tmp_path: Path) -> None:
     assert got["compute"] == 70 * US
 
 
+def test_python_waits_are_idle_only_where_the_working_threads_wait(tmp_path: Path) -> None:
+    """GPU trace, with_stack frames. Thread 1 runs no op and waits [0, 300) (a harness waiting for the
+    worker): no evidence about the work. Thread 2: aten::mm [10, 40) launching K1 [50, 60), a queue
+    get [60, 100), aten::add [100, 120) launching K2 [130, 140). Thread 3: aten::relu [80, 90).
+    Scope [10, 140) (Python frames do not bound it). Compute 20; idle: thread 2's get minus thread
+    3's op = [60, 80) + [90, 100) = 30; host overhead: the ops [10, 40), [80, 90), [100, 120) = 60 and
+    the uncovered [40, 50), [120, 130) = 20 (no CPU samples, nothing held back): 80. Before, thread
+    1's wait made all 110 idle, while boundness said the GPU waited for the host."""
+    from kineto import kernel, runtime
+
+    events = [op("threading.py(655): wait", 0, 300, cat="python_function", tid=1),
+              op("aten::mm", 10, 30, tid=2), runtime("cudaLaunchKernel", 15, 5, 1, tid=2), kernel("K1", 50, 10, 1),
+              op("queue.py(171): get", 60, 40, cat="python_function", tid=2),
+              op("aten::add", 100, 20, tid=2), runtime("cudaLaunchKernel", 105, 5, 2, tid=2), kernel("K2", 130, 10, 2),
+              op("aten::relu", 80, 10, tid=3)]
+    got = _phases(tmp_path, events)
+    assert {k: v // US for k, v in got.items() if v} == {"compute": 20, "idle": 30, "host_overhead": 80}
+
+
 def test_compile_time_is_its_own_phase(tmp_path: Path) -> None:
     events = [op("dynamo", 0, 100), op("aten::mm", 10, 10), op("Torch-Compiled Region: 0/0", 100, 30),
               op("aten::mm", 105, 20)]
