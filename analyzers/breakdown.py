@@ -182,7 +182,8 @@ def _phases(view: View) -> Phases:
     overhead or idle."""
     left = view.scope
     acc = dict.fromkeys(PHASES, 0)
-    for phase, src in sources(view):
+    srcs = sources(view)  # built once: the device split below reads its first three
+    for phase, src in srcs:
         acc[phase] += iv.intersect_total(left, src)
         left = iv.subtract(left, src)
     host, idle = split_uncovered(view, left)
@@ -191,7 +192,7 @@ def _phases(view: View) -> Phases:
     busy = _iv(view.kernels)
     dev_names = ("communication", "compute", "data_movement")
     dev_left, dev_ns = busy, []
-    for _, src in sources(view)[:3]:
+    for _, src in srcs[:3]:
         dev_ns.append(iv.intersect_total(dev_left, src))
         dev_left = iv.subtract(dev_left, src)
     return Phases(iv.total(view.scope), PHASES, tuple(acc[p] for p in PHASES), dev_names, tuple(dev_ns),

@@ -268,7 +268,7 @@ class RanksResult(Result):
 
     def sections(self) -> list[Section]:
         """The verdict, the per-rank table, the stragglers with their evidence, and the collectives with the largest skew."""
-        on_device = any(r.get("boundness") not in (None, "no-gpu-work") or r.get("gpu_busy_ns", 0) > 0 for r in self.rows)
+        on_device = any(r.get("boundness", "no-gpu-work") != "no-gpu-work" for r in self.rows)  # any device activity
         out: list[Section] = [Note(" ".join(self.verdict()), "answer"), Table(f"Per rank ({len(self.rows)} ranks{f' of {self.world_size}' if self.world_size else ''})",
                                     host_cols(_R_COLS, on_device), self.rows)]
         if on_device:

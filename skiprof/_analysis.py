@@ -16,8 +16,11 @@ __all__ = ["report"]
 
 
 def report(source: Trace | str | os.PathLike[str], *, rank: int | None = None, step: int | None = None,
-           region: str | None = None, top: int = 10, fmt: str = "json", spread: Any = None) -> Document:
+           region: str | None = None, top: int = 10, fmt: str = "json", spread: Any = None,
+           name: str | None = None) -> Document:
     """The report of a trace folder (or a loaded Trace, or a Kineto trace file) for one scope.
+    ``name``: what the header calls the trace (a command passes the file the user gave for the cache
+    folder it was imported into); the trace's folder by default.
 
     A trace of several ranks, with no ``rank``, ``step`` or ``region``, gets the cross-rank report
     (its per-rank work spread by ``spread``, a skiprof._spread.Spread); otherwise one rank's.
@@ -38,13 +41,14 @@ def report(source: Trace | str | os.PathLike[str], *, rank: int | None = None, s
                             {"trace": str(source), "scope": series.label, "rank": None},
                             run_all(series, Options(top=top, spread=spread), fmt, "windows"))
     t = source if isinstance(source, Trace) else load(source)
+    shown = name or str(t.path)
     options = Options(top=top, spread=spread)
     if len(t.ranks) > 1 and rank is None and step is None and region is None:
-        header: dict[str, Any] = {"trace": str(t.path), "scope": f"{len(t.ranks)} ranks", "rank": None}
-        return Document("report", f"{t.path} ({len(t.ranks)} ranks)", header, run_all(_lazy(t), options, fmt, "ranks"))
+        header: dict[str, Any] = {"trace": shown, "scope": f"{len(t.ranks)} ranks", "rank": None}
+        return Document("report", f"{shown} ({len(t.ranks)} ranks)", header, run_all(_lazy(t), options, fmt, "ranks"))
     v = select(t, rank=rank, step=step, region=region)
-    header = {"trace": str(t.path), "scope": v.label, "rank": v.rank}
-    return Document("report", f"{t.path} ({v.label})", header, run_all(v, options, fmt))
+    header = {"trace": shown, "scope": v.label, "rank": v.rank}
+    return Document("report", f"{shown} ({v.label})", header, run_all(v, options, fmt))
 
 
 def window_series(path: Path) -> Any:

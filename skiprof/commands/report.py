@@ -1,7 +1,6 @@
 """``skiprof report``: every analysis of the registry on one view, in any output format."""
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -49,10 +48,8 @@ def build_report(folder: Path, *, fmt: str = "json", rank: int | None = None, st
         folder = folder / ok[-1]["folder"]
     # A Kineto file is imported once into the cache, as skiprof.load and the other commands do; the
     # report names the file the user gave, as theirs do.
-    tables = trace_folder(folder)
-    doc = report(tables, rank=rank, step=step, region=region, top=top, fmt=fmt, spread=spread)
-    if tables != folder:
-        doc = replace(doc, title=doc.title.replace(str(tables), str(folder), 1), header={**doc.header, "trace": str(folder)})
+    doc = report(trace_folder(folder), rank=rank, step=step, region=region, top=top, fmt=fmt, spread=spread,
+                 name=str(folder))
     if sweep is not None:
         doc.results.append(sweep)
     return doc
