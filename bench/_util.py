@@ -19,6 +19,7 @@ OUT = ROOT / "bench" / "out"
 class Run:
     wall_s: float
     peak_rss_mb: float
+    cpu_s: float = 0.0  # user + system time of the process and the children it waited for
 
 
 def run(cmd: list[str]) -> Run:
@@ -31,7 +32,7 @@ def run(cmd: list[str]) -> Run:
     err = proc.stderr.read().decode() if proc.stderr else ""
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"command failed: {' '.join(cmd)}\n{err}")
-    return Run(wall, usage.ru_maxrss / 1024)
+    return Run(wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime)
 
 
 def median_runs(cmds: dict[str, list[str]], repeat: int) -> dict[str, list[Run]]:
@@ -43,8 +44,27 @@ def median_runs(cmds: dict[str, list[str]], repeat: int) -> dict[str, list[Run]]
     return results
 
 
+def two_at_once(cmd: list[str], repeat: int) -> float:
+    """What two processes on two cores can gain on this machine: the wall time of two copies of
+    ``cmd`` started together over twice the time of one alone (median of ``repeat`` interleaved
+    tries). 0.5 where the cores are independent; more where they share an SMT core, caches or
+    memory bandwidth, or a neighbour on the host takes its share. A parallel speed-up measured here
+    cannot beat this ratio, so the benchmarks print it beside their own."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT), NO_COLOR="1")
+    alone, both = [], []
+    for _ in range(repeat):
+        alone.append(run(cmd).wall_s)
+        start = time.perf_counter()
+        procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(2)]
+        if any(p.wait() != 0 for p in procs):
+            raise SystemExit(f"command failed: {' '.join(cmd)}")
+        both.append(time.perf_counter() - start)
+    return statistics.median(both) / (2 * statistics.median(alone))
+
+
 def med(runs: list[Run]) -> Run:
-    return Run(statistics.median(r.wall_s for r in runs), max(r.peak_rss_mb for r in runs))
+    return Run(statistics.median(r.wall_s for r in runs), max(r.peak_rss_mb for r in runs),
+               statistics.median(r.cpu_s for r in runs))
 
 
 PY = sys.executable
