@@ -154,11 +154,17 @@ def candidates(view: View, folder: str = "DIR") -> list[Fix]:
     from .breakdown import phases
 
     out = _device_candidates(view, folder) if view.has_device else []
+    overall = overall_columns(view)
     # On a CPU-only trace everything is host time: a faster CPU is no fix there, only a fact (the
     # host sensitivity in the verdict).
-    out += [] if not view.has_device else [Fix("host", "A host CPU twice as fast", "host time between calls is on the critical path where the "
-                   "GPU waits for the host", "a faster CPU, less Python per step, or moving host work off the loop",
-                   Knobs(host_scale=0.5), f"skiprof whatif {_target(view, folder)} --host-scale 0.5")]
+    if view.has_device:
+        # The evidence is the measured share, not a claim: where the GPU hardly waited for the host,
+        # the row says so beside the replay's (small) gain.
+        waited = overall["idle_host_share"][0]
+        out.append(Fix("host", "A host CPU twice as fast", f"the GPU idled {100 * waited:.1f}% of the latency waiting "
+                       "for the host to launch work (host time between calls)",
+                       "a faster CPU, less Python per step, or moving host work off the loop",
+                       Knobs(host_scale=0.5), f"skiprof whatif {_target(view, folder)} --host-scale 0.5"))
     pre = _preprocessing_regions(view)
     ph = phases(view)
     share = ph.share("preprocessing") if "preprocessing" in ph.names else 0.0
@@ -168,14 +174,14 @@ def candidates(view: View, folder: str = "DIR") -> list[Fix]:
                        "DataLoader workers that prepare the next batch while this one runs, or decode/resize on the "
                        "device (torchvision.io.decode_jpeg on CUDA, DALI)", Knobs(offload=tuple(pre)),
                        f"skiprof whatif {_target(view, folder)} " + " ".join(f"--offload {_q(n)}" for n in pre)))
-    label = overall_columns(view)["label"][0]
+    label = overall["label"][0]
     if label == "cpu-bound":
         out.append(Fix("batch", "A larger batch", f"the run is {label}: the GPU waits for the host",
                        "skiprof sweep SCRIPT --param batch_size=... finds the batch where it turns GPU-bound", None,
                        None, unscored_reason="the replay keeps the trace's work; a different batch is a different run "
                        "(measure it with skiprof sweep)"))
     if label == "dependency-bound":
-        held = overall_columns(view)["idle_dependency_share"][0]
+        held = overall["idle_dependency_share"][0]
         out.append(Fix("dependency", "Find what holds launched work back",
                        f"the run is {label}: {100 * held:.1f}% of the latency the GPU idled with launched work held back "
                        "(its call had returned and its stream was free)",

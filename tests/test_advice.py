@@ -196,3 +196,19 @@ def test_whatif_compare_puts_a_real_run_beside_the_prediction(tmp_path: Path) ->
     assert c["il_error"] == pytest.approx(w["il_ns"] / c["il_ns"] - 1)
     text = run_cli("whatif", str(a), "--cuda-graph", "decode", "--compare", str(b)).stdout
     assert "measured there" in text and "prediction error" in text
+
+
+def test_host_fix_quotes_how_long_the_gpu_waited_for_the_host(tmp_path: Path) -> None:
+    """Two 100 µs kernels, each launched by a 10 µs call that it follows 2 µs after the call ends; the
+    second call comes 88 µs after the first kernel ends. Latency 0..312 µs, GPU idle 0..12 and
+    112..212 (112 µs); of that, launched work was on its way (call returned, activity not started)
+    10..12 and 210..212 (4 µs), and the rest, 108 µs, the GPU waited for the host to launch work:
+    108 / 312 = 34.6% (docs/metrics.md, idle_host_share). The faster-CPU fix quotes that figure, not a
+    claim that the host is on the critical path."""
+    events = [runtime("cudaLaunchKernel", 0, 10, 1), kernel("k", 12, 100, 1),
+              runtime("cudaLaunchKernel", 200, 10, 2), kernel("k", 212, 100, 2)]
+    res = run_cli("advise", str(_import(tmp_path, events)), "--format", "json")
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(res.stdout)
+    host = next(f for f in doc["fixes"]["fixes"] if f["key"] == "host")
+    assert host["evidence"].startswith("the GPU idled 34.6% of the latency waiting for the host"), host["evidence"]
