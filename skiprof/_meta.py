@@ -58,8 +58,9 @@ class RankStats(msgspec.Struct, kw_only=True):
     source: str | None = None
 
 
-class CaptureSettings(msgspec.Struct, kw_only=True):
-    """The options ``skiprof trace`` recorded with."""
+class CaptureSettings(msgspec.Struct, kw_only=True, frozen=True):
+    """The options ``skiprof trace`` recorded with: what the capture session is given
+    (``skiprof.capture.CaptureOptions`` is this struct) and what meta.json keeps of it."""
 
     delay: float = 0.0
     duration: float | None = None

@@ -16,10 +16,10 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .._meta import CaptureSettings
 from ._cpu import CpuSampler, cpu_counter_events
 from ._nvml import NvmlSampler, counter_events
 
@@ -38,18 +38,8 @@ def active_session() -> Session | None:
     return _active
 
 
-@dataclass(frozen=True)
-class CaptureOptions:
-    """What to record and when."""
-
-    delay: float = 0.0
-    duration: float | None = None
-    steps: int | None = None
-    skip_first: int = 0
-    record_shapes: bool = True
-    with_stack: bool = False
-    with_modules: bool = False
-    profile_memory: bool = False
+# What to record and when: the same struct meta.json records the options in.
+CaptureOptions = CaptureSettings
 
 
 class Session:

@@ -12,7 +12,7 @@ from .._dataset import merge_partitions, world
 from .._errors import SkiprofError, UsageError
 from .._folder import building
 from .._ingest_summary import IngestSummary, summarize
-from .._meta import Capture, CaptureSettings, Window
+from .._meta import Capture, Window
 from ..capture import CaptureOptions, Session, Target, default_output, expand_output, finish_like_python, run_target
 from ..capture._calibration import host_calibration
 from ..capture._session import TRACE_FILE
@@ -175,12 +175,8 @@ def _torch_version() -> str:
 
 def _capture_meta(target: Target, session: Session, options: CaptureOptions, code: int | None) -> Capture:
     """meta.json's ``capture`` entry: what ran, how it ended, what was recorded."""
-    settings = CaptureSettings(delay=options.delay, duration=options.duration, steps=options.steps,
-                               skip_first=options.skip_first, record_shapes=options.record_shapes,
-                               with_stack=options.with_stack, with_modules=options.with_modules,
-                               profile_memory=options.profile_memory)
     return session.capture_facts(script=str(target.script) if target.script else None, module=target.module,
-                                 args=list(target.args), exit_code=code, options=settings)
+                                 args=list(target.args), exit_code=code, options=options)
 
 
 def _rescue(staging: Path, out: Path, exc: BaseException) -> CaptureFailed:
