@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from skiprof._domain import API_KINDS, LAUNCH_KINDS, is_blocking, stream_key
+from skiprof.ingest._link import thread_index
 
 from . import _intervals as iv
 from ._activity import held_from, rows_of, segment_prev_max
@@ -146,8 +147,7 @@ class _Graph:
         self.thread_code = np.zeros(n, np.int64)  # each call's thread, numbered
         if n:
             la = self.view.launches
-            _, code = np.unique(np.stack([la["pid"], la["tid"]], axis=1), axis=0, return_inverse=True)
-            self.thread_code = code.reshape(-1)
+            self.thread_code = thread_index(la["pid"], la["tid"])
             order = np.array(self.order_l, np.int64)
             seq = self.thread_code[order]
             grouped = np.argsort(seq, kind="stable")  # by thread, in replay order within each

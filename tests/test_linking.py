@@ -221,3 +221,20 @@ def test_nesting_depth_by_search_equals_the_sweep(rows: list[tuple[int, int, int
     order = np.lexsort((-dur, ts, thread))
     thread, ts, dur = thread[order], ts[order], dur[order]
     assert np.array_equal(_depth(thread, ts, dur), _depth_by_sweep(thread, ts, dur))
+
+
+@given(st.lists(st.integers(-(2**40), 2**40), max_size=600), st.integers(1, 4))
+@settings(max_examples=80, deadline=None)
+def test_dense_ids_are_the_rows_places_among_the_sorted_distinct_values(values: list[int], spread: int) -> None:
+    """dense_ids (threads numbered by a sampled search) equals np.unique's inverse, also where a
+    value occurs once among hundreds of rows and the sample misses it."""
+    import numpy as np
+
+    from skiprof.ingest._link import dense_ids, thread_index
+
+    key = np.array(values * spread, np.int64)
+    _, inverse = np.unique(key, return_inverse=True)
+    assert dense_ids(key).tolist() == inverse.reshape(-1).tolist()
+    pid, tid = key >> 20, key & 0xFFFFF
+    _, rows = np.unique(np.stack([pid, tid], axis=1), axis=0, return_inverse=True)
+    assert thread_index(pid, tid).tolist() == rows.reshape(-1).tolist()
