@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 import zlib
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -128,16 +129,22 @@ def build_rank(rank: int, batches: list[Batch], ready: Callable[[str, pa.Table],
     thr_all = thread_index(np.concatenate([host["pid"] if host else empty, runtime["pid"] if runtime else empty]),
                            np.concatenate([host["tid"] if host else empty, runtime["tid"] if runtime else empty]))
     op_thr, rt_thr = thr_all[:n_ops], thr_all[n_ops:]
-    ops = _Ops(rank, host, op_thr)
-    del host  # the unsorted copy: the ops hold the sorted one
-    put("ops", ops.table)
-    op_id, top_op = np.zeros(0, np.int64), np.zeros(0, np.int64)
-    if runtime:
-        runtime, rt_thr = _sort_runtime(runtime, rt_thr)
-        launches, op_id, top_op = _link_launches(rank, runtime, rt_thr, flows, ops, stats)
-        put("launches", launches)
-    else:
-        put("launches", _empty("launches"))
+    with ThreadPoolExecutor(1) as pool:
+        # The runtime calls and the device activities are sorted on the other core while the ops
+        # are built and nested: numpy's sorts and Arrow's takes run without the interpreter lock.
+        rt_sorted = pool.submit(_sort_runtime, runtime, rt_thr) if runtime else None
+        dev_sorted = pool.submit(_sort_device, device) if device else None
+        ops = _Ops(rank, host, op_thr)
+        del host  # the unsorted copy: the ops hold the sorted one
+        put("ops", ops.table)
+        op_id, top_op = np.zeros(0, np.int64), np.zeros(0, np.int64)
+        if rt_sorted is not None:
+            runtime, rt_thr = rt_sorted.result()
+            launches, op_id, top_op = _link_launches(rank, runtime, rt_thr, flows, ops, stats)
+            put("launches", launches)
+        else:
+            put("launches", _empty("launches"))
+        device = dev_sorted.result() if dev_sorted is not None else None
     put("kernels", _link_kernels(rank, device, runtime, flows, op_id, top_op, ops.names, stats))
     put("regions", _regions(rank, ops.host, _concat(batches, "gpu_ann")))
     put("counters", _counters(rank, _concat(batches, "counter")))
@@ -246,15 +253,18 @@ def _launch_of(device: dict[str, Any], runtime: dict[str, Any] | None, flows: di
     return kcorr, lid
 
 
+def _sort_device(device: dict[str, Any]) -> dict[str, Any]:
+    keys = (_name_key(_as_arrow(device["name"])), device["correlation"], device["dur"], device["ts"], device["tid"], device["pid"])
+    return _sorted(device, keys)[0]
+
+
 def _link_kernels(rank: int, device: dict[str, Any] | None, runtime: dict[str, Any] | None, flows: dict[str, Any] | None,
                   op_id: np.ndarray, top_op: np.ndarray, op_names: pa.Array, stats: dict[str, Any]) -> pa.Table:
-    """The kernels table: every device activity linked to its launch call and that call's ops."""
+    """The kernels table: every device activity (sorted by _sort_device) linked to its launch call and that call's ops."""
     if not device:
         stats.update(device_activities=0, linked_to_launch=0, linked_to_op=0, orphans=0, orphans_before_window=0)
         return _empty("kernels")
     nk = len(device["ts"])
-    device, _ = _sorted(device, (_name_key(_as_arrow(device["name"])), device["correlation"], device["dur"],
-                                 device["ts"], device["tid"], device["pid"]))
     kcorr, lid = _launch_of(device, runtime, flows, stats)
     linked, li, n_rt = lid >= 0, np.maximum(lid, 0), len(runtime["ts"]) if runtime else 0
     runtime = runtime or {}
