@@ -115,12 +115,15 @@ class _Graph:
         ops = view.ops
         # Threads that run ops do host work between their calls; a thread with calls only (a poller,
         # say) spends its gaps waiting, which a faster or slower CPU does not change.
-        self.working = set(zip(ops["pid"].tolist(), ops["tid"].tolist()))
-        self.by_call: dict[int, list[int]] = {}
-        by_time = np.argsort(self.k_ts, kind="stable")
-        for r, c in zip(by_time.tolist(), self.k_call[by_time].tolist()):
-            if c >= 0:
-                self.by_call.setdefault(c, []).append(r)
+        self.working = _threads(ops["pid"], ops["tid"])
+        # Each call's activities in time order (ties in row order): runs of one call after sorting.
+        linked = np.flatnonzero(self.k_call >= 0)
+        rows = linked[np.lexsort((linked, self.k_ts[linked], self.k_call[linked]))]
+        calls = self.k_call[rows]
+        cut = np.flatnonzero(np.r_[True, calls[1:] != calls[:-1], True]) if len(calls) else np.zeros(1, np.int64)
+        rows_l = rows.tolist()
+        self.by_call: dict[int, list[int]] = {c: rows_l[a:b] for c, a, b in
+                                              zip(calls[cut[:-1]].tolist(), cut[:-1].tolist(), cut[1:].tolist())}
         self.attached, self.tail_orphans = self._attach_orphans()
         # Python lists of the columns the per-call loop reads: indexing a list is several times
         # cheaper than indexing a numpy array one element at a time.
@@ -160,7 +163,10 @@ class _Graph:
         self.last_call = last  # each thread's last call
         self.chained = (prev >= 0) & (self.l_ts >= self.l_end[np.maximum(prev, 0)])
         self.chained_l, self.prev_call_l = self.chained.tolist(), prev.tolist()
-        self.on_working = np.array([th in self.working for th in self.thread] + [False], bool)[:len(self.thread)]
+        # Asked once per thread (a call of each), then spread over its calls.
+        first = np.unique(self.thread_code, return_index=True)[1].tolist()
+        self.on_working = np.array([self.thread[j] in self.working for j in first], bool)[self.thread_code] if n \
+            else np.zeros(0, bool)
 
     def _pollers(self) -> None:
         """Calls of polling threads, and each working thread's calls by measured end.
@@ -217,8 +223,11 @@ class _Graph:
         k = self.view.kernels
         pageable = k["host_mem"].eq("pageable") if "host_mem" in k.data else np.zeros(len(self.k_call), bool)
         rows = np.flatnonzero(pageable & (self.k_call >= 0))
-        out = {int(self.k_call[r]) for r in rows}
-        out |= {j for j, n in enumerate(self.view.launches["name"].tolist()) if n and n.lower() in _SYNC_COPIES}
+        out = set(self.k_call[rows].tolist())
+        names = self.view.launches["name"]
+        # Once per distinct name, then spread over the calls by their codes.
+        sync = np.array([bool(n) and n.lower() in _SYNC_COPIES for n in names.values] + [False])[names.codes]
+        out |= set(np.flatnonzero(sync).tolist())
         return out
 
     def _attach_orphans(self) -> tuple[dict[int, list[int]], list[int]]:
@@ -242,6 +251,12 @@ class _Graph:
         t0, t1 = self.l_ts[j], self.l_end[j]
         before = np.where(self.k_call >= 0, self.k_lts < t0, self.k_ts < t1)
         return np.flatnonzero(before & (self.k_end <= t1))
+
+
+def _threads(pid: np.ndarray, tid: np.ndarray) -> set[tuple[int, int]]:
+    """The distinct (pid, tid) pairs, from one row of each."""
+    first = np.unique(thread_index(pid, tid), return_index=True)[1]
+    return set(zip(pid[first].tolist(), tid[first].tolist()))
 
 
 def _graph_members(g: _Graph, region: str | None) -> tuple[dict[int, int], iv.Intervals]:
