@@ -30,7 +30,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help=("Trace profiler and analyzer for PyTorch: why is the GPU not busy?\n\n"
           "skiprof trace runs a script under torch.profiler and writes a trace folder (Parquet tables + meta.json); "
-          "skiprof import does the same for any Kineto trace; report, fusion, whatif, transition and export analyze it."),
+          "skiprof import does the same for any Kineto trace; report, advise, diff, critical, whatif, fusion, "
+          "transition, sql and export analyze it."),
 )
 
 
