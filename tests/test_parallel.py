@@ -84,24 +84,54 @@ def test_small_ram_folder_falls_back_to_the_temporary_folder(tmp_path: Path, mon
     assert used == [None]
 
 
-def test_full_scratch_folder_falls_back_to_decoding_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The scratch folder filling up mid-import (ENOSPC on a piece) is not the output's problem: the
-    file is decoded in this process instead, with the same result."""
+def _disk_full(*args: object) -> None:
+    """A worker's task that finds the scratch folder full (module level: the pool pickles it by name)."""
     import errno
     import os
 
-    from skiprof.ingest import _parallel
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(args[-1]))
 
-    def full(events: object, path: str) -> None:
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
+
+def test_full_scratch_folder_falls_back_to_decoding_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The scratch folder filling up mid-import (ENOSPC on a piece's columns) is not the output's problem: the
+    file is decoded in this process instead, with the same result."""
+    from skiprof.ingest import _parallel
 
     monkeypatch.setattr(_parallel, "MIN_BYTES", 0)
     monkeypatch.setattr(_parallel, "PIECE_BYTES", 4096)
     src = write_trace(tmp_path / "t.json", _events(200))
     serial = _tables(src, 1)
-    monkeypatch.setattr(_parallel, "_write_piece", full)
+    # A worker that cannot write a piece's columns (the pieces themselves go through shared memory).
+    monkeypatch.setattr(_parallel, "_decode_slot", _disk_full)
     assert _parallel.decode_parallel(src, ingest.TraceText(), 2) is None
     assert _tables(src, 2).tables["ops"].equals(serial.tables["ops"])
+
+
+def test_pieces_longer_than_a_slot_go_through_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A piece too long for its slot of the shared map (a huge event past the piece's length) goes
+    through a file in the scratch folder; the others through the map; the tables are the serial ones."""
+    from skiprof.ingest import _parallel
+
+    monkeypatch.setattr(_parallel, "MIN_BYTES", 0)
+    monkeypatch.setattr(_parallel, "PIECE_BYTES", 4096)
+    events = _events(200)
+    events[300]["args"] = {"Input Dims": [[7] * 3000]}  # an op of about 9 kB: its piece cannot fit a slot
+    src = write_trace(tmp_path / "t.json", events)
+    serial = _tables(src, 1)
+    monkeypatch.setattr(_parallel, "SLOT_BYTES", 6000)
+    through_files: list[int] = []
+    real = _parallel._write_piece
+
+    def spy(events: memoryview, path: str) -> None:
+        through_files.append(len(events))
+        real(events, path)
+
+    monkeypatch.setattr(_parallel, "_write_piece", spy)
+    assert _parallel.decode_parallel(src, ingest.TraceText(), 2) is not None
+    parallel = _tables(src, 2)
+    for name in ("ops", "launches", "kernels"):
+        assert serial.tables[name].equals(parallel.tables[name]), name
+    assert through_files and all(n + 2 > 6000 for n in through_files), through_files
 
 
 @needs_shared

@@ -149,21 +149,24 @@ class _NeedsExact(Exception):
     """A float timestamp too large for float64 to keep its decimals: decode the piece exactly."""
 
 
-def decode_piece(text: bytes, pid_labels: dict[str, int]) -> Batch:
-    """Decode one JSON array of events into a Batch; raises msgspec.DecodeError on bad JSON."""
+def decode_piece(text: bytes | memoryview, pid_labels: dict[str, int], counters: bool | None = None) -> Batch:
+    """Decode one JSON array of events into a Batch; raises msgspec.DecodeError on bad JSON.
+    ``counters``: whether the text may hold counter events (found in it when not given)."""
+    if counters is None:
+        counters = b'"C"' in text
     try:
-        return _decode_piece(text, pid_labels)
+        return _decode_piece(text, pid_labels, counters)
     except UnicodeDecodeError:
         # Text that is not UTF-8: keep what can be read, with U+FFFD for the bad bytes.
-        batch = _decode_piece(text.decode("utf-8", "replace").encode(), pid_labels)
+        batch = _decode_piece(bytes(text).decode("utf-8", "replace").encode(), pid_labels, counters)
         batch.ignored["invalid_utf8_pieces"] += 1
         return batch
 
 
-def _decode_piece(text: bytes, pid_labels: dict[str, int]) -> Batch:
+def _decode_piece(text: bytes | memoryview, pid_labels: dict[str, int], counters: bool) -> Batch:
     """Decode one piece fast (float times, typed args); fall back to a lenient decode of bad events, and to exact
     times where floats would lose nanoseconds."""
-    raw = b'"C"' in text  # possibly counter events, whose args keys are not known in advance
+    raw = counters  # possibly counter events, whose args keys are not known in advance
     batch = Batch()
     try:
         events = _DECODERS[(False, raw)].decode(text)
@@ -186,7 +189,7 @@ def _decode_piece(text: bytes, pid_labels: dict[str, int]) -> Batch:
     return batch
 
 
-def _lenient(text: bytes, *, exact: bool, batch: Batch) -> list[Any]:
+def _lenient(text: bytes | memoryview, *, exact: bool, batch: Batch) -> list[Any]:
     """Decode events one by one with type coercion (args stay raw); unusable ones are counted and skipped."""
     union = _RawExactEvent if exact else _RawEvent
     raw = (_EXACT_ANY if exact else _ANY).decode(text)
