@@ -137,6 +137,9 @@ def build_rank(rank: int, batches: list[Batch], ready: Callable[[str, pa.Table],
         ops = _Ops(rank, host, op_thr)
         del host  # the unsorted copy: the ops hold the sorted one
         put("ops", ops.table)
+        # Regions and allocations need only the ops: built there while the launches are linked here.
+        regions = pool.submit(_regions, rank, ops.host, _concat(batches, "gpu_ann"))
+        memory = pool.submit(_memory, rank, _concat(batches, "instant"), ops)
         op_id, top_op = np.zeros(0, np.int64), np.zeros(0, np.int64)
         if rt_sorted is not None:
             runtime, rt_thr = rt_sorted.result()
@@ -145,11 +148,11 @@ def build_rank(rank: int, batches: list[Batch], ready: Callable[[str, pa.Table],
         else:
             put("launches", _empty("launches"))
         device = dev_sorted.result() if dev_sorted is not None else None
-    put("kernels", _link_kernels(rank, device, runtime, flows, op_id, top_op, ops.names, stats))
-    put("regions", _regions(rank, ops.host, _concat(batches, "gpu_ann")))
-    put("counters", _counters(rank, _concat(batches, "counter")))
-    put("metrics", _empty("metrics"))  # filled by capture from what the workload recorded
-    put("memory", _memory(rank, _concat(batches, "instant"), ops))
+        put("kernels", _link_kernels(rank, device, runtime, flows, op_id, top_op, ops.names, stats))
+        put("regions", regions.result())
+        put("counters", _counters(rank, _concat(batches, "counter")))
+        put("metrics", _empty("metrics"))  # filled by capture from what the workload recorded
+        put("memory", memory.result())
     _count(tables, batches, stats)
     return RankTables(rank, tables, stats, _process_names(batches))
 
