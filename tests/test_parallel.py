@@ -174,3 +174,32 @@ def test_duplicate_ranks_refused_before_decoding(tmp_path: Path, monkeypatch: py
     with pytest.raises(UsageError, match="rank 1 is also the rank of"):
         run_import([tmp_path / "in"], tmp_path / "out", force=False, jobs=1)
     assert not decoded and not (tmp_path / "out").exists()
+
+
+def test_columns_too_large_for_their_region_go_through_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A piece's pickled columns that overflow their region of the shared map are written to a file
+    instead (the region is left as it was); the tables are the serial ones."""
+    from skiprof.ingest import _parallel
+
+    monkeypatch.setattr(_parallel, "MIN_BYTES", 0)
+    monkeypatch.setattr(_parallel, "PIECE_BYTES", 4096)
+    events = _events(200)
+    events[300]["args"] = {"Input Dims": [[7] * 3000]}  # its piece's columns take about 12 kB, the others 3.5 kB
+    src = write_trace(tmp_path / "t.json", events)
+    serial = _tables(src, 1)
+    results: list[_parallel.Result] = []
+    real = _parallel._load
+
+    def spy(result: _parallel.Result) -> object:
+        results.append(result)
+        return real(result)
+
+    monkeypatch.setattr(_parallel, "_load", spy)
+    for room in (64, 6000):  # every piece's columns overflow; some fit and some do not
+        monkeypatch.setattr(_parallel, "RESULT_BYTES", room)
+        results.clear()
+        parallel = _tables(src, 2)
+        for name in ("ops", "launches", "kernels"):
+            assert serial.tables[name].equals(parallel.tables[name]), (name, room)
+        in_files = [r for r in results if r[0] is not None]
+        assert in_files and (room == 64) == (len(in_files) == len(results)), (room, results)

@@ -5,13 +5,15 @@ each piece goes to a worker of a ``concurrent.futures`` pool, which decodes it i
 go out through slots of a shared memory map made before the workers fork: this process copies a
 piece into a free slot once and the worker decodes it in place (a file in /dev/shm cost a write
 here and a read there, each faulting in fresh pages: about 0.3 s of CPU time on the 10x trace).
-Columns come back through files in a temporary folder (in RAM, /dev/shm, where there is one), and
-only names and offsets go through the pool's pipe: megabytes sent through the pipe are pickled,
-copied twice by the kernel and unpickled, and the pool's feeder and result threads compete with
-this process's inflating for the interpreter (measured on the 10x trace: the pipe cost about 0.9 s
-of a worker's time). At most two pieces per worker are in flight, so memory grows with the number
-of workers, not with the file; a piece too long for a slot (one huge event) goes through a file. A
-cut made in the wrong place cannot decode; then the whole file is decoded again in this process.
+Columns come back pickled into the slot's result region of the same map (through a file in /dev/shm
+they cost this process about 0.1 s more on the 10x trace, where it is the busiest). Only offsets and
+file names go through the pool's pipe: megabytes sent through the pipe are pickled, copied twice by
+the kernel and unpickled, and the pool's feeder and result threads compete with this process's
+inflating for the interpreter (measured on the 10x trace: the pipe cost about 0.9 s of a worker's
+time). At most two pieces per worker are in flight, so memory grows with the number of workers, not
+with the file. A piece too long for its slot (one huge event), or columns too large for their
+region, go through a file in a temporary folder (in RAM, /dev/shm, where there is one). A cut made
+in the wrong place cannot decode; then the whole file is decoded again in this process.
 """
 from __future__ import annotations
 
@@ -46,19 +48,50 @@ def _decode(text: bytes) -> Any:
 #: Room for one piece in a slot of the shared map: the piece's length is where the first event
 #: boundary after PIECE_BYTES falls, so a margin, then the array's brackets.
 SLOT_BYTES = PIECE_BYTES + (1 << 20)
+#: Room for a piece's pickled columns (about half the text's size on real traces).
+RESULT_BYTES = PIECE_BYTES
 _SLOTS: list[mmap.mmap] = []  # the map a forked worker reads pieces from (inherited, never pickled)
 
+#: Where a piece's columns are: a file (path), or (None, offset, length) in the shared map.
+Result = tuple[str | None, int, int]
 
-def _decode_slot(offset: int, length: int, path: str) -> str:
-    """In a worker: decode the piece at ``offset`` of the shared map in place and leave its columns in ``path``."""
+
+class _Full(Exception):
+    """The pickled columns do not fit their region of the shared map."""
+
+
+class _RegionWriter:
+    """A file-like ``write`` into ``[at, end)`` of the shared map, for pickle.dump."""
+
+    def __init__(self, slots: mmap.mmap, at: int, end: int) -> None:
+        self.slots, self.start, self.at, self.end = slots, at, at, end
+
+    def write(self, data: Any) -> int:
+        view = data.raw() if isinstance(data, pickle.PickleBuffer) else memoryview(data)
+        n = view.nbytes
+        if self.at + n > self.end:
+            raise _Full
+        self.slots[self.at: self.at + n] = view
+        self.at += n
+        return n
+
+
+def _decode_slot(offset: int, length: int, result_at: int, path: str) -> Result:
+    """In a worker: decode the piece at ``offset`` of the shared map in place and leave its columns at
+    ``result_at`` of the map, or in the file ``path`` when they do not fit there."""
     from ._events import decode_piece
 
     slots = _SLOTS[0]
     counters = slots.find(b'"C"', offset, offset + length) >= 0
     batch = decode_piece(memoryview(slots)[offset: offset + length], {}, counters)
-    with open(path, "wb") as fh:
-        pickle.dump(batch, fh, protocol=5)
-    return path
+    out = _RegionWriter(slots, result_at, result_at + RESULT_BYTES)
+    try:
+        pickle.dump(batch, out, protocol=5)
+        return None, result_at, out.at - result_at
+    except _Full:
+        with open(path, "wb") as fh:
+            pickle.dump(batch, fh, protocol=5)
+        return path, 0, 0
 
 
 def _write_piece(events: bytes | memoryview, path: str) -> None:
@@ -69,7 +102,7 @@ def _write_piece(events: bytes | memoryview, path: str) -> None:
         fh.write(b"]")
 
 
-def _decode_file(source: str, path: str) -> str:
+def _decode_file(source: str, path: str) -> Result:
     """In a worker: decode the piece in ``source`` (removed once read) and leave its columns in ``path``."""
     with open(source, "rb") as fh:
         text = fh.read()
@@ -77,10 +110,15 @@ def _decode_file(source: str, path: str) -> str:
     batch = _decode(text)
     with open(path, "wb") as fh:
         pickle.dump(batch, fh, protocol=5)
-    return path
+    return path, 0, 0
 
 
-def _load(path: str) -> Any:
+def _load(result: Result) -> Any:
+    """A piece's columns, from the shared map or from their file (removed once read)."""
+    path, at, length = result
+    if path is None:
+        # Unpickling copies every array out of the map, so the region is free again after this.
+        return pickle.loads(memoryview(_SLOTS[0])[at: at + length])
     with open(path, "rb") as fh:
         batch = pickle.load(fh)
     os.unlink(path)
@@ -124,7 +162,7 @@ def _decode_parallel(path: Path, info: TraceText, jobs: int, progress: Callable[
     ctx = multiprocessing.get_context("fork")
     in_flight = 2 * jobs  # bounded: never more than two pieces per worker in memory
     # Made before the pool forks its workers, so that they share it.
-    _SLOTS[:] = [mmap.mmap(-1, in_flight * SLOT_BYTES)]
+    _SLOTS[:] = [mmap.mmap(-1, in_flight * (SLOT_BYTES + RESULT_BYTES))]
     with tempfile.TemporaryDirectory(prefix="skiprof-", dir=_scratch(jobs)) as tmp, \
             ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
 
@@ -143,7 +181,8 @@ def _decode_parallel(path: Path, info: TraceText, jobs: int, progress: Callable[
             slots[at: at + 1] = b"["
             slots[at + 1: at + 1 + len(text)] = text
             slots[at + 1 + len(text): at + 2 + len(text)] = b"]"
-            pending.append(pool.submit(_decode_slot, at, len(text) + 2, name + ".pkl"))
+            result_at = in_flight * SLOT_BYTES + (k % in_flight) * RESULT_BYTES
+            pending.append(pool.submit(_decode_slot, at, len(text) + 2, result_at, name + ".pkl"))
 
         try:
             # Deferred pieces yield None; the last piece is decoded here (the end of the array is
