@@ -134,6 +134,8 @@ def build_rank(rank: int, batches: list[Batch], ready: Callable[[str, pa.Table],
         # are built and nested: numpy's sorts and Arrow's takes run without the interpreter lock.
         rt_sorted = pool.submit(_sort_runtime, runtime, rt_thr) if runtime else None
         dev_sorted = pool.submit(_sort_device, device) if device else None
+        # The sorted copies replace these: each unsorted one goes as soon as it is sorted, not after the ops.
+        runtime = device = None
         ops = _Ops(rank, host, op_thr)
         del host  # the unsorted copy: the ops hold the sorted one
         put("ops", ops.table)

@@ -46,10 +46,11 @@ def _decode(text: bytes) -> Any:
 
 
 #: Room for one piece in a slot of the shared map: the piece's length is where the first event
-#: boundary after PIECE_BYTES falls, so a margin, then the array's brackets.
-SLOT_BYTES = PIECE_BYTES + (1 << 20)
-#: Room for a piece's pickled columns (about half the text's size on real traces).
-RESULT_BYTES = PIECE_BYTES
+#: boundary after PIECE_BYTES falls, so a margin for that event, then the array's brackets. The
+#: map counts in this process's memory (it writes every slot), so the margins are kept small.
+SLOT_BYTES = PIECE_BYTES + (64 << 10)
+#: Room for a piece's pickled columns (0.6 of the text's size at most on the real traces).
+RESULT_BYTES = PIECE_BYTES * 3 // 4
 _SLOTS: list[mmap.mmap] = []  # the map a forked worker reads pieces from (inherited, never pickled)
 
 #: Where a piece's columns are: a file (path), or (None, offset, length) in the shared map.
