@@ -203,3 +203,22 @@ def test_columns_too_large_for_their_region_go_through_files(tmp_path: Path, mon
             assert serial.tables[name].equals(parallel.tables[name]), (name, room)
         in_files = [r for r in results if r[0] is not None]
         assert in_files and (room == 64) == (len(in_files) == len(results)), (room, results)
+
+
+def test_building_on_two_threads_gives_the_same_tables(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A large trace's tables are built on two threads (sorts beside the ops, regions and allocations
+    beside the linking); a small one's in turn. Forced either way, the tables are the same."""
+    from skiprof.ingest import _build
+
+    events = _events(300) + [op("skiprof:step", 0, 30_000, cat="user_annotation"),
+                             op("[memory]", 150, None, cat="cpu_instant_event", Bytes=512, **{"Device Id": -1})]
+    events[-1]["ph"] = "i"
+    src = write_trace(tmp_path / "t.json", events)
+    monkeypatch.setattr(_build, "CONCURRENT_ROWS", 10**9)
+    in_turn = _tables(src, 1)
+    monkeypatch.setattr(_build, "CONCURRENT_ROWS", 0)
+    threads = _tables(src, 1)
+    assert in_turn.tables["regions"].num_rows == 1 and in_turn.tables["memory"].num_rows == 1
+    for name in ("ops", "launches", "kernels", "regions", "memory", "counters"):
+        assert in_turn.tables[name].equals(threads.tables[name]), name
+    assert in_turn.stats == threads.stats
