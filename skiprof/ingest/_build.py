@@ -183,6 +183,7 @@ class _InTurn:
         return None
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> _Task:
+        """``fn(*args)``, to be run when its result is asked for."""
         return _Task(fn, args)
 
 
@@ -195,6 +196,7 @@ class _Task:
         self.value: Any = None
 
     def result(self) -> Any:
+        """The call's value, computed on the first call."""
         if self.fn is not None:
             fn, args = self.fn, self.args
             self.fn, self.args = None, ()  # the task lets go of its inputs once run

@@ -68,6 +68,7 @@ class _RegionWriter:
         self.slots, self.start, self.at, self.end = slots, at, at, end
 
     def write(self, data: Any) -> int:
+        """Copy ``data`` (bytes, or a PickleBuffer of protocol 5) to the next place of the region."""
         view = data.raw() if isinstance(data, pickle.PickleBuffer) else memoryview(data)
         n = view.nbytes
         if self.at + n > self.end:
