@@ -45,11 +45,12 @@ def median_runs(cmds: dict[str, list[str]], repeat: int) -> dict[str, list[Run]]
 
 
 def two_at_once(cmd: list[str], repeat: int) -> float:
-    """What two processes on two cores can gain on this machine: the wall time of two copies of
-    ``cmd`` started together over twice the time of one alone (median of ``repeat`` interleaved
-    tries). 0.5 where the cores are independent; more where they share an SMT core, caches or
-    memory bandwidth, or a neighbour on the host takes its share. A parallel speed-up measured here
-    cannot beat this ratio, so the benchmarks print it beside their own."""
+    """How much two processes on two cores gained on this machine just now: the wall time of two
+    copies of ``cmd`` started together over twice the time of one alone (median of ``repeat``
+    interleaved tries). 0.5 where the cores are independent; more where they share an SMT core,
+    caches or memory bandwidth, or a neighbour on the host takes its share. It is context for a
+    parallel ratio measured in the same run, not a bound on it (the machine's load moves between
+    the two measurements)."""
     env = dict(os.environ, PYTHONPATH=str(ROOT), NO_COLOR="1")
     alone, both = [], []
     for _ in range(repeat):

@@ -246,7 +246,8 @@ def test_ranks_invariants(per_rank: list[dict]) -> None:
 @SETTINGS
 @given(events=traces())
 def test_verdict_quotes_match_the_report(tmp_path: Path, events: list[dict]) -> None:
-    """Every number the verdict quotes is the report's own, and the fixes are sorted by their prediction."""
+    """Every number the verdict quotes is the report's own, the fixes are sorted by their prediction,
+    and the faster-CPU fix's evidence is the boundness share the verdict quotes beside it."""
     from skiprof.analyzers.verdict import resolve
 
     doc = skiprof.report(_import(tmp_path, events, "t")).to_dict()
@@ -254,6 +255,10 @@ def test_verdict_quotes_match_the_report(tmp_path: Path, events: list[dict]) -> 
         assert resolve(doc, q["path"]) == q["value"], q
     scored = [f["predicted_il_ns"] for f in doc["fixes"]["fixes"] if f["predicted_il_ns"] is not None]
     assert scored == sorted(scored)
+    for fix in doc["fixes"]["fixes"]:
+        if fix["key"] == "host":
+            waited = 100 * doc["boundness"]["evidence"]["idle_host_share"]
+            assert fix["evidence"].startswith(f"the GPU idled {waited:.1f}% of the latency waiting for the host"), fix
 
 
 @SETTINGS

@@ -304,6 +304,7 @@ def _launch_of(device: dict[str, Any], runtime: dict[str, Any] | None, flows: di
 
 
 def _sort_device(device: dict[str, Any]) -> dict[str, Any]:
+    """The device activities sorted on their content (name, correlation, duration, time, thread)."""
     keys = (_name_key(_as_arrow(device["name"])), device["correlation"], device["dur"], device["ts"], device["tid"], device["pid"])
     return _sorted(device, keys)[0]
 

@@ -163,10 +163,10 @@ def decode_piece(text: bytes | memoryview, pid_labels: dict[str, int], counters:
         return batch
 
 
-def _decode_piece(text: bytes | memoryview, pid_labels: dict[str, int], counters: bool) -> Batch:
+def _decode_piece(text: bytes | memoryview, pid_labels: dict[str, int], raw: bool) -> Batch:
     """Decode one piece fast (float times, typed args); fall back to a lenient decode of bad events, and to exact
-    times where floats would lose nanoseconds."""
-    raw = counters  # possibly counter events, whose args keys are not known in advance
+    times where floats would lose nanoseconds. ``raw``: keep args raw (possibly counter events, whose args keys
+    are not known in advance)."""
     batch = Batch()
     try:
         events = _DECODERS[(False, raw)].decode(text)

@@ -65,7 +65,7 @@ class _RegionWriter:
     """A file-like ``write`` into ``[at, end)`` of the shared map, for pickle.dump."""
 
     def __init__(self, slots: mmap.mmap, at: int, end: int) -> None:
-        self.slots, self.start, self.at, self.end = slots, at, at, end
+        self.slots, self.at, self.end = slots, at, end
 
     def write(self, data: Any) -> int:
         """Copy ``data`` (bytes, or a PickleBuffer of protocol 5) to the next place of the region."""
