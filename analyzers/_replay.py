@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -31,9 +33,13 @@ from . import _intervals as iv
 from ._activity import held_from, rows_of, segment_prev_max
 from ._view import View
 
+if TYPE_CHECKING:
+    from ._stretches import Static
+
 __all__ = ["Knobs", "Timeline", "simulate", "NONE"]
 
 NONE = -(1 << 62)  # "not placed yet" / "no constraint"
+Times = list[int] | np.ndarray  # replayed times or node ids, one per call or activity
 
 
 @dataclass(frozen=True)
@@ -95,7 +101,6 @@ class _Graph:
         self.view = view
         self.l_ts, self.l_dur = la["ts"], la["dur"]
         self.l_end = self.l_ts + self.l_dur
-        self.thread = list(zip(la["pid"].tolist(), la["tid"].tolist()))
         kinds = np.array(la["kind"].values + [None], dtype=object)[la["kind"].codes]
         self.l_kind = kinds
         names = la["name"].values
@@ -116,23 +121,8 @@ class _Graph:
         # Threads that run ops do host work between their calls; a thread with calls only (a poller,
         # say) spends its gaps waiting, which a faster or slower CPU does not change.
         self.working = _threads(ops["pid"], ops["tid"])
-        # Each call's activities in time order (ties in row order): runs of one call after sorting.
-        linked = np.flatnonzero(self.k_call >= 0)
-        rows = linked[np.lexsort((linked, self.k_ts[linked], self.k_call[linked]))]
-        calls = self.k_call[rows]
-        cut = np.flatnonzero(np.r_[True, calls[1:] != calls[:-1], True]) if len(calls) else np.zeros(1, np.int64)
-        rows_l = rows.tolist()
-        self.by_call: dict[int, list[int]] = {c: rows_l[a:b] for c, a, b in
-                                              zip(calls[cut[:-1]].tolist(), cut[:-1].tolist(), cut[1:].tolist())}
         self.attached, self.tail_orphans = self._attach_orphans()
-        # Python lists of the columns the per-call loop reads: indexing a list is several times
-        # cheaper than indexing a numpy array one element at a time.
-        self.ts_l, self.dur_l, self.end_l = self.l_ts.tolist(), self.l_dur.tolist(), self.l_end.tolist()
-        self.kind_l, self.blocking_l = self.l_kind.tolist(), self.blocking.tolist()
-        self.kts_l, self.kdur_l, self.kprev_l = self.k_ts.tolist(), self.k_dur.tolist(), self.k_prev.tolist()
-        self.kkey_l = self.k_key.tolist()
-        self.order_l = np.argsort(self.l_ts, kind="stable").tolist()
-        self.plain_l = [not (b or kk is None) for b, kk in zip(self.blocking_l, self.kind_l)]
+        self.order = np.argsort(self.l_ts, kind="stable")  # replay order: by measured start
         self.api = np.isin(self.l_kind, API_KINDS)  # calls whose cost scales with launch_scale
         self._chain_calls()
         self._pollers()
@@ -141,17 +131,112 @@ class _Graph:
         launches = np.isin(self.l_kind, LAUNCH_KINDS)
         self.launch_cost = int(np.median(self.l_dur[launches])) if launches.any() else None
 
+    # Python lists of the columns the per-call code reads, made on first use: indexing a list is
+    # several times cheaper than indexing a numpy array one element at a time, and the stretches
+    # (the usual path) read few of them.
+    @cached_property
+    def thread(self) -> list[tuple[int, int]]:
+        """Each call's (pid, tid)."""
+        la = self.view.launches
+        return list(zip(la["pid"].tolist(), la["tid"].tolist()))
+
+    @cached_property
+    def ts_l(self) -> list[int]:
+        return self.l_ts.tolist()
+
+    @cached_property
+    def dur_l(self) -> list[int]:
+        return self.l_dur.tolist()
+
+    @cached_property
+    def end_l(self) -> list[int]:
+        return self.l_end.tolist()
+
+    @cached_property
+    def kind_l(self) -> list[str | None]:
+        return self.l_kind.tolist()
+
+    @cached_property
+    def kts_l(self) -> list[int]:
+        return self.k_ts.tolist()
+
+    @cached_property
+    def kdur_l(self) -> list[int]:
+        return self.k_dur.tolist()
+
+    @cached_property
+    def kprev_l(self) -> list[int]:
+        return self.k_prev.tolist()
+
+    @cached_property
+    def kkey_l(self) -> list[int]:
+        return self.k_key.tolist()
+
+    @cached_property
+    def order_l(self) -> list[int]:
+        return self.order.tolist()
+
+    @cached_property
+    def blocking_l(self) -> list[bool]:
+        return self.blocking.tolist()
+
+    @cached_property
+    def plain_l(self) -> list[bool]:
+        """Calls the loop replays inline: not blocking, of a known kind."""
+        return [not (b or kk is None) for b, kk in zip(self.blocking_l, self.kind_l)]
+
+    @cached_property
+    def chained_l(self) -> list[bool]:
+        return self.chained.tolist()
+
+    @cached_property
+    def prev_call_l(self) -> list[int]:
+        return self.prev_call.tolist()
+
+    @cached_property
+    def stream_bound_l(self) -> list[bool]:
+        return self.stream_bound.tolist()
+
+    @cached_property
+    def stream_gap_l(self) -> list[int]:
+        return self.stream_gap.tolist()
+
+    @cached_property
+    def lead_l(self) -> list[int]:
+        return self.lead.tolist()
+
+    @cached_property
+    def lead_fixed_l(self) -> list[int]:
+        return self.lead_fixed.tolist()
+
+    @cached_property
+    def stretch_static(self) -> Static:
+        """What the stretches read of this graph."""
+        from ._stretches import Static
+
+        return Static(self)
+
+    @cached_property
+    def by_call(self) -> dict[int, list[int]]:
+        """Each call's activities in time order (ties in row order): runs of one call after sorting."""
+        linked = np.flatnonzero(self.k_call >= 0)
+        rows = linked[np.lexsort((linked, self.k_ts[linked], self.k_call[linked]))]
+        calls = self.k_call[rows]
+        cut = np.flatnonzero(np.r_[True, calls[1:] != calls[:-1], True]) if len(calls) else np.zeros(1, np.int64)
+        rows_l = rows.tolist()
+        return {c: rows_l[a:b] for c, a, b in zip(calls[cut[:-1]].tolist(), cut[:-1].tolist(), cut[1:].tolist())}
+
     def _chain_calls(self) -> None:
         """Each call's predecessor on its thread in replay order (-1: none), and whether it starts after
         that one's measured end (the common case the replay loop takes without looking further)."""
-        n = len(self.ts_l)
+        n = len(self.l_ts)
         prev = np.full(n, -1, np.int64)
         last: dict[tuple[int, int], int] = {}
         self.thread_code = np.zeros(n, np.int64)  # each call's thread, numbered
         if n:
             la = self.view.launches
             self.thread_code = thread_index(la["pid"], la["tid"])
-            order = np.array(self.order_l, np.int64)
+            order = self.order
             seq = self.thread_code[order]
             grouped = np.argsort(seq, kind="stable")  # by thread, in replay order within each
             calls, seq = order[grouped], seq[grouped]
@@ -162,7 +247,6 @@ class _Graph:
         self.prev_call = prev
         self.last_call = last  # each thread's last call
         self.chained = (prev >= 0) & (self.l_ts >= self.l_end[np.maximum(prev, 0)])
-        self.chained_l, self.prev_call_l = self.chained.tolist(), prev.tolist()
         # Asked once per thread (a call of each), then spread over its calls.
         first = np.unique(self.thread_code, return_index=True)[1].tolist()
         self.on_working = np.array([self.thread[j] in self.working for j in first], bool)[self.thread_code] if n \
@@ -183,7 +267,7 @@ class _Graph:
             return
         threads = int(code.max()) + 1
         busy = self.blocking[:n].copy()
-        busy[list(self.by_call)] = True
+        busy[self.k_call[self.k_call >= 0]] = True  # calls that launched something
         working = np.zeros(threads, bool)
         working[code[self.on_working]] = True
         quiet = np.ones(threads, bool)
@@ -215,8 +299,6 @@ class _Graph:
         # dependency, not the launch path (boundness calls that idle dependency-bound): a cheaper
         # launch does not shorten it, so launch-scale scales only the rest of the lead.
         self.lead_fixed = np.where(self.stream_bound | (self.lead < 0), 0, np.maximum(self.k_ts - held_from(ends, self.k_prev), 0))
-        self.stream_bound_l, self.stream_gap_l = self.stream_bound.tolist(), self.stream_gap.tolist()
-        self.lead_l, self.lead_fixed_l = self.lead.tolist(), self.lead_fixed.tolist()
 
     def _copy_calls(self) -> set[int]:
         """Calls that copy from or to pageable host memory, or that block until their copy is done."""
@@ -301,10 +383,12 @@ def _fused(g: _Graph, chains: tuple[tuple[str, ...], ...]) -> tuple[set[int], di
     names = g.view.kernels["name"].tolist()
     order = g.stream_order.tolist()
     heads = {c[0] for c in chains}
-    i, n = 0, len(order)
-    while i < n:  # chains are runs of neighbours on one stream
-        if names[order[i]] not in heads:  # most kernels start no chain: skip them cheaply
-            i += 1
+    col = g.view.kernels["name"]
+    # Most kernels start no chain: only the positions of a chain's first kernel are looked at.
+    starts = np.flatnonzero(np.array([v in heads for v in col.values] + [False])[col.codes][g.stream_order]).tolist()
+    free = 0  # the first position not inside a chain already fused
+    for i in starts:  # chains are runs of neighbours on one stream
+        if i < free:
             continue
         for chain in chains:
             rows = order[i:i + len(chain)]
@@ -312,9 +396,8 @@ def _fused(g: _Graph, chains: tuple[tuple[str, ...], ...]) -> tuple[set[int], di
                     and len({int(g.k_key[r]) for r in rows}) == 1 and all(g.k_call[r] >= 0 for r in rows):
                 extra[rows[0]] = int(sum(g.k_dur[r] for r in rows[1:]))
                 removed.update(rows[1:])
-                i += len(chain) - 1
+                free = i + len(chain)
                 break
-        i += 1
     return removed, extra
 
 
@@ -355,8 +438,13 @@ class _Run:
         self.removed_calls = set(self.members) | {int(g.k_call[r]) for r in self.removed_acts}
         self.origin = origin
         # Python lists while replaying (element writes to numpy arrays cost more); Timeline holds arrays.
-        self.cs, self.ce, self.as_, self.ae = [NONE] * n_calls, [NONE] * n_calls, [NONE] * n_acts, [NONE] * n_acts
-        self.pred, self.edge = [-1] * (n_calls + n_acts), [""] * (n_calls + n_acts)
+        # (the stretches leave arrays of the same values in their place).
+        self.cs: Times = [NONE] * n_calls
+        self.ce: Times = [NONE] * n_calls
+        self.as_: Times = [NONE] * n_acts
+        self.ae: Times = [NONE] * n_acts
+        self.pred: Times = [-1] * (n_calls + n_acts)
+        self.edge = [""] * (n_calls + n_acts)
         self.stream_end: dict[int, tuple[int, int]] = {}  # stream -> (replayed end, activity)
         self.orphans_left = {int(r) for r in np.flatnonzero(g.k_call < 0)}
         self.n_calls = n_calls
@@ -467,11 +555,29 @@ def _graph_of(view: View) -> _Graph:
     return view.memo("replay_graph", lambda: _Graph(view))
 
 
-def simulate(view: View, knobs: Knobs | None = None) -> Timeline:
-    """Replay ``view`` with ``knobs``; with no knob every start and end equals the measured one."""
+def simulate(view: View, knobs: Knobs | None = None, path: str | None = None) -> Timeline:
+    """Replay ``view`` with ``knobs``; with no knob every start and end equals the measured one.
+
+    ``path``: "loop" replays call by call, "stretches" a stretch between blocking calls at a time
+    (analyzers/_stretches.py; the same Timeline); by default the stretches where they are long."""
+    from . import _stretches
+
     knobs = knobs or Knobs()
     g = _graph_of(view)
     run = _Run(g, knobs, view.span()[0])
+    scaled = _scaled(g, run)
+    if path == "stretches" or (path is None and _stretches.worth_it(g, run)):
+        _stretches.run_stretches(run, *scaled)
+    else:
+        _loop(run, *(a.tolist() for a in scaled))
+    run.place_orphans(g.tail_orphans + sorted(run.orphans_left))
+    _keep_pace(run, scaled[1])
+    return run.timeline(*_host_end(run))
+
+
+def _loop(run: _Run, gap_s: list[int], dur_s: list[int], lead_s: list[int], kdur_s: list[int]) -> None:
+    """The replay call by call, in measured order: the reference the stretches must equal."""
+    g = run.g
     cs, ce, pred, edge = run.cs, run.ce, run.pred, run.edge
     # The common case inlined (a call after the previous one on its thread, not blocking, not
     # changed by a knob): the loop runs once per runtime call, tens of thousands of times.
@@ -481,7 +587,6 @@ def simulate(view: View, knobs: Knobs | None = None) -> Timeline:
     slow_acts = run.removed_acts | set(run.extra) | set(g.attached) | run.orphans_left
     kkey, stream_end, n_calls = g.kkey_l, run.stream_end, run.n_calls
     as_, ae = run.as_, run.ae
-    gap_s, dur_s, lead_s, kdur_s = _scaled(g, run)
     chained, prev_call, bound, sgap = g.chained_l, g.prev_call_l, g.stream_bound_l, g.stream_gap_l
     for j in g.order_l:
         if chained[j]:  # after the previous call on its thread: that one's replayed end plus the scaled gap
@@ -513,12 +618,9 @@ def simulate(view: View, knobs: Knobs | None = None) -> Timeline:
             e = s + kdur_s[r]
             as_[r], ae[r], pred[n_calls + r], edge[n_calls + r] = s, e, p, e_kind
             stream_end[key] = (e, r)
-    run.place_orphans(g.tail_orphans + sorted(run.orphans_left))
-    _keep_pace(run, dur_s)
-    return run.timeline(*_host_end(run))
 
 
-def _keep_pace(run: _Run, dur_s: list[int]) -> None:
+def _keep_pace(run: _Run, dur_s: np.ndarray) -> None:
     """Re-time each poller call (see _Graph._pollers): as long after the latest call of a working
     thread that had ended before it as measured, with that host time replayed as the working
     thread's (scaled); before any such call, that long after the origin. With no knob every time
@@ -537,11 +639,11 @@ def _keep_pace(run: _Run, dur_s: list[int]) -> None:
                 best, anchor = at, a
         if anchor < 0:
             best = run.origin + run.host_gap(run.origin, t)
-        run.cs[j], run.ce[j] = best, best + dur_s[j]  # the call itself, scaled as any call's
+        run.cs[j], run.ce[j] = best, best + int(dur_s[j])  # the call itself, scaled as any call's
         run.pred[j], run.edge[j] = anchor, "host" if anchor >= 0 else ""
 
 
-def _scaled(g: _Graph, run: _Run) -> tuple[list[int], list[int], list[int], list[int]]:
+def _scaled(g: _Graph, run: _Run) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """This replay's costs, scaled once for all rows (the loop then only adds): each chained call's
     host gap before it, each call's duration, each activity's launch lead and duration. Rounded as
     Python's round() rounds (half to even), so the inlined path equals _host_start/_call_end/place."""
@@ -553,7 +655,7 @@ def _scaled(g: _Graph, run: _Run) -> tuple[list[int], list[int], list[int], list
     dur = np.round(g.l_dur * np.where(g.api, k.launch_scale, k.host_scale)).astype(np.int64)
     lead = np.where(g.lead >= 0, np.round((g.lead - g.lead_fixed) * k.launch_scale) + g.lead_fixed, g.lead).astype(np.int64)
     kdur = np.round(g.k_dur * k.device_scale).astype(np.int64)
-    return gap.tolist(), dur.tolist(), lead.tolist(), kdur.tolist()
+    return gap, dur, lead, kdur
 
 
 def _host_end(run: _Run) -> tuple[int, int]:
@@ -566,7 +668,8 @@ def _host_end(run: _Run) -> tuple[int, int]:
     # A poller's last call ends where it was re-timed: the tail after it belongs to the working threads.
     ends = [(run.ce[call] + (0 if thread in g.poll_threads else run.host_gap(g.end_l[call], m_end, thread)), call)
             for thread, call in g.last_call.items()]
-    return max(ends, key=lambda e: (e[0], -e[1])) if ends else (origin + run.host_gap(origin, m_end), -1)
+    end, call = max(ends, key=lambda e: (e[0], -e[1])) if ends else (origin + run.host_gap(origin, m_end), -1)
+    return int(end), call
 
 
 def host_map(tl: Timeline, g_ts: np.ndarray, g_end: np.ndarray, t: np.ndarray, host_scale: float) -> np.ndarray:

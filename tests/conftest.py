@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -70,3 +71,15 @@ def imported_real(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         run_import([path], base / name, force=False)
         out[name] = base / name
     return out
+
+
+def assert_same_timeline(a: Any, b: Any, context: object) -> None:
+    """Two replay Timelines equal field by field (the loop's and the stretches')."""
+    import numpy as np
+
+    for field in ("call_start", "call_end", "act_start", "act_end", "pred"):
+        x, y = getattr(a, field), getattr(b, field)
+        assert np.array_equal(x, y), (context, field, np.flatnonzero(x != y)[:5])
+    assert a.edge == b.edge, (context, "edge")
+    assert (a.host_end, a.host_end_call, a.origin) == (b.host_end, b.host_end_call, b.origin), context
+    assert (a.removed_calls, a.removed_acts) == (b.removed_calls, b.removed_acts), context

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import skiprof
-from conftest import ORACLES, needs_shared, real_traces
+from conftest import ORACLES, assert_same_timeline, needs_shared, real_traces
 
 pytestmark = needs_shared
 
@@ -129,6 +129,21 @@ def test_replay_bounds_on_real_traces(imported_real: dict[str, Path]) -> None:
                 busiest = max(busiest, int((e - s).sum()))
             p = whatif.replay(v, knobs)
             assert p.gpu_busy_ns >= busiest and p.il_ns >= busiest, (name, scale)
+
+
+def test_replay_paths_agree_on_real_traces(imported_real: dict[str, Path]) -> None:
+    """The stretch-at-a-time replay gives the per-call loop's Timeline, field by field, on every real
+    trace under every knob setting the report's fixes replay (fusion, a CUDA graph, asynchronous
+    copies, offloaded regions, scaled launches and host) and at launch scale 0."""
+    from skiprof.analyzers import advice, select, whatif
+
+    for name, folder in imported_real.items():
+        v = select(skiprof.load(folder))
+        settings = [whatif.Knobs(), whatif.Knobs(launch_scale=0.0), whatif.Knobs(host_scale=2.0, device_scale=0.5)]
+        settings += [f.knobs for f in advice.candidates(v) if f.knobs is not None]
+        for knobs in settings:
+            assert_same_timeline(whatif.simulate(v, knobs, path="loop"), whatif.simulate(v, knobs, path="stretches"),
+                                 (name, knobs))
 
 
 def test_graph_launch_accounting_on_the_vllm_trace(imported_real: dict[str, Path]) -> None:

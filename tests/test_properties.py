@@ -5,6 +5,7 @@
 - the phases add up to the scope exactly, and their idle is a wait boundness shows too;
 - a boundness label never contradicts the figures beside it;
 - the replay without knobs reproduces the measurement exactly;
+- the replay computed a stretch between blocking calls at a time equals the per-call loop;
 - under any knobs the replay keeps each stream first in, first out and never overlaps two
   activities on it, returns a blocking call only after the work it waited for, never predicts an
   IL or GPU busy time below the busiest stream's (scaled) work, and cheaper launches never
@@ -165,6 +166,21 @@ def test_replay_obeys_the_hardware(tmp_path: Path, events: list[dict], launch: f
     assert p.gpu_busy_ns >= busiest and p.il_ns >= busiest
     cheaper = whatif.replay(v, whatif.Knobs(launch / 2, host, device))
     assert cheaper.il_ns <= p.il_ns
+
+
+@SETTINGS
+@given(events=traces(), launch=st.sampled_from([0.0, 0.5, 1.0, 2.0]), host=st.sampled_from([0.5, 1.0, 3.0]),
+       device=st.sampled_from([0.5, 1.0, 2.0]), fuse=st.booleans())
+def test_replay_paths_agree(tmp_path: Path, events: list[dict], launch: float, host: float, device: float,
+                            fuse: bool) -> None:
+    """The stretch-at-a-time replay equals the per-call loop, field by field, under any knobs."""
+    from conftest import assert_same_timeline
+    from skiprof.analyzers import fusion, whatif
+
+    v = _view(_import(tmp_path, events, "t"))
+    chains = tuple(tuple(c) for c in fusion.chain_columns(v, min_count=1)["chain"][:2]) if fuse else ()
+    knobs = whatif.Knobs(launch, host, device, fuse=chains)
+    assert_same_timeline(whatif.simulate(v, knobs, path="loop"), whatif.simulate(v, knobs, path="stretches"), knobs)
 
 
 @SETTINGS
