@@ -25,7 +25,11 @@ class Codes:
         return len(self.codes)
 
     def _where(self, keep: list[int]) -> np.ndarray:
-        return np.isin(self.codes, keep) if keep else np.zeros(len(self.codes), bool)
+        """Rows whose code is in ``keep``: a lookup table indexed by code (its last slot, False, is
+        what code -1 picks), one pass where np.isin sorts or compares per value."""
+        table = np.zeros(len(self.values) + 1, bool)
+        table[keep] = True
+        return table[self.codes]
 
     def eq(self, value: str) -> np.ndarray:
         return self._where([i for i, v in enumerate(self.values) if v == value])

@@ -134,11 +134,10 @@ class _Graph:
     # Python lists of the columns the per-call code reads, made on first use: indexing a list is
     # several times cheaper than indexing a numpy array one element at a time, and the stretches
     # (the usual path) read few of them.
-    @cached_property
-    def thread(self) -> list[tuple[int, int]]:
-        """Each call's (pid, tid)."""
+    def thread_of(self, j: int) -> tuple[int, int]:
+        """Call j's thread, as (pid, tid)."""
         la = self.view.launches
-        return list(zip(la["pid"].tolist(), la["tid"].tolist()))
+        return int(la["pid"][j]), int(la["tid"][j])
 
     @cached_property
     def ts_l(self) -> list[int]:
@@ -243,13 +242,13 @@ class _Graph:
             same = np.flatnonzero(seq[1:] == seq[:-1]) + 1
             prev[calls[same]] = calls[same - 1]
             for j in calls[np.flatnonzero(np.r_[seq[1:] != seq[:-1], True])].tolist():
-                last[self.thread[j]] = j
+                last[self.thread_of(j)] = j
         self.prev_call = prev
         self.last_call = last  # each thread's last call
         self.chained = (prev >= 0) & (self.l_ts >= self.l_end[np.maximum(prev, 0)])
         # Asked once per thread (a call of each), then spread over its calls.
         first = np.unique(self.thread_code, return_index=True)[1].tolist()
-        self.on_working = np.array([self.thread[j] in self.working for j in first], bool)[self.thread_code] if n \
+        self.on_working = np.array([self.thread_of(j) in self.working for j in first], bool)[self.thread_code] if n \
             else np.zeros(0, bool)
 
     def _pollers(self) -> None:
@@ -276,13 +275,13 @@ class _Graph:
         if not poll.any() or not working.any():  # no poller, or nothing to keep pace with
             return
         calls = np.arange(n)
-        self.poll_threads = {self.thread[j] for j in np.flatnonzero(poll).tolist()}
+        self.poll_threads = {self.thread_of(j) for j in np.flatnonzero(poll).tolist()}
         first = np.full(threads, n)
         np.minimum.at(first, code, calls)
         for t in sorted(np.flatnonzero(working).tolist(), key=lambda t: first[t]):  # threads in order of first call
             mine = calls[code == t]
             by_end = mine[np.lexsort((mine, self.l_end[mine]))].tolist()
-            self.work_index.append(([self.end_l[j] for j in by_end], by_end, self.thread[by_end[0]]))
+            self.work_index.append(([self.end_l[j] for j in by_end], by_end, self.thread_of(by_end[0])))
         polls = np.flatnonzero(poll)
         self.poll_calls = polls[np.lexsort((polls, self.l_ts[polls]))].tolist()
 
@@ -375,29 +374,38 @@ def _regions(g: _Graph, names: tuple[str, ...]) -> iv.Intervals:
 
 
 def _fused(g: _Graph, chains: tuple[tuple[str, ...], ...]) -> tuple[set[int], dict[int, int]]:
-    """Activities whose launch disappears in a fused chain, and the extra duration of each chain head."""
+    """Activities whose launch disappears in a fused chain, and the extra duration of each chain head.
+
+    Chains are runs of neighbours on one stream, all linked to a launch call, matched in stream
+    order: at each position the first chain (in the given order) that matches there is fused, and
+    the search goes on after it."""
     removed: set[int] = set()
     extra: dict[int, int] = {}
-    if not chains:
+    if not chains or not len(g.stream_order):
         return removed, extra
-    names = g.view.kernels["name"].tolist()
-    order = g.stream_order.tolist()
-    heads = {c[0] for c in chains}
     col = g.view.kernels["name"]
-    # Most kernels start no chain: only the positions of a chain's first kernel are looked at.
-    starts = np.flatnonzero(np.array([v in heads for v in col.values] + [False])[col.codes][g.stream_order]).tolist()
+    index = {v: i for i, v in enumerate(col.values)}
+    order = g.stream_order
+    codes, key, linked = col.codes[order], g.k_key[order], g.k_call[order] >= 0
+    n = len(order)
+    match = np.full(n, -1, np.int64)  # the first chain (by its index) that matches at each position
+    for c, chain in reversed(list(enumerate(chains))):
+        if len(chain) > n or any(name not in index for name in chain):
+            continue
+        span = n - len(chain) + 1
+        ok = np.ones(span, bool)
+        for q, name in enumerate(chain):
+            ok &= (codes[q:q + span] == index[name]) & linked[q:q + span] & (key[q:q + span] == key[:span])
+        match[:span][ok] = c
     free = 0  # the first position not inside a chain already fused
-    for i in starts:  # chains are runs of neighbours on one stream
+    order_l = order.tolist()
+    for i in np.flatnonzero(match >= 0).tolist():
         if i < free:
             continue
-        for chain in chains:
-            rows = order[i:i + len(chain)]
-            if len(rows) == len(chain) and tuple(names[r] for r in rows) == chain \
-                    and len({int(g.k_key[r]) for r in rows}) == 1 and all(g.k_call[r] >= 0 for r in rows):
-                extra[rows[0]] = int(sum(g.k_dur[r] for r in rows[1:]))
-                removed.update(rows[1:])
-                free = i + len(chain)
-                break
+        rows = order_l[i:i + len(chains[match[i]])]
+        extra[rows[0]] = int(g.k_dur[rows[1:]].sum())
+        removed.update(rows[1:])
+        free = i + len(rows)
     return removed, extra
 
 
@@ -491,10 +499,10 @@ def _host_start(run: _Run, j: int) -> tuple[int, int]:
     t0 = g.ts_l[j]
     call = g.prev_call_l[j]
     if call < 0:
-        return run.origin + run.host_gap(run.origin, t0, g.thread[j]), -1
+        return run.origin + run.host_gap(run.origin, t0, g.thread_of(j)), -1
     m_end, r_end = g.end_l[call], run.ce[call]
     if t0 >= m_end:
-        return r_end + run.host_gap(m_end, t0, g.thread[j]), call
+        return r_end + run.host_gap(m_end, t0, g.thread_of(j)), call
     return r_end - (m_end - t0), call  # nested in the previous call (a driver call inside a runtime call)
 
 

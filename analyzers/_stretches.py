@@ -229,7 +229,7 @@ def _host_sums(g: _Graph, run: _Run, st: Static, stop: np.ndarray, gap_s: np.nda
     # After the previous call on the thread: the scaled host gap, or (nested in it) the measured offset.
     off = np.where(g.chained, gap_s, g.l_ts - g.l_end[np.maximum(prev, 0)]) if n else np.zeros(0, np.int64)
     firsts = np.flatnonzero(prev < 0)
-    first_off = np.array([run.origin + run.host_gap(run.origin, g.ts_l[j], g.thread[j]) for j in firsts.tolist()],
+    first_off = np.array([run.origin + run.host_gap(run.origin, int(g.l_ts[j]), g.thread_of(j)) for j in firsts.tolist()],
                          np.int64)
     # Running sums of small costs per thread; each thread's absolute start added after.
     off[firsts] = 0

@@ -17,6 +17,7 @@ import numpy as np
 
 from skiprof._domain import COMM_HOST_OP, COMM_KERNEL, COMPILE_OP, HOST_COPY_OPS, REGION_PHASES, WAIT_FUNCTION
 from skiprof._result import Col, Note, Plot, Result, Section, Table
+from skiprof.ingest._link import distinct
 
 from . import _intervals as iv
 from ._cols import Cols, from_arrow
@@ -106,7 +107,7 @@ def _python_waits(view: View) -> iv.Intervals:
     thread works."""
     ops, la = view.ops, view.launches
     cpu_op = ops["cat"].eq("cpu_op")
-    workers = np.unique(ops["tid"][cpu_op])
+    workers = distinct(ops["tid"][cpu_op])
     waits = ops["cat"].eq("python_function") & ops["name"].search(WAIT_FUNCTION) & np.isin(ops["tid"], workers)
     if not waits.any():
         return _iv(ops, waits)

@@ -16,6 +16,7 @@ import numpy as np
 
 from skiprof._domain import DEFAULT_FLOORS, is_blocking
 from skiprof._result import Col, Figure, Figures, Note, Result, Section, Table, host_cols
+from skiprof.ingest._link import distinct
 
 from . import _intervals as iv
 from ._activity import rows_of
@@ -89,7 +90,7 @@ def _per_op(view: View) -> _PerOp:
     is_lib = np.zeros(len(op_ids), bool)
     spare = np.zeros(len(op_ids), np.int64)
     if len(k) and len(op_ids):
-        lib_ops = np.unique(k["op_id"][k["name"].search(LIBRARY_KERNEL) & (k["op_id"] >= 0)])
+        lib_ops = distinct(k["op_id"][k["name"].search(LIBRARY_KERNEL) & (k["op_id"] >= 0)])
         is_lib = np.isin(op_ids, lib_ops)
         if is_lib.any():
             # Self time (less direct cpu_op children) less the runtime calls the op made itself.

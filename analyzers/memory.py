@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from skiprof._result import Col, Note, Plot, Result, Section, Table
+from skiprof.ingest._link import distinct
 
 from ._cols import Cols, from_arrow
 from ._options import Options
@@ -86,7 +87,7 @@ def _plot_data(m: Cols, origin: int) -> dict[str, Any]:
     for k in sorted(set(key.tolist())):
         rows = np.flatnonzero(key == k)
         if len(rows) > PLOT_POINTS:  # thin evenly, keeping the peak
-            keep = np.unique(np.r_[np.linspace(0, len(rows) - 1, PLOT_POINTS).astype(int), np.argmax(m["total_allocated"][rows])])
+            keep = distinct(np.r_[np.linspace(0, len(rows) - 1, PLOT_POINTS).astype(int), np.argmax(m["total_allocated"][rows])])
             rows = rows[keep]
         i = rows[0]
         series.append({"name": _device_name(int(m["device_type"][i]), int(m["device"][i])),

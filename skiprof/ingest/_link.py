@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["thread_index", "dense_ids", "nest", "top_of", "innermost_op", "match_ids", "match_flows"]
+__all__ = ["thread_index", "dense_ids", "distinct", "nest", "top_of", "innermost_op", "match_ids", "match_flows"]
 
 
 def thread_index(pid: np.ndarray, tid: np.ndarray) -> np.ndarray:
@@ -32,16 +32,16 @@ def dense_ids(key: np.ndarray) -> np.ndarray:
     missed (a thread with few events) are added; sorting the whole column costs several times more."""
     if len(key) == 0:
         return np.zeros(0, np.int64)
-    uniq = _distinct(key[::97])
+    uniq = distinct(key[::97])
     pos = np.minimum(np.searchsorted(uniq, key), len(uniq) - 1)
     miss = uniq[pos] != key
     if miss.any():
-        uniq = _distinct(np.concatenate([uniq, key[miss]]))
+        uniq = distinct(np.concatenate([uniq, key[miss]]))
         pos = np.searchsorted(uniq, key)
     return pos.astype(np.int64, copy=False)
 
 
-def _distinct(values: np.ndarray) -> np.ndarray:
+def distinct(values: np.ndarray) -> np.ndarray:
     """The sorted distinct values (np.unique without its first call's import of numpy.ma)."""
     s = np.sort(values)
     return s[np.r_[True, s[1:] != s[:-1]]] if len(s) else s
@@ -138,7 +138,7 @@ def innermost_op(
     if len(op_ts) == 0 or len(q_ts) == 0:
         return out
     bounds = np.searchsorted(op_thread, np.arange(int(op_thread.max()) + 2))
-    for t in _distinct(q_thread):
+    for t in distinct(q_thread):
         if t < 0 or t > op_thread.max():
             continue
         lo, hi = bounds[t], bounds[t + 1]
