@@ -40,10 +40,14 @@ def subtract(a: Intervals, b: Intervals) -> Intervals:
     if len(a[0]) == 0 or len(b[0]) == 0:
         return a
     # Sweep all boundaries: +1/-1 for a, +2/-2 for b; keep stretches where the level is exactly 1.
-    pts = np.concatenate([a[0], a[1], b[0], b[1]])
-    delta = np.concatenate([np.ones(len(a[0])), -np.ones(len(a[1])), 2 * np.ones(len(b[0])), -2 * np.ones(len(b[1]))])
-    order = np.lexsort((delta, pts))
-    pts, level = pts[order], np.cumsum(delta[order])
+    # At equal instants b's ends come first, then a's ends, a's starts, b's starts: concatenated in
+    # that order, a stable sort keeps it (and merges the four sorted runs faster than a lexsort).
+    na, nb = len(a[0]), len(b[0])
+    pts = np.concatenate([b[1], a[1], a[0], b[0]])
+    delta = np.concatenate([np.full(nb, -2, np.int8), np.full(na, -1, np.int8), np.ones(na, np.int8),
+                            np.full(nb, 2, np.int8)])
+    order = np.argsort(pts, kind="stable")
+    pts, level = pts[order], np.cumsum(delta[order], dtype=np.int64)
     seg_s, seg_e, seg_l = pts[:-1], pts[1:], level[:-1]
     keep = (seg_l == 1) & (seg_e > seg_s)
     return union(seg_s[keep], seg_e[keep])

@@ -312,20 +312,23 @@ class _Graph:
         return out
 
     def _attach_orphans(self) -> tuple[dict[int, list[int]], list[int]]:
-        """Each orphan goes into its stream's queue right before the next linked activity there."""
+        """Each orphan goes into its stream's queue right before the next linked activity there;
+        those with none after them on their stream (the tail) in stream order."""
         attached: dict[int, list[int]] = {}
-        tail: list[int] = []
-        waiting: list[int] = []
-        last_key = None
-        for r in self.stream_order.tolist():
-            if self.k_key[r] != last_key:
-                tail += waiting
-                waiting, last_key = [], self.k_key[r]
-            if self.k_call[r] < 0:
-                waiting.append(r)
-            elif waiting:
-                attached[r], waiting = waiting, []
-        return attached, tail + waiting
+        order = self.stream_order
+        orphan = self.k_call[order] < 0
+        if not orphan.any():  # the usual trace: every activity has its launch call
+            return attached, []
+        linked_at = np.flatnonzero(~orphan)  # positions in stream order
+        at = np.flatnonzero(orphan)
+        nxt = np.searchsorted(linked_at, at)  # the next linked position after each orphan
+        q = linked_at[np.minimum(nxt, max(len(linked_at) - 1, 0))] if len(linked_at) else np.zeros(len(at), np.int64)
+        key = self.k_key[order]
+        found = (nxt < len(linked_at)) & (key[q] == key[at])
+        tail: list[int] = order[at[~found]].tolist()
+        for r, o in zip(order[q[found]].tolist(), order[at[found]].tolist()):
+            attached.setdefault(r, []).append(o)
+        return attached, tail
 
     def waits_for(self, j: int) -> np.ndarray:
         """Activities a blocking call was seen waiting for: queued before it returned and done by then."""

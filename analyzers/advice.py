@@ -204,7 +204,7 @@ def _scored(fix: Fix, p: Prediction) -> Fix:
 
 
 #: Replays worth spreading over processes: a trace with at least this many runtime calls.
-PARALLEL_CALLS = 10_000
+PARALLEL_CALLS = 200_000
 _VIEW: list[View] = []  # the view a forked replay worker reads (inherited, never pickled)
 
 

@@ -20,19 +20,12 @@ try:  # typer >= 0.26 carries its own copy of click
 except ImportError:  # pragma: no cover - older typer on real click
     from click import exceptions as _click_errors  # type: ignore[no-redef]
 
-__all__ = ["app", "main", "main_entry"]
+__all__ = ["app_for", "main", "main_entry"]
 
-app = typer.Typer(
-    name="skiprof",
-    add_completion=False,
-    no_args_is_help=True,
-    rich_markup_mode=None,
-    pretty_exceptions_enable=False,
-    help=("Trace profiler and analyzer for PyTorch: why is the GPU not busy?\n\n"
-          "skiprof trace runs a script under torch.profiler and writes a trace folder (Parquet tables + meta.json); "
-          "skiprof import does the same for any Kineto trace; report, advise, diff, critical, whatif, fusion, "
-          "transition, sql and export analyze it."),
-)
+HELP = ("Trace profiler and analyzer for PyTorch: why is the GPU not busy?\n\n"
+        "skiprof trace runs a script under torch.profiler and writes a trace folder (Parquet tables + meta.json); "
+        "skiprof import does the same for any Kineto trace; report, advise, diff, critical, whatif, fusion, "
+        "transition, sql and export analyze it.")
 
 
 def _version(value: bool) -> None:
@@ -43,23 +36,33 @@ def _version(value: bool) -> None:
         raise typer.Exit(0)
 
 
-@app.callback()
 def _root(
     version: Annotated[bool, typer.Option("--version", help="Print the version and exit.", callback=_version, is_eager=True)] = False,
 ) -> None:
     """Trace profiler and analyzer for PyTorch: why is the GPU not busy?"""
 
 
-for _name, _module in COMMANDS:
-    _mod = importlib.import_module(f".commands.{_module}", __package__)
-    app.command(_name, help=_mod.HELP, context_settings=getattr(_mod, "CONTEXT", None))(_mod.command)
+def app_for(argv: list[str]) -> typer.Typer:
+    """The CLI for one command line: every command when it names none (the top-level help, a typo),
+    else only the command it names. Importing one command's module instead of all fourteen keeps
+    every command's start-up short (a report is over in half a second)."""
+    app = typer.Typer(name="skiprof", add_completion=False, no_args_is_help=True, rich_markup_mode=None,
+                      pretty_exceptions_enable=False, help=HELP)
+    # With a callback the app stays a group even with one command registered: `skiprof report ...`
+    # parses as it does with all of them.
+    app.callback()(_root)
+    named = [c for c in COMMANDS if argv and c[0] == argv[0]]
+    for name, module in named or COMMANDS:
+        mod = importlib.import_module(f".commands.{module}", __package__)
+        app.command(name, help=mod.HELP, context_settings=getattr(mod, "CONTEXT", None))(mod.command)
+    return app
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code instead of exiting."""
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        code = app(args=argv, prog_name="skiprof", standalone_mode=False)
+        code = app_for(argv)(args=argv, prog_name="skiprof", standalone_mode=False)
         return code if isinstance(code, int) else 0
     except _click_errors.NoArgsIsHelpError as exc:  # bare `skiprof` or `skiprof CMD`: the help is the answer
         print(exc.ctx.get_help() if exc.ctx is not None else exc.format_message(), file=sys.stderr)
@@ -102,8 +105,7 @@ def main_entry() -> None:
     code = main()
     sys.stdout.flush()
     sys.stderr.flush()
-    from .capture._runner import ran_user_code
-
-    if ran_user_code():
+    runner = sys.modules.get(f"{__package__}.capture._runner")  # only a command that runs a script loads it
+    if runner is not None and runner.ran_user_code():
         sys.exit(code)
     os._exit(code)
