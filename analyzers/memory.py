@@ -54,7 +54,6 @@ def peaks(view: View, m: Cols) -> list[dict[str, Any]]:
     top-level op around it, peak reserved, bytes allocated and freed."""
     out = []
     key = m["device_type"] * (1 << 32) + m["device"]
-    names = m["op_name"].tolist()
     for k in sorted(set(key.tolist())):
         rows = np.flatnonzero(key == k)
         alloc = m["total_allocated"][rows]
@@ -62,7 +61,7 @@ def peaks(view: View, m: Cols) -> list[dict[str, Any]]:
         b = m["bytes"][rows]
         out.append({"device": _device_name(int(m["device_type"][i]), int(m["device"][i])),
                     "peak_allocated_bytes": int(alloc.max()), "peak_reserved_bytes": int(m["total_reserved"][rows].max()),
-                    "peak_ts_ns": int(m["ts"][i]), "op_at_peak": names[i] or "",
+                    "peak_ts_ns": int(m["ts"][i]), "op_at_peak": m["op_name"].take(np.array([i])).tolist()[0] or "",
                     "top_op_at_peak": _top_level_at(view, int(m["tid"][i]), int(m["ts"][i])),
                     "allocated_bytes": int(b[b > 0].sum()), "freed_bytes": int(-b[b < 0].sum()), "events": len(rows)})
     return out
@@ -71,11 +70,17 @@ def peaks(view: View, m: Cols) -> list[dict[str, Any]]:
 def allocators(m: Cols, top: int) -> list[dict[str, Any]]:
     """Ops by bytes they allocated (the innermost op around each allocation)."""
     pos = m["bytes"] > 0
+    col = m["op_name"]
+    codes = col.codes[pos] + 1  # 0: no op
+    size = np.zeros(len(col.values) + 1, np.int64)
+    np.add.at(size, codes, m["bytes"][pos].astype(np.int64))
+    count = np.bincount(codes, minlength=len(size))
     totals: dict[str, list[int]] = {}
-    for name, b in zip(m["op_name"].take(pos).tolist(), m["bytes"][pos].tolist()):
-        t = totals.setdefault(name or "(no op)", [0, 0])
-        t[0] += int(b)
-        t[1] += 1
+    # Summed per name code, then per shown name (a null and an empty name both show as "(no op)").
+    for c in np.flatnonzero(count).tolist():
+        t = totals.setdefault((col.values[c - 1] if c else None) or "(no op)", [0, 0])
+        t[0] += int(size[c])
+        t[1] += int(count[c])
     rows = sorted(totals.items(), key=lambda kv: (-kv[1][0], kv[0]))[:top]
     return [{"op": n, "allocated_bytes": b, "allocations": c} for n, (b, c) in rows]
 

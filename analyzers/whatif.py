@@ -57,8 +57,8 @@ def predicted_scope(view: View, tl: Timeline, knobs: Knobs) -> iv.Intervals:
     la = view.launches
     if view.windows:
         w = np.array(view.windows, np.int64)
-        lo = host_map(tl, la["ts"], la["ts"] + la["dur"], w[:, 0], knobs.host_scale)
-        hi = host_map(tl, la["ts"], la["ts"] + la["dur"], w[:, 1], knobs.host_scale)
+        lo, hi = np.split(host_map(tl, la["ts"], la["ts"] + la["dur"], np.concatenate([w[:, 0], w[:, 1]]),
+                                   knobs.host_scale), 2)
         return iv.union(np.concatenate([lo, dev[0]]), np.concatenate([np.maximum(hi, lo), dev[1]]))
     ends = [tl.host_end] + ([int(tl.call_end.max())] if tl.n_calls else []) + ([int(dev[1].max())] if len(dev[1]) else [])
     return np.array([tl.origin], np.int64), np.array([max(ends)], np.int64)
@@ -77,8 +77,8 @@ def _causes(view: View, tl: Timeline, knobs: Knobs) -> IdleCauses:
     rows = placed[call_of[placed] >= 0]
     pending, stalled = pending_intervals(tl.call_end[call_of[rows]], tl.act_start[rows], prev_end[rows])
     comm = ops["name"].search(COMM_HOST_OP)
-    c_lo = host_map(tl, la["ts"], la["ts"] + la["dur"], ops["ts"][comm], knobs.host_scale)
-    c_hi = host_map(tl, la["ts"], la["ts"] + la["dur"], (ops["ts"] + ops["dur"])[comm], knobs.host_scale)
+    c_lo, c_hi = np.split(host_map(tl, la["ts"], la["ts"] + la["dur"], np.concatenate([ops["ts"][comm], (ops["ts"] + ops["dur"])[comm]]),
+                                   knobs.host_scale), 2)  # one mapping for both ends
     sync = iv.union(np.concatenate([tl.call_start[tl.blocking], c_lo]), np.concatenate([tl.call_end[tl.blocking], c_hi]))
     return IdleCauses(_device(tl), sync, pending, stalled)
 
