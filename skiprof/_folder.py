@@ -232,14 +232,16 @@ class Trace:
 def _read_file(path: Path, name: str, columns: list[str] | None) -> Any:
     """One Parquet file as the current schema: columns an older version lacks come back as nulls."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
-    # ParquetFile, not read_table: read_table goes through pyarrow.dataset, which imports pandas.
-    f = pq.ParquetFile(path)
-    have = set(f.schema_arrow.names)
+    from ._arrow import read_parquet
+
     schema = arrow_schema(name)
     want = columns or schema.names
-    tbl = f.read(columns=[c for c in want if c in have])
+    try:
+        tbl = read_parquet(path, want)
+    except pa.ArrowException as exc:  # truncated, overwritten, not Parquet: the folder is damaged, not skiprof
+        raise TraceFolderError(f"{path}: not a readable Parquet table ({str(exc).splitlines()[0]})") from exc
+    have = set(tbl.column_names)
     for c in want:
         if c not in have:
             tbl = tbl.append_column(schema.field(c), pa.nulls(tbl.num_rows, schema.field(c).type))

@@ -95,6 +95,18 @@ def test_unwritable_and_impossible_outputs(tmp_path: Path) -> None:
         _one_line(run_cli("import", str(src), "-o", str(ro / "x")))
 
 
+def test_a_damaged_table_is_one_line(tmp_path: Path) -> None:
+    """A trace folder whose Parquet table was truncated or overwritten: the file named, exit 2."""
+    src = write_trace(tmp_path / "t.json", linking_trace())
+    assert run_cli("import", str(src), "-o", str(tmp_path / "o")).returncode == 0
+    table = tmp_path / "o" / "kernels.parquet"
+    data = table.read_bytes()
+    for damaged in (data[: len(data) // 2], b"not parquet" * 10):
+        table.write_bytes(damaged)
+        line = _one_line(run_cli("report", str(tmp_path / "o")))
+        assert "kernels.parquet" in line and "not a readable Parquet table" in line
+
+
 def test_export_creates_parents_and_keeps_the_rank(tmp_path: Path) -> None:
     src = write_trace(tmp_path / "t.json", linking_trace(), distributedInfo={"rank": 3, "world_size": 8, "backend": "nccl"})
     assert run_cli("import", str(src), "-o", str(tmp_path / "a")).returncode == 0
