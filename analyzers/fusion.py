@@ -62,7 +62,8 @@ def chain_columns(view: View, *, max_len: int = 4, threshold: float = 0.8, min_c
         lo, hi = np.minimum(lts[:-1], lts[1:]), np.maximum(lts[:-1], lts[1:])
         sync_between = np.searchsorted(syncs, hi, side="left") > np.searchsorted(syncs, lo, side="right")
         link = (key[1:] == key[:-1]) & is_kernel[1:] & is_kernel[:-1] & ~sync_between
-    first_count = Counter(codes[is_kernel].tolist())
+    # How often each name occurs as a kernel (index: name code + 1, so that a null name's -1 is 0).
+    first_count = np.bincount(codes[is_kernel] + 1, minlength=len(names) + 1)
     ops = k["op_name"].codes
     op_names = k["op_name"].values
     cost = per_launch_cost(view, per)
@@ -83,12 +84,12 @@ def chain_columns(view: View, *, max_len: int = 4, threshold: float = 0.8, min_c
         by_gram = np.argsort(inverse, kind="stable")
         bounds = np.r_[0, np.cumsum(counts)]
         for g, (gram, count) in enumerate(zip(uniq, counts)):
-            ps = count / first_count[int(gram[0])]
+            ps = count / first_count[int(gram[0]) + 1]
             if count < min_count or ps < threshold:
                 continue
             members = starts[by_gram[bounds[g]:bounds[g + 1]]]
             launching = Counter(op_names[c] for c in ops[members] if c >= 0).most_common(2)
-            rows.append((tuple(names[c] for c in gram), length, int(count), int(first_count[int(gram[0])]),
+            rows.append((tuple(names[c] for c in gram), length, int(count), int(first_count[int(gram[0]) + 1]),
                          float(ps), float(count * (length - 1) * cost), ", ".join(o for o, _ in launching)))
     rows.sort(key=lambda r: (-r[5], -r[2], r[0]))  # chains are tuples of names: a total, file-independent order
     rows = rows[:top]
