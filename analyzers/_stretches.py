@@ -64,7 +64,7 @@ class Static:
         # Calls grouped by thread, in replay order within each: running sums per thread.
         by_thread = np.argsort(g.thread_code[self.order], kind="stable")
         self.thread_calls = self.order[by_thread]
-        code = g.thread_code[self.thread_calls]
+        self.sorted_thread = code = g.thread_code[self.thread_calls]
         self.thread_first = np.flatnonzero(np.r_[True, code[1:] != code[:-1]]) if n else np.zeros(0, np.int64)
         self.threads = int(g.thread_code.max()) + 1 if n else 0
         self.stream = np.unique(g.k_key, return_inverse=True)[1].reshape(-1).astype(np.int64) if len(g.k_key) \
@@ -235,13 +235,12 @@ def _host_sums(g: _Graph, run: _Run, st: Static, stop: np.ndarray, gap_s: np.nda
     off[firsts] = 0
     step = (off + own)[st.thread_calls]
     total = np.cumsum(step)
-    bounds = np.r_[st.thread_first, n]
-    group = np.repeat(np.arange(len(st.thread_first)), np.diff(bounds))
-    before = (total[st.thread_first] - step[st.thread_first]) if n else np.zeros(0, np.int64)
-    origin = np.zeros(st.threads, np.int64)
-    origin[g.thread_code[firsts]] = first_off
+    base = np.zeros(st.threads, np.int64)  # per thread (codes are dense, in thread_first's order)
+    base[g.thread_code[firsts]] = first_off
+    if n:
+        base -= total[st.thread_first] - step[st.thread_first]  # the running sum before its first call
     cum = np.empty(n, np.int64)
-    cum[st.thread_calls] = total - before[group] + origin[g.thread_code[st.thread_calls]]
+    cum[st.thread_calls] = total + base[st.sorted_thread]
     return cum, own
 
 
