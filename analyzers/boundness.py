@@ -167,7 +167,13 @@ def per_step(view: View) -> Any:
 
 
 def window_columns(view: View, windows: int = 10) -> dict[str, Any]:
-    """per_window as a dict of columns."""
+    """per_window as a dict of columns (once per view and window count: the boundness table and
+    fusion's launch cost both read the ten windows)."""
+    return view.memo(f"window_columns:{windows}", lambda: _window_columns(view, windows))
+
+
+def _window_columns(view: View, windows: int) -> dict[str, Any]:
+    """window_columns itself."""
     lo, hi = view.span()
     if hi <= lo:
         return _stretches(view, [], [])
