@@ -118,7 +118,7 @@ class _State:
             return
         self.left[r] = False
         code = int(self.st.stream[r])
-        s, p, e = int(self.g.kts_l[r]), -1, _MEASURED
+        s, p, e = int(self.g.k_ts[r]), -1, _MEASURED
         if self.s_act[code] >= 0 and int(self.s_end[code]) > s:
             s, p, e = int(self.s_end[code]), self.n + int(self.s_act[code]), _STREAM
         end = s + int(self.length[r])
@@ -179,7 +179,7 @@ def run_stretches(run: _Run, gap_s: np.ndarray, dur_s: np.ndarray, lead_s: np.nd
     stop = stops(g, run)
     length = kdur_s.copy()
     for r, more in run.extra.items():
-        length[r] = round((g.kdur_l[r] + more) * k.device_scale)
+        length[r] = round((int(g.k_dur[r]) + more) * k.device_scale)  # as _Run.place rounds it
     s = _State(g, st, length)
     cum, own = _host_sums(g, run, st, stop, gap_s, dur_s)
     # Each call's host predecessor; a blocking call may replace it by the activity it waited for.
@@ -288,10 +288,10 @@ def _blocking_end(s: _State, launch_scale: float, j: int, start: int) -> tuple[i
     for r in rows[s.left[rows]].tolist():  # orphans it waited for run at their measured time first
         s.place_orphan(r)
     rows = rows[s.ae[rows] > NONE]
-    d = g.dur_l[j]
+    d = int(g.l_dur[j])
     if not len(rows):
         return start + round(d * launch_scale), -1
-    t0, t1 = g.ts_l[j], g.end_l[j]
+    t0, t1 = int(g.l_ts[j]), int(g.l_end[j])
     last = int(rows[np.argmax(s.ae[rows])])
     waited = int(s.ae[last])
     rest = t1 - max(t0, int(g.k_end[rows].max()))
