@@ -9,7 +9,6 @@ run (all kernels when no stretch is CPU-bound). docs/metrics.md, "Fusion".
 """
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,12 +87,22 @@ def chain_columns(view: View, *, max_len: int = 4, threshold: float = 0.8, min_c
             if count < min_count or ps < threshold:
                 continue
             members = starts[by_gram[bounds[g]:bounds[g + 1]]]
-            launching = Counter(op_names[c] for c in ops[members] if c >= 0).most_common(2)
             rows.append((tuple(names[c] for c in gram), length, int(count), int(first_count[int(gram[0]) + 1]),
-                         float(ps), float(count * (length - 1) * cost), ", ".join(o for o, _ in launching)))
+                         float(ps), float(count * (length - 1) * cost), ", ".join(_most_common(ops[members], op_names))))
     rows.sort(key=lambda r: (-r[5], -r[2], r[0]))  # chains are tuples of names: a total, file-independent order
     rows = rows[:top]
     return {c: [r[i] for r in rows] for i, c in enumerate(_COLS)}
+
+
+def _most_common(codes: np.ndarray, values: list[Any], n: int = 2) -> list[str]:
+    """The ``n`` most frequent names among name codes (-1: none), ties in order of first
+    appearance (as Counter.most_common orders them)."""
+    codes = codes[codes >= 0]
+    if not len(codes):
+        return []
+    uniq, first, counts = np.unique(codes, return_index=True, return_counts=True)
+    top = np.lexsort((first, -counts))[:n]
+    return [values[int(c)] for c in uniq[top]]
 
 
 def _distinct_rows(grams: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
