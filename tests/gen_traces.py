@@ -57,7 +57,8 @@ def _call(s: _State, draw: Any, kind: str, t: int, tid: int, streams: list[int])
             ready = _place(s, f"graph_k{i}", stream, ready, draw(st.integers(1, 30)), s.corr)
     elif kind == "copy":
         s.events.append(runtime("cudaMemcpyAsync", t, dur, s.corr, tid=tid))
-        _place(s, "Memcpy HtoD (Pinned -> Device)", stream, t + lead, draw(st.integers(1, 30)), s.corr, "gpu_memcpy")
+        source = draw(st.sampled_from(["Pinned", "Pageable"]))  # pageable copies are what --async-copies changes
+        _place(s, f"Memcpy HtoD ({source} -> Device)", stream, t + lead, draw(st.integers(1, 30)), s.corr, "gpu_memcpy")
     else:
         s.events.append(runtime("cudaLaunchKernel", t, dur, s.corr, tid=tid))
         _place(s, draw(st.sampled_from(["gemm", "relu", "add", "softmax"])), stream, t + lead, draw(st.integers(1, 60)), s.corr)

@@ -170,16 +170,21 @@ def test_replay_obeys_the_hardware(tmp_path: Path, events: list[dict], launch: f
 
 @SETTINGS
 @given(events=traces(), launch=st.sampled_from([0.0, 0.5, 1.0, 2.0]), host=st.sampled_from([0.5, 1.0, 3.0]),
-       device=st.sampled_from([0.5, 1.0, 2.0]), fuse=st.booleans())
+       device=st.sampled_from([0.5, 1.0, 2.0]), fuse=st.booleans(), graph=st.booleans(), offload=st.booleans(),
+       copies=st.booleans())
 def test_replay_paths_agree(tmp_path: Path, events: list[dict], launch: float, host: float, device: float,
-                            fuse: bool) -> None:
-    """The stretch-at-a-time replay equals the per-call loop, field by field, under any knobs."""
+                            fuse: bool, graph: bool, offload: bool, copies: bool) -> None:
+    """The stretch-at-a-time replay equals the per-call loop, field by field, under any knobs: scaled
+    costs, fused chains, the first step as one CUDA graph, the compute region off the critical path,
+    asynchronous copies."""
     from conftest import assert_same_timeline
     from skiprof.analyzers import fusion, whatif
 
     v = _view(_import(tmp_path, events, "t"))
     chains = tuple(tuple(c) for c in fusion.chain_columns(v, min_count=1)["chain"][:2]) if fuse else ()
-    knobs = whatif.Knobs(launch, host, device, fuse=chains)
+    # The first step as one graph: every launch in it after the first becomes a graph member.
+    knobs = whatif.Knobs(launch, host, device, fuse=chains, cuda_graph="ProfilerStep#0" if graph else None,
+                         async_copies=copies, offload=("compute",) if offload else ())
     assert_same_timeline(whatif.simulate(v, knobs, path="loop"), whatif.simulate(v, knobs, path="stretches"), knobs)
 
 
