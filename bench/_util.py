@@ -22,11 +22,20 @@ class Run:
     cpu_s: float = 0.0  # user + system time of the process and the children it waited for
 
 
+#: Marks a command to run as an installed skiprof runs: without this checkout on PYTHONPATH, and
+#: outside it (a source tree in the working folder would shadow the installed package).
+INSTALLED = "--as-installed--"
+
+
 def run(cmd: list[str]) -> Run:
     """Run ``cmd`` to completion; its own peak RSS comes from wait4, not from the parent."""
     env = dict(os.environ, PYTHONPATH=str(ROOT), NO_COLOR="1")
+    cwd = None
+    if cmd and cmd[0] == INSTALLED:
+        cmd, cwd = cmd[1:], "/"
+        env.pop("PYTHONPATH")
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     err = proc.stderr.read().decode() if proc.stderr else ""

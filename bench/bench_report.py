@@ -1,6 +1,6 @@
 """Report time: a whole `skiprof report --format json` process on the imported V100 trace.
 
-    python bench/bench_report.py [--trace FILE] [--repeat 5] [--scale] [--compare CHECKOUT]
+    python bench/bench_report.py [--trace FILE] [--repeat 5] [--scale] [--compare CHECKOUT] [--installed PYTHON]
 
 Targets: the report (the Analyzers issue) at most 0.5 s for the whole process, with per-op
 attribution for every top-level op, growing linearly (--scale runs the 10x trace of
@@ -10,14 +10,17 @@ replays as advise.
 The baseline, measured in the same run, is a process that only reads the same folder's tables
 with pyarrow; the ratio shows what the analysis adds on top of reading. --compare CHECKOUT also
 times report and advise of another checkout of skiprof (say, the commit before a change) in the
-same interleaved runs, on the same folder.
+same interleaved runs, on the same folder. --installed PYTHON also times the skiprof installed in
+that interpreter's environment the way a user installs it (`pip install .`, into a fresh virtual
+environment), run as a user runs it: this checkout is an editable install on PYTHONPATH, whose
+import hook costs every process some milliseconds that an installed package does not pay.
 """
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
 
-from _util import OUT, PY, ROOT, common_args, med, median_runs, run
+from _util import INSTALLED, OUT, PY, ROOT, common_args, med, median_runs, run
 
 READ_ONLY = ("import sys, pyarrow.parquet as pq\n"
              "for n in ('ops', 'launches', 'kernels', 'regions'):\n"
@@ -33,7 +36,7 @@ def _other(checkout: Path) -> list[str]:
             "from skiprof._entry import main; main()"]
 
 
-def bench(trace: Path, repeat: int, compare: Path | None = None) -> float:
+def bench(trace: Path, repeat: int, compare: Path | None = None, installed: Path | None = None) -> float:
     folder = OUT / f"{trace.name}.report"
     run([PY, "-m", "skiprof", "import", str(trace), "-o", str(folder), "-f", "--no-report"])
     report, advise = ["report", str(folder), "--format", "json", "--top", "1000000"], ["advise", str(folder), "--format", "json"]
@@ -45,6 +48,9 @@ def bench(trace: Path, repeat: int, compare: Path | None = None) -> float:
     if compare is not None:
         cmds["report (--compare)"] = _other(compare) + report
         cmds["advise (--compare)"] = _other(compare) + advise
+    if installed is not None:
+        cmds["report (--installed)"] = [INSTALLED, str(installed), "-m", "skiprof", *report]
+        cmds["advise (--installed)"] = [INSTALLED, str(installed), "-m", "skiprof", *advise]
     res = {k: med(v) for k, v in median_runs(cmds, repeat).items()}
     print(f"trace: {trace.name}, median of {repeat} interleaved runs")
     for name, r in res.items():
@@ -56,6 +62,9 @@ def bench(trace: Path, repeat: int, compare: Path | None = None) -> float:
     if compare is not None:
         print(f"  this checkout / --compare: report {ours / res['report (--compare)'].wall_s:.2f}, "
               f"advise {res['skiprof advise'].wall_s / res['advise (--compare)'].wall_s:.2f}")
+    if installed is not None:
+        print(f"  installed ({installed}): report {res['report (--installed)'].wall_s:.3f} s, "
+              f"advise {res['advise (--installed)'].wall_s:.3f} s")
     shutil.rmtree(folder, ignore_errors=True)
     return ours
 
@@ -90,8 +99,10 @@ def per_analysis(trace: Path) -> None:
 
 def main() -> None:
     a = common_args(__doc__ or "", "also run on the 10x trace and print the growth",
-                    extra=[("--compare", {"type": Path, "default": None, "help": "another skiprof checkout to time beside"})])
-    one = bench(a.trace, a.repeat, a.compare)
+                    extra=[("--compare", {"type": Path, "default": None, "help": "another skiprof checkout to time beside"}),
+                           ("--installed", {"type": Path, "default": None,
+                                            "help": "a Python whose environment has skiprof installed (pip install .)"})])
+    one = bench(a.trace, a.repeat, a.compare, a.installed)
     per_analysis(a.trace)
     if a.scale:
         from make_scaled import scaled_path
