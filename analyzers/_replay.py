@@ -22,7 +22,7 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -93,6 +93,21 @@ class Timeline:
         return self.act_end > NONE
 
 
+class _AsList:
+    """A numpy attribute of the replay graph as a Python list, made on first read and kept."""
+
+    def __init__(self, array: str) -> None:
+        self.array = array
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, graph: object, owner: type | None = None) -> Any:
+        value = getattr(graph, self.array).tolist()
+        graph.__dict__[self.name] = value  # found in the instance from now on, before this descriptor
+        return value
+
+
 class _Graph:
     """Static facts of the view the replay needs, computed once."""
 
@@ -131,82 +146,24 @@ class _Graph:
         launches = np.isin(self.l_kind, LAUNCH_KINDS)
         self.launch_cost = int(np.median(self.l_dur[launches])) if launches.any() else None
 
-    # Python lists of the columns the per-call code reads, made on first use: indexing a list is
+    # Python lists of the columns the per-call loop reads, made on first use: indexing a list is
     # several times cheaper than indexing a numpy array one element at a time, and the stretches
-    # (the usual path) read few of them.
+    # (the usual path) read none of them.
+    ts_l, dur_l, end_l, kind_l = _AsList("l_ts"), _AsList("l_dur"), _AsList("l_end"), _AsList("l_kind")
+    kts_l, kdur_l, kprev_l, kkey_l = _AsList("k_ts"), _AsList("k_dur"), _AsList("k_prev"), _AsList("k_key")
+    order_l, blocking_l, chained_l, prev_call_l = _AsList("order"), _AsList("blocking"), _AsList("chained"), _AsList("prev_call")
+    stream_bound_l, stream_gap_l = _AsList("stream_bound"), _AsList("stream_gap")
+    lead_l, lead_fixed_l = _AsList("lead"), _AsList("lead_fixed")
+
     def thread_of(self, j: int) -> tuple[int, int]:
         """Call j's thread, as (pid, tid)."""
         la = self.view.launches
         return int(la["pid"][j]), int(la["tid"][j])
 
     @cached_property
-    def ts_l(self) -> list[int]:
-        return self.l_ts.tolist()
-
-    @cached_property
-    def dur_l(self) -> list[int]:
-        return self.l_dur.tolist()
-
-    @cached_property
-    def end_l(self) -> list[int]:
-        return self.l_end.tolist()
-
-    @cached_property
-    def kind_l(self) -> list[str | None]:
-        return self.l_kind.tolist()
-
-    @cached_property
-    def kts_l(self) -> list[int]:
-        return self.k_ts.tolist()
-
-    @cached_property
-    def kdur_l(self) -> list[int]:
-        return self.k_dur.tolist()
-
-    @cached_property
-    def kprev_l(self) -> list[int]:
-        return self.k_prev.tolist()
-
-    @cached_property
-    def kkey_l(self) -> list[int]:
-        return self.k_key.tolist()
-
-    @cached_property
-    def order_l(self) -> list[int]:
-        return self.order.tolist()
-
-    @cached_property
-    def blocking_l(self) -> list[bool]:
-        return self.blocking.tolist()
-
-    @cached_property
     def plain_l(self) -> list[bool]:
         """Calls the loop replays inline: not blocking, of a known kind."""
         return [not (b or kk is None) for b, kk in zip(self.blocking_l, self.kind_l)]
-
-    @cached_property
-    def chained_l(self) -> list[bool]:
-        return self.chained.tolist()
-
-    @cached_property
-    def prev_call_l(self) -> list[int]:
-        return self.prev_call.tolist()
-
-    @cached_property
-    def stream_bound_l(self) -> list[bool]:
-        return self.stream_bound.tolist()
-
-    @cached_property
-    def stream_gap_l(self) -> list[int]:
-        return self.stream_gap.tolist()
-
-    @cached_property
-    def lead_l(self) -> list[int]:
-        return self.lead.tolist()
-
-    @cached_property
-    def lead_fixed_l(self) -> list[int]:
-        return self.lead_fixed.tolist()
 
     @cached_property
     def stretch_static(self) -> Static:
