@@ -78,5 +78,5 @@ def from_arrow(table: Any) -> Cols:
             enc = dictionary_encode(col)
             data[name] = Codes(to_numpy(enc.indices).astype(np.int64), enc.dictionary.to_pylist())
         else:
-            data[name] = to_numpy(col)
+            data[name] = to_numpy(col, writable=False)
     return Cols(data)

@@ -49,17 +49,21 @@ def _valid(arr: pa.Array) -> np.ndarray | None:
     return np.unpackbits(bits, bitorder="little")[arr.offset: arr.offset + len(arr)].astype(bool)
 
 
-def to_numpy(arr: pa.Array | pa.ChunkedArray, fill: int | float = -1) -> np.ndarray:
-    """numpy values of a primitive Arrow array, nulls replaced by ``fill``, read from its buffers."""
+def to_numpy(arr: pa.Array | pa.ChunkedArray, fill: int | float = -1, *, writable: bool = True) -> np.ndarray:
+    """numpy values of a primitive Arrow array, nulls replaced by ``fill``, read from its buffers.
+    ``writable=False``: without nulls, a read-only view of the Arrow buffer instead of a copy (the
+    analyzers' columns: read, never written)."""
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
+    valid = _valid(arr)
     if pa.types.is_boolean(arr.type):
         bits = np.frombuffer(arr.buffers()[1], np.uint8)
         out = np.unpackbits(bits, bitorder="little")[arr.offset: arr.offset + len(arr)].astype(bool)
     else:
         dtype = np.dtype(arr.type.to_pandas_dtype())
-        out = np.frombuffer(arr.buffers()[1], dtype)[arr.offset: arr.offset + len(arr)].copy()
-    valid = _valid(arr)
+        out = np.frombuffer(arr.buffers()[1], dtype)[arr.offset: arr.offset + len(arr)]
+        if writable or valid is not None:
+            out = out.copy()
     if valid is not None:
         out[~valid] = fill
     return out
