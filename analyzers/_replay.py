@@ -640,11 +640,14 @@ def _host_end(run: _Run) -> tuple[int, int]:
     return int(end), call
 
 
-def host_map(tl: Timeline, g_ts: np.ndarray, g_end: np.ndarray, t: np.ndarray, host_scale: float) -> np.ndarray:
-    """Replayed time of measured host instants ``t``: after the latest call that ended before, shifted as it was."""
+def host_map(tl: Timeline, g_ts: np.ndarray, g_end: np.ndarray, t: np.ndarray, host_scale: float,
+             order: np.ndarray | None = None) -> np.ndarray:
+    """Replayed time of measured host instants ``t``: after the latest call that ended before, shifted as it was.
+    ``order``: the calls by measured end (np.argsort(g_end, kind="stable")), where the caller has it."""
     if not len(g_end):
         return tl.origin + np.round((t - tl.origin) * host_scale).astype(np.int64)
-    order = np.argsort(g_end, kind="stable")
+    if order is None:
+        order = np.argsort(g_end, kind="stable")
     shift = np.maximum.accumulate(tl.call_end[order] - np.round(g_end[order] * host_scale))
     i = np.searchsorted(g_end[order], t, side="right") - 1
     base = tl.origin + np.round((t - tl.origin) * host_scale)

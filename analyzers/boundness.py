@@ -82,8 +82,11 @@ class IdleCauses:
     def __init__(self, busy: iv.Intervals, sync: iv.Intervals, pending: iv.Intervals, stalled: iv.Intervals) -> None:
         self.busy = busy
         self.sync = iv.subtract(sync, busy)
-        self.dependency = iv.subtract(iv.subtract(stalled, busy), self.sync)
-        self.launch = iv.subtract(iv.subtract(iv.subtract(pending, busy), self.sync), self.dependency)
+        # Taking away one union is taking away each part in turn, in one sweep instead of several.
+        taken = iv.union(np.concatenate([busy[0], self.sync[0]]), np.concatenate([busy[1], self.sync[1]]))
+        self.dependency = iv.subtract(stalled, taken)
+        taken = iv.union(np.concatenate([taken[0], self.dependency[0]]), np.concatenate([taken[1], self.dependency[1]]))
+        self.launch = iv.subtract(pending, taken)
 
     def evidence(self, scope: iv.Intervals) -> Evidence:
         """Busy and idle by cause inside ``scope``; the five parts add up to its length."""

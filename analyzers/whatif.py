@@ -58,7 +58,7 @@ def predicted_scope(view: View, tl: Timeline, knobs: Knobs) -> iv.Intervals:
     if view.windows:
         w = np.array(view.windows, np.int64)
         lo, hi = np.split(host_map(tl, la["ts"], la["ts"] + la["dur"], np.concatenate([w[:, 0], w[:, 1]]),
-                                   knobs.host_scale), 2)
+                                   knobs.host_scale, _by_end(view)), 2)
         return iv.union(np.concatenate([lo, dev[0]]), np.concatenate([np.maximum(hi, lo), dev[1]]))
     ends = [tl.host_end] + ([int(tl.call_end.max())] if tl.n_calls else []) + ([int(dev[1].max())] if len(dev[1]) else [])
     return np.array([tl.origin], np.int64), np.array([max(ends)], np.int64)
@@ -78,9 +78,15 @@ def _causes(view: View, tl: Timeline, knobs: Knobs) -> IdleCauses:
     pending, stalled = pending_intervals(tl.call_end[call_of[rows]], tl.act_start[rows], prev_end[rows])
     comm = ops["name"].search(COMM_HOST_OP)
     c_lo, c_hi = np.split(host_map(tl, la["ts"], la["ts"] + la["dur"], np.concatenate([ops["ts"][comm], (ops["ts"] + ops["dur"])[comm]]),
-                                   knobs.host_scale), 2)  # one mapping for both ends
+                                   knobs.host_scale, _by_end(view)), 2)  # one mapping for both ends
     sync = iv.union(np.concatenate([tl.call_start[tl.blocking], c_lo]), np.concatenate([tl.call_end[tl.blocking], c_hi]))
     return IdleCauses(_device(tl), sync, pending, stalled)
+
+
+def _by_end(view: View) -> np.ndarray:
+    """The runtime calls by measured end, once per view (every replay maps host instants through it)."""
+    la = view.launches
+    return view.memo("calls_by_end", lambda: np.argsort(la["ts"] + la["dur"], kind="stable"))
 
 
 def _calls_of(view: View) -> np.ndarray:
