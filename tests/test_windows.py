@@ -59,7 +59,10 @@ def test_periodic_windows_keep_the_newest(tmp_path: Path) -> None:
     for folder in kept:
         t = skiprof.load(folder)
         w = t.meta.capture.window
-        assert w.index == int(folder.name[7:]) and w.trigger == "periodic" and 0.3 <= w.recorded_s, w
+        assert w.index == int(folder.name[7:]) and w.trigger == "periodic" and 0 < w.recorded_s, w
+        # Only the window still open when the server stopped may be short (recorded_s: "shorter when
+        # the process ended first"); on a loaded machine the schedule drifts so that it sometimes is.
+        assert 0.3 <= w.recorded_s or folder == kept[-1], w
         assert len(t.ops) > 0
         assert run_cli("report", str(folder), "--format", "json").returncode == 0
     rep = run_cli("report", str(run), "--format", "json")
