@@ -92,6 +92,13 @@ class Timeline:
         """Activities that ran in the replay (fusion removes some)."""
         return self.act_end > NONE
 
+    @cached_property
+    def busy(self) -> iv.Intervals:
+        """Replayed device busy time: the union of the placed activities (the scope and the idle
+        causes of a prediction both read it)."""
+        ok = self.placed()
+        return iv.union(self.act_start[ok], self.act_end[ok])
+
 
 class _AsList:
     """A numpy attribute of the replay graph as a Python list, made on first read and kept."""
@@ -442,9 +449,10 @@ class _Run:
     def timeline(self, host_end: int, host_end_call: int) -> Timeline:
         """The replay's result as arrays."""
         g = self.g
-        return Timeline(self.origin, np.array(self.cs, np.int64), np.array(self.ce, np.int64), np.array(self.as_, np.int64),
-                        np.array(self.ae, np.int64), g.k_key, g.blocking, self.removed_calls, self.removed_acts,
-                        np.array(self.pred, np.int64), self.edge, host_end, host_end_call)
+        return Timeline(self.origin, np.asarray(self.cs, np.int64), np.asarray(self.ce, np.int64),
+                        np.asarray(self.as_, np.int64), np.asarray(self.ae, np.int64), g.k_key, g.blocking,
+                        self.removed_calls, self.removed_acts, np.asarray(self.pred, np.int64), self.edge, host_end,
+                        host_end_call)
 
     def place_orphans(self, rows: list[int]) -> None:
         for r in rows:

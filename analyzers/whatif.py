@@ -47,8 +47,7 @@ class Prediction:
 
 
 def _device(tl: Timeline) -> iv.Intervals:
-    ok = tl.placed()
-    return iv.union(tl.act_start[ok], tl.act_end[ok])
+    return tl.busy
 
 
 def predicted_scope(view: View, tl: Timeline, knobs: Knobs) -> iv.Intervals:
