@@ -74,8 +74,11 @@ def test_periodic_windows_keep_the_newest(tmp_path: Path) -> None:
     # The server records its figures every 0.25 s; a window on a loaded machine may miss them, not all do.
     assert any("tokens_per_s" in r["metrics"] for r in rows), rows
     starts = [r["started_unix_ns"] for r in rows]
-    # Every ~2 s; a busy host delays a window to the next step, never runs two within a second.
-    assert all(1.0e9 <= b - a <= 6e9 for a, b in zip(starts, starts[1:])), (starts, res.stderr)
+    # Every ~2 s, and never two within a second: a window that cannot open in time is skipped, not
+    # queued. A loaded host may open one seconds late (7.2 s after the previous one in a CI run), so
+    # there is no upper bound per gap; that the schedule kept going shows in the indices (>= 5
+    # windows opened in the 10 s run, checked above).
+    assert all(1.0e9 <= b - a for a, b in zip(starts, starts[1:])), (starts, res.stderr)
 
 
 def test_signal_records_one_window_and_logs_a_second(tmp_path: Path) -> None:
