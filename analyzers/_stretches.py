@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ._replay import NONE
+from ._replay import NONE, sync_end
 
 if TYPE_CHECKING:
     from ._replay import _Graph, _Run
@@ -287,14 +287,5 @@ def _blocking_end(s: _State, launch_scale: float, j: int, start: int) -> tuple[i
     rows = g.waits_for(j)
     for r in rows[s.left[rows]].tolist():  # orphans it waited for run at their measured time first
         s.place_orphan(r)
-    rows = rows[s.ae[rows] > NONE]
-    d = int(g.l_dur[j])
-    if not len(rows):
-        return start + round(d * launch_scale), -1
-    t0, t1 = int(g.l_ts[j]), int(g.l_end[j])
-    last = int(rows[np.argmax(s.ae[rows])])
-    waited = int(s.ae[last])
-    rest = t1 - max(t0, int(g.k_end[rows].max()))
-    if waited > start:
-        return waited + round(rest * launch_scale), s.n + last
-    return start + round(rest * launch_scale), -1
+    end, last = sync_end(g, rows[s.ae[rows] > NONE], s.ae, j, start, launch_scale)
+    return end, (s.n + last if last >= 0 else -1)
