@@ -484,7 +484,8 @@ def _call_end(run: _Run, j: int, start: int) -> tuple[int, int, str]:
         rows = g.waits_for(j)
         run.place_orphans([int(r) for r in rows if int(r) in run.orphans_left])
         ae = run.ae
-        end, last = sync_end(g, np.array([r for r in rows.tolist() if ae[r] > NONE], np.int64), ae, j, start,
+        placed = [r for r in rows.tolist() if ae[r] > NONE]
+        end, last = sync_end(g, np.array(placed, np.int64), np.array([ae[r] for r in placed], np.int64), j, start,
                              k.launch_scale)
         return (end, run.n_calls + last, "sync") if last >= 0 else (end, -1, "")
     if j in run.removed_calls:
@@ -493,15 +494,15 @@ def _call_end(run: _Run, j: int, start: int) -> tuple[int, int, str]:
     return start + round(d * scale), -1, ""
 
 
-def sync_end(g: _Graph, rows: np.ndarray, ae: Times, j: int, start: int, launch_scale: float) -> tuple[int, int]:
+def sync_end(g: _Graph, rows: np.ndarray, ends: np.ndarray, j: int, start: int, launch_scale: float) -> tuple[int, int]:
     """Replayed end of blocking call j, started at ``start``, given the activities it was seen
-    waiting for that the replay has placed (``rows``, ending at ``ae``); and the one whose end bound
+    waiting for that the replay has placed (``rows``, ending at ``ends``); and the one whose end bound
     it (-1: none did). Both the loop and the stretches end their blocking calls here."""
     if not len(rows):
         return start + round(int(g.l_dur[j]) * launch_scale), -1
     t0, t1 = int(g.l_ts[j]), int(g.l_end[j])
-    last = max(rows.tolist(), key=ae.__getitem__)  # the first of the latest, in row order
-    waited = int(ae[last])
+    i = int(np.argmax(ends))  # the first of the latest, in row order
+    last, waited = int(rows[i]), int(ends[i])
     rest = t1 - max(t0, int(g.k_end[rows].max()))  # the call's own time once the device was done
     if waited > start:
         return waited + round(rest * launch_scale), last

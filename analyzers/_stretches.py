@@ -287,5 +287,7 @@ def _blocking_end(s: _State, launch_scale: float, j: int, start: int) -> tuple[i
     rows = g.waits_for(j)
     for r in rows[s.left[rows]].tolist():  # orphans it waited for run at their measured time first
         s.place_orphan(r)
-    end, last = sync_end(g, rows[s.ae[rows] > NONE], s.ae, j, start, launch_scale)
+    ends = s.ae[rows]
+    placed = ends > NONE
+    end, last = sync_end(g, rows[placed], ends[placed], j, start, launch_scale)
     return end, (s.n + last if last >= 0 else -1)
