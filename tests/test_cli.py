@@ -72,8 +72,9 @@ def test_exit_codes(tmp_path: Path, script: Path, mode: str, code: int) -> None:
 
 EXIT_SCRIPT = textwrap.dedent(
     """
-    import atexit, pathlib, sys, threading, time, torch
+    import atexit, gc, pathlib, sys, threading, time, torch
     out = pathlib.Path(sys.argv[1])
+    (out / "gc.txt").write_text(repr((gc.isenabled(), gc.get_threshold())))
 
     def late():
         time.sleep(0.5)  # still running when the script's last line is done
@@ -114,6 +115,10 @@ def test_exit_as_under_python(tmp_path: Path, under: str) -> None:
     assert (out / "thread.txt").read_text() == "thread"
     assert (out / "atexit.txt").read_text() == "atexit"
     assert "atexit handler fails" in r.stderr
+    # skiprof's own commands pace the garbage collector their way; the script gets python's pace
+    pace = subprocess.run([sys.executable, "-c", "import gc; print(repr((gc.isenabled(), gc.get_threshold())))"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    assert (out / "gc.txt").read_text() == pace
 
 
 def test_module_mode(tmp_path: Path) -> None:

@@ -138,7 +138,10 @@ def run_target(target: Target) -> int:
     on for its threads and atexit handlers, as under python.
     """
     global _ran, _saved
+    from .._gcpace import restore
+
     _ran = True
+    restore()  # the script runs at python's own collector pace
     _saved = (sys.argv[:], sys.path[0] if sys.path else None, sys.modules.get("__main__"))
     try:
         _execute(target)
