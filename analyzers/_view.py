@@ -10,6 +10,7 @@ from typing import Any, TypeVar, cast
 import numpy as np
 
 from skiprof._errors import UsageError
+from skiprof._schema import VIEW_READS
 
 from . import _intervals as iv
 from ._activity import activity_columns
@@ -145,13 +146,6 @@ def _within_records(steps: Cols, span: tuple[int, int]) -> Cols:
     return Cols(data).take(end > ts)
 
 
-# Columns the analyzers read (input shapes and other wide columns stay on disk).
-_COLUMNS = {
-    "ops": ["rank", "pid", "tid", "op_id", "name", "cat", "ts", "dur", "cpu_parent"],
-    "launches": ["rank", "pid", "tid", "launch_id", "name", "kind", "ts", "dur", "op_id", "top_op_id"],
-}
-
-
 def in_windows(ts: np.ndarray, windows: list[tuple[int, int]]) -> np.ndarray:
     """Rows whose ``ts`` falls in any [lo, hi) window (by bisection over the merged windows: a region
     may occur thousands of times)."""
@@ -174,7 +168,7 @@ def select(t: Any, *, rank: int | None = None, step: int | None = None, region: 
         raise UsageError(f"{t.path}: no rank {rank} (ranks: {', '.join(map(str, ranks))})")
     tables = {}
     for name in ("ops", "launches", "kernels", "regions"):
-        c = from_arrow(t.table(name, _COLUMNS.get(name)))
+        c = from_arrow(t.table(name, VIEW_READS[name]))  # input shapes and other wide columns stay on disk
         tables[name] = c.take(c["rank"] == rank) if len(ranks) > 1 else c
     ops, launches, kernels, regions = tables["ops"], tables["launches"], tables["kernels"], tables["regions"]
     if step is None and region is None:

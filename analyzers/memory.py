@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from skiprof._result import Col, Note, Plot, Result, Section, Table
+from skiprof._schema import VIEW_READS
 from skiprof.ingest._link import distinct
 
 from ._cols import Cols, from_arrow
@@ -24,7 +25,7 @@ PLOT_POINTS = 2000
 
 def memory_rows(view: View) -> Cols:
     """The view's rank's allocator events inside its scope, in time order."""
-    m = from_arrow(view.trace.table("memory"))
+    m = from_arrow(view.trace.table("memory", VIEW_READS["memory"]))
     keep = m["rank"] == view.rank
     lo, hi = view.scope
     if len(lo):

@@ -10,6 +10,7 @@ from typing import Any
 
 from ._errors import UsageError
 from ._folder import Trace, load, window_folders
+from ._schema import REPORT_PREFETCH, VIEW_READS
 from .render import Document
 
 __all__ = ["report"]
@@ -28,12 +29,12 @@ def report(source: Trace | str | os.PathLike[str], *, rank: int | None = None, s
     renders as JSON (``to_dict()``), in a notebook (``_repr_html_``), or in any format (``render``);
     ``doc["phases"]`` is one analysis's Result.
     """
-    from .analyzers import Options, select
-    from .analyzers import report as run_all
-
     if not isinstance(source, Trace):
         series = window_series(Path(source))
         if series is not None:
+            from .analyzers import Options
+            from .analyzers import report as run_all
+
             if rank is not None or step is not None or region is not None:
                 raise UsageError(f"{source}: a folder of windows: --rank, --step and --region apply to one window "
                                  f"(skiprof report {source}/window=K)")
@@ -41,9 +42,15 @@ def report(source: Trace | str | os.PathLike[str], *, rank: int | None = None, s
                             {"trace": str(source), "scope": series.label, "rank": None},
                             run_all(series, Options(top=top, spread=spread), fmt, "windows"))
     t = source if isinstance(source, Trace) else load(source)
+    across_ranks = len(t.ranks) > 1 and rank is None and step is None and region is None
+    if not across_ranks:
+        t.prefetch({n: VIEW_READS[n] for n in REPORT_PREFETCH})  # read in the background while the imports below run
+    from .analyzers import Options, select
+    from .analyzers import report as run_all
+
     shown = name or str(t.path)
     options = Options(top=top, spread=spread)
-    if len(t.ranks) > 1 and rank is None and step is None and region is None:
+    if across_ranks:
         header: dict[str, Any] = {"trace": shown, "scope": f"{len(t.ranks)} ranks", "rank": None}
         return Document("report", f"{shown} ({len(t.ranks)} ranks)", header, run_all(_lazy(t), options, fmt, "ranks"))
     v = select(t, rank=rank, step=step, region=region)
@@ -53,10 +60,10 @@ def report(source: Trace | str | os.PathLike[str], *, rank: int | None = None, s
 
 def window_series(path: Path) -> Any:
     """The windows under ``path`` when it is a run folder of ``skiprof trace --every/--on-signal``, else None."""
-    from .analyzers.windows import WindowSeries
-
     if not path.is_dir() or (path / "meta.json").exists():
         return None
+    from .analyzers.windows import WindowSeries
+
     found = window_folders(path)
     return WindowSeries(path, tuple(found)) if found else None
 

@@ -96,6 +96,15 @@ def take(arr: pa.Array, indices: Any) -> pa.Array:
     return _compute.call_function("take", [arr, indices])
 
 
+def parquet_reader() -> Any:
+    """pyarrow's Parquet reader class, or None where this pyarrow has none (read_parquet falls back)."""
+    try:
+        from pyarrow._parquet import ParquetReader
+    except ImportError:
+        return None
+    return ParquetReader
+
+
 def read_parquet(path: Path, wanted: list[str]) -> pa.Table:
     """The columns of ``wanted`` that a Parquet file has.
 
@@ -103,19 +112,20 @@ def read_parquet(path: Path, wanted: list[str]) -> pa.Table:
     filesystem layer (S3, TLS) on the way, a tenth of a short command's run. Not read_table either:
     it goes through pyarrow.dataset, which imports pandas. ParquetFile where the reader differs.
     """
-    try:
-        from pyarrow._parquet import ParquetReader
+    reader_class = parquet_reader()
+    if reader_class is not None:
+        try:
+            reader = reader_class()
+            reader.open(str(path))
+            names = reader.schema_arrow.names
+            return reader.read_all(column_indices=[names.index(c) for c in wanted if c in names], use_threads=True)
+        except (AttributeError, TypeError):  # a pyarrow whose private reader has another interface
+            pass
+    import pyarrow.parquet as pq
 
-        reader = ParquetReader()
-        reader.open(str(path))
-        names = reader.schema_arrow.names
-        return reader.read_all(column_indices=[names.index(c) for c in wanted if c in names], use_threads=True)
-    except (ImportError, AttributeError, TypeError):
-        import pyarrow.parquet as pq
-
-        f = pq.ParquetFile(path)
-        have = set(f.schema_arrow.names)
-        return f.read(columns=[c for c in wanted if c in have])
+    f = pq.ParquetFile(path)
+    have = set(f.schema_arrow.names)
+    return f.read(columns=[c for c in wanted if c in have])
 
 
 def dictionary_encode(arr: pa.Array) -> pa.DictionaryArray:

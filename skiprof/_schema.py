@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["SCHEMA_VERSION", "READABLE_VERSIONS", "Column", "Table", "TABLES", "table", "arrow_schema"]
+__all__ = ["SCHEMA_VERSION", "READABLE_VERSIONS", "Column", "Table", "TABLES", "table", "arrow_schema", "VIEW_READS", "REPORT_PREFETCH"]
 
 #: Bumped on any change a reader could notice (new/removed/renamed column, unit change).
 SCHEMA_VERSION = 3
@@ -208,3 +208,21 @@ def markdown_tables() -> str:
 
 if __name__ == "__main__":  # python -m skiprof._schema > tables.md: the section docs/trace-format.md embeds
     print(markdown_tables())
+
+
+#: What the analyses of one rank read of each table (its columns; None: all of them), in the order the
+#: report asks: a View (analyzers/_view.py) reads the first four, the phases the counters, the
+#: scenario the metrics and the memory analysis its table. The analyzers read through this map, and
+#: a report prefetches from it (Trace.prefetch), so the two cannot drift apart.
+VIEW_READS: dict[str, tuple[str, ...] | None] = {
+    "ops": ("rank", "pid", "tid", "op_id", "name", "cat", "ts", "dur", "cpu_parent"),
+    "launches": ("rank", "pid", "tid", "launch_id", "name", "kind", "ts", "dur", "op_id", "top_op_id"),
+    "kernels": None,
+    "regions": None,
+    "counters": ("rank", "ts", "name", "value"),
+    "metrics": None,
+    "memory": None,
+}
+#: The tables every one-rank report reads, which it starts reading before it needs them (the
+#: counters hold a capture's CPU samples, read only where there are some).
+REPORT_PREFETCH = ("ops", "launches", "kernels", "regions", "metrics", "memory")

@@ -331,6 +331,24 @@ def _table_keys(doc: Any) -> dict[str, list[str]]:
             if isinstance(s, Table) and s.title in ("Top-level ops by CPU time", "Named regions")}
 
 
+def test_report_reads_what_it_prefetched(tmp_path: Path) -> None:
+    """The report reads its tables in the background while the analyzers import; every table it
+    starts reading is one an analysis then asks for with the same columns (none read for nothing),
+    and the figures are those of a report that read each table when asked."""
+    t = _load(tmp_path, gpu_bound())
+    d = skiprof.report(t).to_dict()
+    assert t._pending == {}
+    direct = skiprof.load(t.path)
+    direct.prefetch = lambda wanted: None  # type: ignore[method-assign]
+    assert skiprof.report(direct).to_dict() == d
+    # A table that fails to read fails where it is asked for, as a direct read does
+    broken = skiprof.load(t.path)
+    (t.path / "ops.parquet").write_bytes(b"not parquet")
+    broken.prefetch({"ops": None})
+    with pytest.raises(skiprof.SkiprofError, match=r"ops\.parquet: not a readable Parquet table"):
+        broken.table("ops")
+
+
 def test_report_json_keys(tmp_path: Path) -> None:
     d = skiprof.report(_load(tmp_path, gpu_bound())).to_dict()
     assert d["schema"] == "skiprof.report/2"
