@@ -10,37 +10,18 @@ an analysis is one module plus one line here.
 """
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from skiprof._result import Result
 
-from . import (
-    advice,
-    boundness,
-    breakdown,
-    critical,
-    diff,
-    fusion,
-    hostsplit,
-    hta,
-    kernels,
-    launch,
-    memory,
-    modules,
-    ranks,
-    scenario,
-    timeline,
-    transition,
-    verdict,
-    whatif,
-    windows,
-)
+from . import verdict
 from ._options import Options
 from ._view import View, select
 
-__all__ = ["View", "select", "Options", "REGISTRY", "Analysis", "register", "report", "launch", "boundness",
+__all__ = ["View", "select", "Options", "REGISTRY", "Analysis", "Later", "register", "report", "launch", "boundness",
            "breakdown", "kernels", "hta", "scenario", "fusion", "whatif", "transition", "timeline", "ranks", "verdict", "advice", "diff", "critical", "memory", "modules", "hostsplit", "windows"]
 
 
@@ -67,6 +48,35 @@ class Analysis:
 REGISTRY: dict[str, Analysis] = {}
 
 
+class Later:
+    """A run function named by its module, imported on its first call: a one-rank report does not
+    load the cross-rank, windows, diff and critical-path analyses, nor a command the ones it does
+    not show (a short command's start-up is a large part of its run)."""
+
+    def __init__(self, module: str, attr: str = "run") -> None:
+        self.module, self.attr = module, attr
+
+    @property
+    def target(self) -> Callable[[Any, Options], Result]:
+        """The function itself (its module imported now, once)."""
+        fn: Callable[[Any, Options], Result] = getattr(importlib.import_module(f"{__name__}.{self.module}"), self.attr)
+        return fn
+
+    def __call__(self, view: Any, options: Options) -> Result:
+        return self.target(view, options)
+
+
+def __getattr__(name: str) -> Any:
+    """``skiprof.analyzers.launch`` and the other analysis modules, imported on first use."""
+    if name in _MODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+_MODULES = ("launch", "boundness", "breakdown", "kernels", "hta", "scenario", "fusion", "whatif", "transition", "timeline",
+            "ranks", "advice", "diff", "critical", "memory", "modules", "hostsplit", "windows")
+
+
 def register(analysis: Analysis) -> Analysis:
     """Add (or replace) an analysis; the report picks it up in registration order."""
     REGISTRY[analysis.name] = analysis
@@ -74,29 +84,29 @@ def register(analysis: Analysis) -> Analysis:
 
 
 for _a in (
-    Analysis("verdict", verdict.run, "Why is the GPU not busy, in a few sentences quoted from the report?",
+    Analysis("verdict", Later("verdict"), "Why is the GPU not busy, in a few sentences quoted from the report?",
              needs=verdict.NEEDS),
-    Analysis("fixes", advice.run, "Which changes would shorten the run most, as the replay predicts?"),
-    Analysis("launch", launch.run, "TKLQT and its launch/queue parts, AKD, IL, GPU busy and idle, host cost of launching"),
-    Analysis("boundness", boundness.run, "Is the run, each step and each stretch of time CPU-, GPU-, sync- or dependency-bound, and why?"),
-    Analysis("host_overhead", hostsplit.run, "How is host orchestration split into framework, library, launch floor "
+    Analysis("fixes", Later("advice"), "Which changes would shorten the run most, as the replay predicts?"),
+    Analysis("launch", Later("launch"), "TKLQT and its launch/queue parts, AKD, IL, GPU busy and idle, host cost of launching"),
+    Analysis("boundness", Later("boundness"), "Is the run, each step and each stretch of time CPU-, GPU-, sync- or dependency-bound, and why?"),
+    Analysis("host_overhead", Later("hostsplit"), "How is host orchestration split into framework, library, launch floor "
              "and the rest, and how balanced are host and device (HDBI)?", needs=("boundness",)),
-    Analysis("phases", breakdown.run, "Where does end-to-end time go: compute, compile, data movement, preprocessing, ...?"),
-    Analysis("timeline", timeline.run, "What ran when, on the host and on each stream?", formats=("html",)),
-    Analysis("memcpy", breakdown.run_memcpy, "How much data moves each way, from which host memory, and how fast?"),
-    Analysis("kernels", kernels.run, "Which kernels take the device time?"),
-    Analysis("ops", kernels.run_ops, "What does each top-level op cost on host and device?"),
-    Analysis("scenario", scenario.run, "What did the workload measure itself, and what does each named region cost?"),
-    Analysis("modules", modules.run, "How much host and device time does each nn.Module take?"),
-    Analysis("memory", memory.run, "How much memory did each device hold at its peak, and who allocated it?"),
-    Analysis("hta", hta.run, "HTA's idle/compute/non-compute shares, for comparison"),
-    Analysis("ranks", ranks.run, "Across ranks: per-rank figures, stragglers, collectives matched with their arrival skew",
+    Analysis("phases", Later("breakdown"), "Where does end-to-end time go: compute, compile, data movement, preprocessing, ...?"),
+    Analysis("timeline", Later("timeline"), "What ran when, on the host and on each stream?", formats=("html",)),
+    Analysis("memcpy", Later("breakdown", "run_memcpy"), "How much data moves each way, from which host memory, and how fast?"),
+    Analysis("kernels", Later("kernels"), "Which kernels take the device time?"),
+    Analysis("ops", Later("kernels", "run_ops"), "What does each top-level op cost on host and device?"),
+    Analysis("scenario", Later("scenario"), "What did the workload measure itself, and what does each named region cost?"),
+    Analysis("modules", Later("modules"), "How much host and device time does each nn.Module take?"),
+    Analysis("memory", Later("memory"), "How much memory did each device hold at its peak, and who allocated it?"),
+    Analysis("hta", Later("hta"), "HTA's idle/compute/non-compute shares, for comparison"),
+    Analysis("ranks", Later("ranks"), "Across ranks: per-rank figures, stragglers, collectives matched with their arrival skew",
              scope="ranks"),
-    Analysis("windows", windows.run, "Over the windows of a long-running process: boundness, TKLQT, GPU busy, HDBI "
+    Analysis("windows", Later("windows"), "Over the windows of a long-running process: boundness, TKLQT, GPU busy, HDBI "
              "and the workload's metrics per window, and what changed when the label did", scope="windows"),
-    Analysis("fusion", fusion.run, "Which kernel chains are worth fusing?", in_report=False),
-    Analysis("critical", critical.run, "Which chain of host work, launches and device work ends last?", in_report=False),
-    Analysis("whatif", whatif.run, "What would faster launches, host or device, fusion or CUDA graphs buy?", in_report=False),
+    Analysis("fusion", Later("fusion"), "Which kernel chains are worth fusing?", in_report=False),
+    Analysis("critical", Later("critical"), "Which chain of host work, launches and device work ends last?", in_report=False),
+    Analysis("whatif", Later("whatif"), "What would faster launches, host or device, fusion or CUDA graphs buy?", in_report=False),
 ):
     register(_a)
 
@@ -123,7 +133,7 @@ def registry_markdown() -> str:
     rows = ["| analysis | question | JSON key and schema | in `skiprof report` | formats |", "|---|---|---|---|---|"]
     shown = {"rank": "yes", "ranks": "yes, several ranks and no `--rank`", "windows": "yes, a folder of windows"}
     for a in REGISTRY.values():
-        result = typing.get_type_hints(a.run).get("return")
+        result = typing.get_type_hints(getattr(a.run, "target", a.run)).get("return")
         schema = getattr(result, "schema", "")
         rows.append(f"| `{a.name}` | {a.question} | `{a.name}`: `{schema}` | {shown[a.scope] if a.in_report else 'no'} | "
                     f"{', '.join(a.formats)} |")

@@ -10,7 +10,6 @@ collectives by process group, name and sequence number, and names the stragglers
 from __future__ import annotations
 
 import re
-import statistics
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -145,6 +144,8 @@ def rank_figures(folder: str, rank: int) -> dict[str, Any]:
 def _outliers(values: dict[int, float], low: bool = False) -> dict[int, tuple[float, float]]:
     """Ranks whose value exceeds median + max(STRAGGLER_MAD x MAD, STRAGGLER_MIN x median) (with ``low``:
     falls below median minus the same margin): rank -> (value, median). Needs three ranks or more."""
+    import statistics  # here: a one-rank report never gets this far, and statistics imports fractions
+
     if len(values) < 3:
         return {}
     med = statistics.median(values.values())

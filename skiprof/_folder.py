@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -39,6 +38,8 @@ def check_output(out: Path, force: bool) -> None:
 
 def staging_folder(out: Path) -> Path:
     """A fresh hidden folder beside ``out`` to build the result in."""
+    import tempfile  # here, not at import: every command loads this module, few write a folder
+
     out.parent.mkdir(parents=True, exist_ok=True)
     return Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
 
@@ -49,6 +50,8 @@ def commit_folder(staging: Path, out: Path, force: bool) -> None:
         if not force:
             shutil.rmtree(staging, ignore_errors=True)
             raise OutputExistsError(out)
+        import tempfile
+
         old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
         os.rename(out, old / "x")
         os.rename(staging, out)

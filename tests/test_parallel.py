@@ -10,6 +10,7 @@ import skiprof
 import skiprof.ingest as ingest
 from conftest import TRACES, needs_shared
 from kineto import kernel, op, runtime, write_trace
+from skiprof.ingest._stream import TraceText
 
 
 def _tables(path: Path, jobs: int):
@@ -103,7 +104,7 @@ def test_full_scratch_folder_falls_back_to_decoding_here(tmp_path: Path, monkeyp
     serial = _tables(src, 1)
     # A worker that cannot write a piece's columns (the pieces themselves go through shared memory).
     monkeypatch.setattr(_parallel, "_decode_slot", _disk_full)
-    assert _parallel.decode_parallel(src, ingest.TraceText(), 2) is None
+    assert _parallel.decode_parallel(src, TraceText(), 2) is None
     assert _tables(src, 2).tables["ops"].equals(serial.tables["ops"])
 
 
@@ -127,7 +128,7 @@ def test_pieces_longer_than_a_slot_go_through_files(tmp_path: Path, monkeypatch:
         real(events, path)
 
     monkeypatch.setattr(_parallel, "_write_piece", spy)
-    assert _parallel.decode_parallel(src, ingest.TraceText(), 2) is not None
+    assert _parallel.decode_parallel(src, TraceText(), 2) is not None
     parallel = _tables(src, 2)
     for name in ("ops", "launches", "kernels"):
         assert serial.tables[name].equals(parallel.tables[name]), name

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import BadTraceError
-from ._stream import TraceText, read_chunks
 
 __all__ = ["ingest_file", "trace_files", "rank_of"]
 
@@ -57,6 +56,7 @@ def ingest_file(
     ``ready(rank, name, table)`` is called as each table is built.
     """
     from ._events import decode_piece  # numpy and msgspec load here, not at package import
+    from ._stream import TraceText, read_chunks  # not at package import either: the analyzers import ingest._link
 
     info = TraceText()
     batches = None
