@@ -14,8 +14,14 @@ def union(starts: np.ndarray, ends: np.ndarray) -> Intervals:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     order = np.argsort(starts, kind="stable")
     s, e = np.asarray(starts)[order], np.asarray(ends)[order]
-    e = np.maximum.accumulate(e)
-    # A new block begins where an interval starts after everything before it has ended.
+    return _blocks(s, np.maximum.accumulate(e))
+
+
+def _blocks(s: np.ndarray, e: np.ndarray) -> Intervals:
+    """Merge intervals in order of start whose ends never decrease (each ends no earlier than those
+    before it): a new block begins where an interval starts after everything before it has ended."""
+    if len(s) == 0:
+        return s, e
     new = np.ones(len(s), bool)
     new[1:] = s[1:] > e[:-1]
     idx = np.flatnonzero(new)
@@ -50,7 +56,8 @@ def subtract(a: Intervals, b: Intervals) -> Intervals:
     pts, level = pts[order], np.cumsum(delta[order], dtype=np.int64)
     seg_s, seg_e, seg_l = pts[:-1], pts[1:], level[:-1]
     keep = (seg_l == 1) & (seg_e > seg_s)
-    return union(seg_s[keep], seg_e[keep])
+    # The kept segments come out of the sweep in order and never overlap: only touching ones merge.
+    return _blocks(seg_s[keep], seg_e[keep])
 
 
 def intersect_total(a: Intervals, b: Intervals) -> int:

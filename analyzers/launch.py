@@ -83,7 +83,13 @@ def top_level_mask(ops: Cols) -> np.ndarray:
 
 
 def summary(view: View) -> LaunchSummary:
-    """TKLQT, AKD, IL, GPU busy/idle and the host cost of launching for one view."""
+    """TKLQT, AKD, IL, GPU busy/idle and the host cost of launching for one view (once per view: the
+    launch analysis, the fixes, the what-if's measured column and the fusion candidates read it)."""
+    return view.memo("launch_summary", lambda: _summary(view))
+
+
+def _summary(view: View) -> LaunchSummary:
+    """summary itself."""
     per = view.per
     k, ops, la = view.kernels, view.ops, view.launches
     is_kernel = k["kind"].eq("kernel")
