@@ -17,6 +17,7 @@ def test_notebook_uses_only_the_public_api() -> None:
     nb = json.loads((ROOT / "docs" / "notebook.ipynb").read_text())
     code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
     assert "skiprof.commands" not in code and "skiprof._" not in code and "from skiprof._" not in code
+    assert all(c.get("id") for c in nb["cells"])  # nbformat 4.5 wants one per cell (a warning today, an error later)
 
 
 def test_notebook_executes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
