@@ -21,7 +21,7 @@ from . import verdict
 from ._options import Options
 from ._view import View, select
 
-__all__ = ["View", "select", "Options", "REGISTRY", "Analysis", "Later", "register", "report", "launch", "boundness",
+__all__ = ["View", "select", "Options", "REGISTRY", "Analysis", "Later", "register", "report", "load_modules", "launch", "boundness",
            "breakdown", "kernels", "hta", "scenario", "fusion", "whatif", "transition", "timeline", "ranks", "verdict", "advice", "diff", "critical", "memory", "modules", "hostsplit", "windows"]
 
 
@@ -111,6 +111,19 @@ for _a in (
     register(_a)
 
 
+def _chosen(fmt: str, scope: str, only: tuple[str, ...] | None) -> list[Analysis]:
+    return [a for a in REGISTRY.values() if a.in_report and fmt in a.formats and a.scope == scope
+            and (only is None or a.name in only)]
+
+
+def load_modules(fmt: str = "json", scope: str = "rank") -> None:
+    """Import the modules of the analyses a report in ``fmt`` runs, now: a report does this while its
+    tables are read in the background (Trace.prefetch), instead of after."""
+    for a in _chosen(fmt, scope, None):
+        if isinstance(a.run, Later):
+            a.run.target  # noqa: B018 - the import is the point
+
+
 def report(view: View, options: Options | None = None, fmt: str = "json", scope: str = "rank",
            only: tuple[str, ...] | None = None) -> list[Result]:
     """The results ``skiprof report`` shows for ``view`` in output format ``fmt``: the one-rank
@@ -118,8 +131,7 @@ def report(view: View, options: Options | None = None, fmt: str = "json", scope:
     from dataclasses import replace
 
     options = options or Options()
-    chosen = [a for a in REGISTRY.values() if a.in_report and fmt in a.formats and a.scope == scope
-              and (only is None or a.name in only)]
+    chosen = _chosen(fmt, scope, only)
     done: dict[str, Result] = {}
     for a in sorted(chosen, key=lambda a: bool(a.needs)):  # those that quote others run last, shown where registered
         done[a.name] = a.run(view, replace(options, results=done))

@@ -45,9 +45,11 @@ def report(source: Trace | str | os.PathLike[str], *, rank: int | None = None, s
     across_ranks = len(t.ranks) > 1 and rank is None and step is None and region is None
     if not across_ranks:
         t.prefetch({n: VIEW_READS[n] for n in REPORT_PREFETCH})  # read in the background while the imports below run
-    from .analyzers import Options, select
+    from .analyzers import Options, load_modules, select
     from .analyzers import report as run_all
 
+    if not across_ranks:
+        load_modules(fmt)  # while the tables are read
     shown = name or str(t.path)
     options = Options(top=top, spread=spread)
     if across_ranks:
