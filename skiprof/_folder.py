@@ -205,6 +205,11 @@ class Trace:
 
         threading.Thread(target=read_all, name="skiprof-prefetch", daemon=True).start()
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled (to a worker process, say) without the reads still in flight: a thread does not
+        pickle, and the copy reads any such table again when asked."""
+        return {**self.__dict__, "_pending": {}}
+
     def table(self, name: str, columns: Sequence[str] | None = None) -> Any:
         """One table as Arrow, all ranks together (only ``columns``, when given)."""
         if name not in TABLES:

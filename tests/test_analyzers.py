@@ -341,6 +341,13 @@ def test_report_reads_what_it_prefetched(tmp_path: Path) -> None:
     direct = skiprof.load(t.path)
     direct.prefetch = lambda wanted: None  # type: ignore[method-assign]
     assert skiprof.report(direct).to_dict() == d
+    # A trace with reads in flight pickles (to a worker, say), and the copy reads for itself
+    import pickle
+
+    inflight = skiprof.load(t.path)
+    inflight.prefetch({"kernels": None})
+    copy = pickle.loads(pickle.dumps(inflight))
+    assert copy._pending == {} and copy.table("kernels").equals(inflight.table("kernels"))
     # A table that fails to read fails where it is asked for, as a direct read does
     broken = skiprof.load(t.path)
     (t.path / "ops.parquet").write_bytes(b"not parquet")
