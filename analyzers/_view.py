@@ -10,7 +10,7 @@ from typing import Any, TypeVar, cast
 import numpy as np
 
 from skiprof._errors import UsageError
-from skiprof._schema import VIEW_READS
+from skiprof._schema import VIEW_READS, VIEW_TABLES
 
 from . import _intervals as iv
 from ._activity import activity_columns
@@ -167,7 +167,7 @@ def select(t: Any, *, rank: int | None = None, step: int | None = None, region: 
     elif rank not in ranks:
         raise UsageError(f"{t.path}: no rank {rank} (ranks: {', '.join(map(str, ranks))})")
     tables = {}
-    for name in ("ops", "launches", "kernels", "regions"):
+    for name in VIEW_TABLES:
         c = from_arrow(t.table(name, VIEW_READS[name]))  # input shapes and other wide columns stay on disk
         tables[name] = c.take(c["rank"] == rank) if len(ranks) > 1 else c
     ops, launches, kernels, regions = tables["ops"], tables["launches"], tables["kernels"], tables["regions"]

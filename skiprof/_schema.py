@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["SCHEMA_VERSION", "READABLE_VERSIONS", "Column", "Table", "TABLES", "table", "arrow_schema", "VIEW_READS", "REPORT_PREFETCH"]
+__all__ = ["SCHEMA_VERSION", "READABLE_VERSIONS", "Column", "Table", "TABLES", "table", "arrow_schema", "VIEW_READS", "VIEW_TABLES", "REPORT_PREFETCH"]
 
 #: Bumped on any change a reader could notice (new/removed/renamed column, unit change).
 SCHEMA_VERSION = 3
@@ -223,6 +223,8 @@ VIEW_READS: dict[str, tuple[str, ...] | None] = {
     "metrics": None,
     "memory": None,
 }
+#: The tables a View is made of (analyzers/_view.py select).
+VIEW_TABLES = ("ops", "launches", "kernels", "regions")
 #: The tables every one-rank report reads, which it starts reading before it needs them (the
 #: counters hold a capture's CPU samples, read only where there are some).
-REPORT_PREFETCH = ("ops", "launches", "kernels", "regions", "metrics", "memory")
+REPORT_PREFETCH = (*VIEW_TABLES, "metrics", "memory")

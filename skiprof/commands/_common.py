@@ -130,13 +130,21 @@ def trace_folder(path: Path) -> Path:
     return path
 
 
-def load_view(folder: Path, *, rank: int | None = None, step: int | None = None, region: str | None = None) -> Any:
+def load_view(folder: Path, *, rank: int | None = None, step: int | None = None, region: str | None = None,
+              analyses: tuple[str, ...] = ()) -> Any:
     """Open a trace folder (or a Kineto trace file, imported once into the cache) and select the view
-    the options name."""
+    the options name. Its tables are read in the background while the analyzers, and the modules of
+    the registered ``analyses`` the command will run, are imported."""
     from .._folder import load
-    from ..analyzers import select
+    from .._schema import VIEW_READS, VIEW_TABLES
 
-    return select(load(trace_folder(folder)), rank=rank, step=step, region=region)
+    t = load(trace_folder(folder))
+    t.prefetch({n: VIEW_READS[n] for n in VIEW_TABLES})
+    from ..analyzers import load_modules, select
+
+    if analyses:
+        load_modules(only=analyses)
+    return select(t, rank=rank, step=step, region=region)
 
 
 def progress_bar(kind: str = "bytes") -> Any:

@@ -15,7 +15,8 @@ def command(folder: FolderArg, fmt: FormatOpt = None, output: OutputOpt = None, 
     """``skiprof advise``: the verdict and the ranked fixes of one view (help text: HELP)."""
     from ..analyzers import Options, report
 
-    v = load_view(folder, rank=rank, step=step, region=region)
-    results = report(v, Options(), "json", only=("verdict", "fixes"))
+    shown = ("verdict", "fixes")
+    v = load_view(folder, rank=rank, step=step, region=region, analyses=shown)
+    results = report(v, Options(), "json", only=shown)
     emit(Document("advise", f"{folder} ({v.label})", {"trace": str(folder), "scope": v.label, "rank": v.rank}, results),
          fmt, output, force)

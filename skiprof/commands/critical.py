@@ -17,6 +17,6 @@ def command(folder: FolderArg, top: TopOpt = 10, step: StepOpt = None, region: R
     """``skiprof critical``: the critical path of one rank's run, or its part within a step or region (help: HELP)."""
     from ..analyzers import Options, critical
 
-    v = load_view(folder, rank=rank, step=step, region=region)
+    v = load_view(folder, rank=rank, step=step, region=region, analyses=("critical",))
     emit(Document("critical", f"{folder} ({v.label})", {"trace": str(folder), "scope": v.label, "rank": v.rank},
                   [critical.run(v, Options(top=top))]), fmt, output, force)

@@ -26,7 +26,7 @@ def command(
     """``skiprof fusion``: the kernel chains worth fusing in one rank (help: HELP)."""
     from ..analyzers import Options, fusion
 
-    v = load_view(folder, rank=rank, step=step, region=region)
+    v = load_view(folder, rank=rank, step=step, region=region, analyses=("fusion",))
     res = fusion.run(v, Options(top=top, max_len=max_len, threshold=threshold, min_count=min_count))
     emit(Document("fusion", f"{folder} ({v.label})", {"trace": str(folder), "scope": v.label, "rank": v.rank}, [res]),
          fmt, output, force)

@@ -43,7 +43,7 @@ def command(
     from ..analyzers import Options, fusion, whatif
 
     n = parse_fuse(fuse) if fuse else 0
-    v = load_view(folder, rank=rank, step=step, region=region)
+    v = load_view(folder, rank=rank, step=step, region=region, analyses=("whatif",))
     for flag, name in [("--cuda-graph", cuda_graph)] + [("--offload", n) for n in offload or []]:
         if name and not v.regions["name"].eq(name).any():
             raise UsageError(f"{flag}: no region named {name!r} in {folder}")
