@@ -5,7 +5,8 @@ from pathlib import Path
 
 from skiprof._schema import SCHEMA_VERSION, markdown_tables
 
-DOCS = Path(__file__).resolve().parents[1] / "docs"
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
 
 
 def test_trace_format_lists_every_column() -> None:
@@ -45,3 +46,17 @@ def test_report_keys_are_defined(tmp_path) -> None:
         assert f"`{key}`" in text or f"`{leaf}`" in text or f"{leaf}:" in text, key
     for test in re.findall(r"`(test_[a-z_]+)`", text):
         assert any(test in p.read_text() for p in (DOCS.parent / "tests").glob("test_*.py")), test
+
+
+def test_files_the_docs_name_exist() -> None:
+    """Every repository path the README and docs/ point to (docs/..., bench/..., tests/..., and the
+    other top-level folders) is there: a renamed file leaves no dangling reference behind."""
+    import re
+
+    pattern = re.compile(r"(?<![\w./-])((?:docs|bench|tests|analyzers|skiprof|workloads|traces|\.ci)/[\w./-]*\w)")
+    missing = []
+    for doc in [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]:
+        for path in pattern.findall(doc.read_text()):
+            if "*" not in path and not (ROOT / path).exists():
+                missing.append(f"{doc.relative_to(ROOT)}: {path}")
+    assert not missing
