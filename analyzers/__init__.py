@@ -119,7 +119,8 @@ def _chosen(fmt: str, scope: str, only: tuple[str, ...] | None) -> list[Analysis
 def load_modules(fmt: str = "json", scope: str = "rank", only: tuple[str, ...] | None = None) -> None:
     """Import the modules of the analyses a report in ``fmt`` runs (``only`` these, when given), now:
     a command does this while its tables are read in the background (Trace.prefetch), not after."""
-    for a in _chosen(fmt, scope, None) if only is None else [REGISTRY[n] for n in only if n in REGISTRY]:
+    chosen = _chosen(fmt, scope, None) if only is None else [REGISTRY[n] for n in only if n in REGISTRY]
+    for a in chosen:
         if isinstance(a.run, Later):
             a.run.target  # noqa: B018 - the import is the point
 

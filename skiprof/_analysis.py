@@ -5,6 +5,7 @@ The library's entry point to the report; ``skiprof report`` renders the same Doc
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from ._folder import Trace, load, window_folders
 from ._schema import REPORT_PREFETCH, VIEW_READS
 from .render import Document
 
-__all__ = ["report"]
+__all__ = ["report", "read_ahead"]
 
 
 def report(source: Trace | str | os.PathLike[str], *, rank: int | None = None, step: int | None = None,
@@ -44,12 +45,10 @@ def report(source: Trace | str | os.PathLike[str], *, rank: int | None = None, s
     t = source if isinstance(source, Trace) else load(source)
     across_ranks = len(t.ranks) > 1 and rank is None and step is None and region is None
     if not across_ranks:
-        t.prefetch({n: VIEW_READS[n] for n in REPORT_PREFETCH})  # read in the background while the imports below run
-    from .analyzers import Options, load_modules, select
+        read_ahead(t, REPORT_PREFETCH, fmt)
+    from .analyzers import Options, select
     from .analyzers import report as run_all
 
-    if not across_ranks:
-        load_modules(fmt)  # while the tables are read
     shown = name or str(t.path)
     options = Options(top=top, spread=spread)
     if across_ranks:
@@ -58,6 +57,16 @@ def report(source: Trace | str | os.PathLike[str], *, rank: int | None = None, s
     v = select(t, rank=rank, step=step, region=region)
     header = {"trace": shown, "scope": v.label, "rank": v.rank}
     return Document("report", f"{shown} ({v.label})", header, run_all(v, options, fmt))
+
+
+def read_ahead(t: Trace, tables: Iterable[str], fmt: str = "json", only: tuple[str, ...] | None = None) -> None:
+    """Start reading ``tables`` of ``t`` in the background (the columns the analyses read) and, while
+    they are read, import the analyses a report in ``fmt`` runs (``only`` these, when given).
+    Reading Parquet releases the GIL, so the two overlap (docs/architecture.md, how a report starts)."""
+    t.prefetch({n: VIEW_READS[n] for n in tables})
+    from .analyzers import load_modules
+
+    load_modules(fmt, only=only)
 
 
 def window_series(path: Path) -> Any:

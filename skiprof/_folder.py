@@ -11,7 +11,8 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -179,7 +180,7 @@ class Trace:
     #: Set by ``load(path, rank=R)``: only that rank's partition is read (a worker's view of a big dataset).
     only_rank: int | None = None
     #: Tables being read in the background (``prefetch``), by (name, columns).
-    _pending: dict[tuple[str, tuple[str, ...] | None], _Pending] = field(default_factory=dict, repr=False)
+    _pending: dict[tuple[str, tuple[str, ...] | None], Future[Any]] = field(default_factory=dict, repr=False)
 
     def prefetch(self, wanted: Mapping[str, Sequence[str] | None]) -> None:
         """Start reading these tables (name -> columns; None: all) in a background thread; ``table``
@@ -195,13 +196,16 @@ class Trace:
         for name, cols in wanted.items():
             key = (name, tuple(cols) if cols else None)
             if name in TABLES and key not in self._pending and f"arrow:{name}" not in self._cache:
-                self._pending[key] = _Pending()
+                self._pending[key] = Future()
                 jobs.append((key, self._pending[key]))
         ranks = self.ranks
 
         def read_all() -> None:
-            for (name, cols), pending in jobs:
-                pending.run(_read_table, self.path, name, list(cols) if cols else None, ranks)
+            for (name, cols), future in jobs:
+                try:
+                    future.set_result(_read_table(self.path, name, list(cols) if cols else None, ranks))
+                except BaseException as exc:  # raised where the table is asked for, as a direct read raises it
+                    future.set_exception(exc)
 
         threading.Thread(target=read_all, name="skiprof-prefetch", daemon=True).start()
 
@@ -268,30 +272,6 @@ class Trace:
     @property
     def ranks(self) -> list[int]:
         return [self.only_rank] if self.only_rank is not None else list(self.meta.ranks)
-
-
-class _Pending:
-    """A table being read by Trace.prefetch's thread: its result or the error reading it raised."""
-
-    def __init__(self) -> None:
-        import threading
-
-        self._done = threading.Event()
-        self._value: Any = None
-        self._error: BaseException | None = None
-
-    def run(self, read: Callable[..., Any], *args: Any) -> None:
-        try:
-            self._value = read(*args)
-        except BaseException as exc:  # handed to the thread that asks for the table, as if it had read it
-            self._error = exc
-        self._done.set()
-
-    def result(self) -> Any:
-        self._done.wait()
-        if self._error is not None:
-            raise self._error
-        return self._value
 
 
 def _read_file(path: Path, name: str, columns: list[str] | None) -> Any:

@@ -135,15 +135,14 @@ def load_view(folder: Path, *, rank: int | None = None, step: int | None = None,
     """Open a trace folder (or a Kineto trace file, imported once into the cache) and select the view
     the options name. Its tables are read in the background while the analyzers, and the modules of
     the registered ``analyses`` the command will run, are imported."""
+    from .._analysis import read_ahead
     from .._folder import load
-    from .._schema import VIEW_READS, VIEW_TABLES
+    from .._schema import VIEW_TABLES
 
     t = load(trace_folder(folder))
-    t.prefetch({n: VIEW_READS[n] for n in VIEW_TABLES})
-    from ..analyzers import load_modules, select
+    read_ahead(t, VIEW_TABLES, only=analyses)
+    from ..analyzers import select
 
-    if analyses:
-        load_modules(only=analyses)
     return select(t, rank=rank, step=step, region=region)
 
 
