@@ -203,46 +203,23 @@ def _scored(fix: Fix, p: Prediction) -> Fix:
     return Fix(fix.key, fix.title, fix.evidence, fix.how, fix.knobs, fix.command, p.il_ns, p.il_change, p.boundness)
 
 
-#: Replays worth spreading over processes: a trace with at least this many runtime calls. Since
-#: the replay runs a stretch at a time (a 42,000-call trace replays in about 10 ms), forking the
-#: workers costs what they save below this size (measured on the V100 trace and its 10x copy).
-PARALLEL_CALLS = 200_000
-_VIEW: list[View] = []  # the view a forked replay worker reads (inherited, never pickled)
-
-
-def _replay_one(knobs: Knobs) -> Prediction:
-    return replay(_VIEW[0], knobs)
+#: Replays worth spreading over processes: a trace with at least this many runtime calls. A forked
+#: child costs a few milliseconds (the fork and its page-table copy); below this size a replay
+#: takes about that long (measured on the V100 trace, 42,000 calls, about 15 ms a replay).
+PARALLEL_CALLS = 5_000
 
 
 def predict_all(view: View, knobs: list[Knobs], cache: dict[Knobs, Prediction]) -> dict[Knobs, Prediction]:
     """Replay ``view`` once per distinct knob setting not yet in ``cache`` (the verdict and the fixes
-    share replays: host x0.5 is both a fix and half of the host sensitivity). A big trace's replays
-    run side by side, one process per core (this one and forked workers), where forking is safe
-    (no other thread)."""
-    import threading
-
-    from skiprof._cores import usable_cores
+    share replays: host x0.5 is both a fix and half of the host sensitivity). The replays of a trace
+    of some size run side by side, one process per core (this one and forked children, _forked.py)."""
+    from ._forked import fork_map
 
     todo = [k for k in dict.fromkeys(knobs) if k not in cache]
-    if not todo:
-        return cache
-    cores = usable_cores()
-    if len(todo) > 1 and cores > 1 and len(view.launches) >= PARALLEL_CALLS and threading.active_count() == 1:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        # The replay graph and the measured figures are built once, here: the workers inherit them.
+    if len(todo) > 1 and len(view.launches) >= PARALLEL_CALLS:
+        # The replay graph and the measured figures are built once, here: the children inherit them.
         prepare(view)
-        _VIEW[:] = [view]
-        # One share for this process, the rest for cores - 1 workers: one process per core.
-        mine = -(-len(todo) // cores)
-        try:
-            with ProcessPoolExecutor(min(cores - 1, len(todo) - mine), mp_context=multiprocessing.get_context("fork")) as pool:
-                others = pool.map(_replay_one, todo[mine:])
-                cache.update((k, replay(view, k)) for k in todo[:mine])
-                cache.update(zip(todo[mine:], others))
-        finally:
-            _VIEW.clear()
+        cache.update(zip(todo, fork_map(lambda k: replay(view, k), todo)))
     else:
         cache.update((k, replay(view, k)) for k in todo)
     return cache
