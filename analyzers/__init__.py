@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from skiprof._result import Result
 
@@ -25,8 +26,7 @@ __all__ = ["View", "select", "Options", "REGISTRY", "Analysis", "Later", "regist
            "breakdown", "kernels", "hta", "scenario", "fusion", "whatif", "transition", "timeline", "ranks", "verdict", "advice", "diff", "critical", "memory", "modules", "hostsplit", "windows"]
 
 
-@dataclass(frozen=True)
-class Analysis:
+class Analysis(msgspec.Struct, frozen=True):
     """One named analysis: its run function, the question it answers, and where it appears.
 
     ``in_report``: part of ``skiprof report``. ``formats``: the outputs that show it (a picture-only
@@ -129,13 +129,11 @@ def report(view: View, options: Options | None = None, fmt: str = "json", scope:
            only: tuple[str, ...] | None = None) -> list[Result]:
     """The results ``skiprof report`` shows for ``view`` in output format ``fmt``: the one-rank
     analyses, or (``scope="ranks"``) the cross-rank ones; ``only`` picks some by name."""
-    from dataclasses import replace
-
     options = options or Options()
     chosen = _chosen(fmt, scope, only)
     done: dict[str, Result] = {}
     for a in sorted(chosen, key=lambda a: bool(a.needs)):  # those that quote others run last, shown where registered
-        done[a.name] = a.run(view, replace(options, results=done))
+        done[a.name] = a.run(view, msgspec.structs.replace(options, results=done))
     return [done[a.name] for a in chosen]
 
 

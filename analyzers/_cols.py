@@ -6,16 +6,15 @@ straight into these and only the public analyzer functions build DataFrames.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 import numpy as np
 
 __all__ = ["Codes", "Cols", "from_arrow"]
 
 
-@dataclass(frozen=True)
-class Codes:
+class Codes(msgspec.Struct, frozen=True):
     """A string column: one code per row (-1 for null) into ``values``."""
 
     codes: np.ndarray

@@ -1,14 +1,14 @@
 """Options every analysis's ``run(view, options)`` receives (each reads the ones it needs)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 __all__ = ["Options"]
 
 
-@dataclass(frozen=True)
-class Options:
+class Options(msgspec.Struct, frozen=True):
     """Knobs of the analyses; the defaults are what ``skiprof report`` uses."""
 
     top: int = 10  # rows in top-kernel and top-op tables

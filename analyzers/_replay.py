@@ -20,10 +20,10 @@ the node that ends last gives the critical path.
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 import numpy as np
 
 from skiprof._domain import API_KINDS, LAUNCH_KINDS, is_blocking, stream_key
@@ -42,8 +42,7 @@ NONE = -(1 << 62)  # "not placed yet" / "no constraint"
 Times = list[int] | np.ndarray  # replayed times or node ids, one per call or activity
 
 
-@dataclass(frozen=True)
-class Knobs:
+class Knobs(msgspec.Struct, frozen=True):
     """What to change. Scales multiply costs; fuse lists kernel-name chains; cuda_graph names a region.
 
     ``async_copies``: copies from or to pageable memory, and synchronous memcpy calls, become
@@ -56,14 +55,13 @@ class Knobs:
     launch_scale: float = 1.0
     host_scale: float = 1.0
     device_scale: float = 1.0
-    fuse: tuple[tuple[str, ...], ...] = field(default_factory=tuple)
+    fuse: tuple[tuple[str, ...], ...] = msgspec.field(default_factory=tuple)
     cuda_graph: str | None = None
     async_copies: bool = False
-    offload: tuple[str, ...] = field(default_factory=tuple)
+    offload: tuple[str, ...] = msgspec.field(default_factory=tuple)
 
 
-@dataclass
-class Timeline:
+class Timeline(msgspec.Struct, dict=True):
     """Replayed start and end of every call (rows of view.launches) and activity (rows of view.kernels).
 
     Node ids: call j is j, activity r is n_calls + r. ``pred`` holds the node that bound each

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, TypeVar, cast
 
+import msgspec
 import numpy as np
 
 from skiprof._errors import UsageError
@@ -22,8 +22,7 @@ _STEP_NAME = re.compile(r"^ProfilerStep#\d+$")
 __all__ = ["View", "select", "in_windows"]
 
 
-@dataclass(frozen=True)
-class View:
+class View(msgspec.Struct, frozen=True, dict=True):
     """The rows of one rank in scope (as Cols), and the time windows that define the scope."""
 
     trace: Any

@@ -8,9 +8,9 @@ SKIP paper's question of how a faster or slower CPU moves the run. docs/metrics.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 import numpy as np
 
 from skiprof._domain import LAUNCH_KINDS, REGION_PHASES
@@ -36,8 +36,7 @@ LAUNCH_SHARE = 0.05
 GRAPH_MIN_OCCURRENCES = 2
 
 
-@dataclass(frozen=True)
-class Fix:
+class Fix(msgspec.Struct, frozen=True):
     """One candidate: what to do, why, how, and (when the replay models it) the predicted latency."""
 
     key: str
@@ -258,8 +257,7 @@ _HOST_COLS = (Col("host_scale", "host speed (time x)", "number"), Col("predicted
               Col("il_change", "change", "share"), Col("boundness", "then", "label"))
 
 
-@dataclass(frozen=True)
-class FixesResult(Result):
+class FixesResult(Result, msgspec.Struct, frozen=True):
     """Ranked fixes and the host sensitivity of one view."""
 
     scope: str

@@ -18,9 +18,9 @@ contradict the busy and idle figures printed beside it.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+import msgspec
 import numpy as np
 
 from skiprof._domain import COMM_HOST_OP, is_blocking, stream_key
@@ -247,8 +247,7 @@ def _rows(cols: dict[str, list[Any]]) -> tuple[dict[str, Any], ...]:
     return tuple({k: cols[k][i] for k in keys} for i in range(len(cols[keys[0]]) if keys else 0))
 
 
-@dataclass(frozen=True)
-class BoundnessResult(Result):
+class BoundnessResult(Result, msgspec.Struct, frozen=True):
     """Boundness of the whole scope, per step and per window, each label beside its evidence."""
 
     has_device: bool

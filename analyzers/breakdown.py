@@ -10,9 +10,9 @@ Inference" (DAC 2024); the priority idea follows the TensorBoard profiler's step
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 import numpy as np
 
 from skiprof._domain import COMM_HOST_OP, COMM_KERNEL, COMPILE_OP, HOST_COPY_OPS, REGION_PHASES, WAIT_FUNCTION
@@ -36,8 +36,7 @@ PHASES = ("communication", "compute", "compile", "data_movement", "preprocessing
 CPU_COUNTER = "main_thread_cpu_ns"
 
 
-@dataclass(frozen=True)
-class Phases:
+class Phases(msgspec.Struct, frozen=True):
     """Phase times over the view's scope (ns), and GPU busy time split the same way."""
 
     span_ns: int
@@ -230,8 +229,7 @@ _COPY_COLS = (Col("copy_kind", "direction"), Col("host_mem", "host memory"), Col
               Col("bytes", "bytes", "bytes"), Col("ns", "time", "ns"), Col("gb_per_s", "speed", "GB/s"))
 
 
-@dataclass(frozen=True)
-class PhasesResult(Result):
+class PhasesResult(Result, msgspec.Struct, frozen=True):
     """End-to-end time split into phases, and GPU busy time split the same way."""
 
     phases: Phases
@@ -267,8 +265,7 @@ class PhasesResult(Result):
         return out
 
 
-@dataclass(frozen=True)
-class MemcpyResult(Result):
+class MemcpyResult(Result, msgspec.Struct, frozen=True):
     """Device copies by direction and host memory kind."""
 
     rows: tuple[dict[str, Any], ...]

@@ -9,9 +9,9 @@ run (all kernels when no stretch is CPU-bound). docs/metrics.md, "Fusion".
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 import numpy as np
 
 from skiprof._result import Col, Note, Result, Section, Table
@@ -132,8 +132,7 @@ _CHAIN_COLS = (Col("rank", "#", "count"), Col("position", "pos", "count"), Col("
                Col("ops", "launched by"))
 
 
-@dataclass(frozen=True)
-class FusionResult(Result):
+class FusionResult(Result, msgspec.Struct, frozen=True):
     """Kernel chains worth fusing, best estimated saving first."""
 
     scope: str

@@ -9,9 +9,9 @@ into meta.json); without one the stated defaults apply and every figure is marke
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 import numpy as np
 
 from skiprof._domain import DEFAULT_FLOORS, is_blocking
@@ -46,8 +46,7 @@ def floors_of(meta: Any) -> tuple[dict[str, float], bool]:
     return out, "null_launch_ns" in figures
 
 
-@dataclass(frozen=True)
-class Split:
+class Split(msgspec.Struct, frozen=True):
     """One stretch's orchestration time, its parts, the device-active time and HDBI."""
 
     orchestration_ns: int
@@ -62,11 +61,10 @@ class Split:
     launches: int
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return msgspec.structs.asdict(self)
 
 
-@dataclass(frozen=True)
-class _PerOp:
+class _PerOp(msgspec.Struct, frozen=True):
     """Per cpu_op and per runtime call columns the split sums, computed once per view."""
 
     cpu: np.ndarray  # mask over ops rows
@@ -157,8 +155,7 @@ _STEP_COLS = (Col("step", "step", "number"), Col("orchestration_ns", "orchestrat
               Col("hdbi", "HDBI", "number", device=True), Col("label", "boundness", "label", device=True))
 
 
-@dataclass(frozen=True)
-class HostSplitResult(Result):
+class HostSplitResult(Result, msgspec.Struct, frozen=True):
     """Orchestration time split TaxBreak-style, HDBI, per step, with the floors used."""
 
     scope: str

@@ -8,9 +8,9 @@ the SKIP paper's latency window instead (launch.summary); both are shown side by
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
 from typing import Any
 
+import msgspec
 import numpy as np
 
 from skiprof._result import Figure, Figures, Note, Result, Section
@@ -22,8 +22,7 @@ from ._view import View
 __all__ = ["TemporalBreakdown", "temporal_breakdown", "HtaResult", "run"]
 
 
-@dataclass(frozen=True)
-class TemporalBreakdown:
+class TemporalBreakdown(msgspec.Struct, frozen=True):
     """HTA-style shares of the device window (fractions of window_ns)."""
 
     window_ns: int
@@ -59,8 +58,7 @@ def temporal_breakdown(view: View) -> TemporalBreakdown:
     return TemporalBreakdown(window, 1 - iv.total(busy) / window, iv.total(comp) / window, iv.total(non) / window, cut)
 
 
-@dataclass(frozen=True)
-class HtaResult(Result):
+class HtaResult(Result, msgspec.Struct, frozen=True):
     """HTA's temporal breakdown beside skiprof's own figures."""
 
     breakdown: TemporalBreakdown
@@ -70,7 +68,7 @@ class HtaResult(Result):
     title = "For comparison: HTA's temporal breakdown"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"schema": self.schema, **asdict(self.breakdown)}
+        return {"schema": self.schema, **msgspec.structs.asdict(self.breakdown)}
 
     def sections(self) -> list[Section]:
         b = self.breakdown

@@ -1,9 +1,9 @@
 """Top kernels and top-level ops: where device time goes, and what each op costs on both sides."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 import numpy as np
 
 from skiprof._result import Col, Result, Section, Table, host_cols
@@ -90,8 +90,7 @@ def _rows(cols: dict[str, Any]) -> tuple[dict[str, Any], ...]:
     return tuple({k: cols[k][i] for k in keys} for i in range(len(cols[keys[0]]) if keys else 0))
 
 
-@dataclass(frozen=True)
-class KernelsResult(Result):
+class KernelsResult(Result, msgspec.Struct, frozen=True):
     """The kernels that take the device time, by total time and by count."""
 
     by_time: tuple[dict[str, Any], ...]
@@ -110,8 +109,7 @@ class KernelsResult(Result):
         return [Table("Top kernels by time", _K_COLS, self.by_time), Table("Top kernels by count", _K_COLS, self.by_count)]
 
 
-@dataclass(frozen=True)
-class OpsResult(Result):
+class OpsResult(Result, msgspec.Struct, frozen=True):
     """Top-level ops: what each costs on the host and on the device."""
 
     rows: tuple[dict[str, Any], ...]

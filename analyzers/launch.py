@@ -4,9 +4,9 @@ Definitions and sources: docs/metrics.md, "Launch and queue".
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
 from typing import Any
 
+import msgspec
 import numpy as np
 
 from skiprof._domain import API_KINDS, LAUNCH_KINDS
@@ -42,8 +42,7 @@ def carries_launch(per: dict[str, Any]) -> np.ndarray:
     return (per["kind"].eq("kernel") & ~per["graph_member"]) | first_of_graph
 
 
-@dataclass(frozen=True)
-class LaunchSummary:
+class LaunchSummary(msgspec.Struct, frozen=True):
     """Run-level figures of one view (ns unless named otherwise)."""
 
     kernels: int
@@ -148,8 +147,7 @@ def waiting_time(view: View, carry: np.ndarray) -> int:
     return iv.intersect_total(view.scope, iv.union(start[waited], ts[waited]))
 
 
-@dataclass(frozen=True)
-class LaunchResult(Result):
+class LaunchResult(Result, msgspec.Struct, frozen=True):
     """The run-level SKIP figures of one view, with the notes that qualify them."""
 
     scope: str
@@ -165,7 +163,7 @@ class LaunchResult(Result):
 
     def to_dict(self) -> dict[str, Any]:
         return {"schema": self.schema, "scope": self.scope, "has_device_activity": self.has_device,
-                **asdict(self.summary), "notes": list(self.notes)}
+                **msgspec.structs.asdict(self.summary), "notes": list(self.notes)}
 
     def sections(self) -> list[Section]:
         """The summary figures (device ones only when the trace has device activity) and their notes."""

@@ -4,9 +4,9 @@ with ``skiprof trace --profile-memory``). docs/metrics.md, "Memory".
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 import numpy as np
 
 from skiprof._result import Col, Note, Plot, Result, Section, Table
@@ -107,8 +107,7 @@ _PEAK_COLS = (Col("device", "device"), Col("peak_allocated_bytes", "peak allocat
 _ALLOC_COLS = (Col("op", "op"), Col("allocated_bytes", "allocated", "bytes"), Col("allocations", "allocations", "count"))
 
 
-@dataclass(frozen=True)
-class MemoryResult(Result):
+class MemoryResult(Result, msgspec.Struct, frozen=True):
     """Peaks per device, top allocators, and the allocated bytes over time."""
 
     scope: str

@@ -10,9 +10,9 @@ time. docs/metrics.md, "Modules".
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 import numpy as np
 
 from skiprof._result import Col, Note, Result, Section, Table
@@ -134,8 +134,7 @@ _TYPE_COLS = (Col("type", "type"), Col("instances", "instances", "count"), Col("
               Col("self_host_ns", "host (self)", "ns"), Col("self_device_ns", "device (self)", "ns"))
 
 
-@dataclass(frozen=True)
-class ModulesResult(Result):
+class ModulesResult(Result, msgspec.Struct, frozen=True):
     """The module tree with its times, and the same per module type."""
 
     scope: str

@@ -6,9 +6,9 @@ workload's prefill and decode phases each get their own TKLQT (docs/metrics.md, 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 import numpy as np
 
 from skiprof._result import Col, Result, Section, Table, host_cols
@@ -91,8 +91,7 @@ def _rows(cols: dict[str, Any]) -> tuple[dict[str, Any], ...]:
     return tuple({k: cols[k][i] for k in keys} for i in range(len(cols[keys[0]]) if keys else 0))
 
 
-@dataclass(frozen=True)
-class ScenarioResult(Result):
+class ScenarioResult(Result, msgspec.Struct, frozen=True):
     """What the workload measured itself, and launch/queue time per named region."""
 
     metrics: tuple[dict[str, Any], ...]

@@ -7,8 +7,9 @@ JSON). docs/metrics.md, "Verdict".
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from skiprof._result import Note, Result, Section
 
@@ -21,8 +22,7 @@ __all__ = ["VerdictResult", "Quote", "resolve", "sentences", "run"]
 NEEDS = ("launch", "boundness", "phases", "fixes")
 
 
-@dataclass(frozen=True)
-class Quote:
+class Quote(msgspec.Struct, frozen=True):
     """One number of a sentence: where it comes from in the report JSON, its value and unit."""
 
     path: str
@@ -112,8 +112,7 @@ def sentences(doc: dict[str, Any], has_device: bool) -> tuple[list[str], list[Qu
     return out, w.quotes
 
 
-@dataclass(frozen=True)
-class VerdictResult(Result):
+class VerdictResult(Result, msgspec.Struct, frozen=True):
     """The answer first: plain sentences, each number quoted from the report."""
 
     scope: str

@@ -7,9 +7,9 @@ stream, so predicted GPU busy time and IL are never below the busiest stream's w
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
 from typing import Any
 
+import msgspec
 import numpy as np
 
 from skiprof._domain import COMM_HOST_OP
@@ -26,8 +26,7 @@ from .launch import summary
 __all__ = ["Knobs", "Prediction", "replay", "prepare", "measured_against", "simulate", "Timeline", "predicted_scope", "WhatifResult", "run", "knob_text"]
 
 
-@dataclass(frozen=True)
-class Prediction:
+class Prediction(msgspec.Struct, frozen=True):
     """Predicted latency, GPU busy/idle and boundness next to the measured ones (ns)."""
 
     il_ns: int
@@ -150,8 +149,7 @@ def knob_text(knobs: Knobs) -> str:
     return ", ".join(parts)
 
 
-@dataclass(frozen=True)
-class WhatifResult(Result):
+class WhatifResult(Result, msgspec.Struct, frozen=True):
     """A prediction beside the measurement it was made from."""
 
     scope: str
@@ -167,7 +165,7 @@ class WhatifResult(Result):
 
     def to_dict(self) -> dict[str, Any]:
         k = self.knobs
-        return {"schema": self.schema, "scope": self.scope, **asdict(self.prediction), "il_change": self.prediction.il_change,
+        return {"schema": self.schema, "scope": self.scope, **msgspec.structs.asdict(self.prediction), "il_change": self.prediction.il_change,
                 "knobs": {"launch_scale": k.launch_scale, "host_scale": k.host_scale, "device_scale": k.device_scale,
                           "fuse": [list(c) for c in k.fuse], "cuda_graph": k.cuda_graph, "async_copies": k.async_copies,
                           "offload": list(k.offload)}, "compare": self.compare}

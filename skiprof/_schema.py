@@ -5,8 +5,9 @@ column cannot exist in one place and be missing from another.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 __all__ = ["SCHEMA_VERSION", "READABLE_VERSIONS", "Column", "Table", "TABLES", "table", "arrow_schema", "VIEW_READS", "VIEW_TABLES", "REPORT_PREFETCH"]
 
@@ -19,8 +20,7 @@ READABLE_VERSIONS = (1, 2, 3)
 I64, I32, F64, STR, BOOL = "int64", "int32", "float64", "string", "bool_"
 
 
-@dataclass(frozen=True)
-class Column:
+class Column(msgspec.Struct, frozen=True):
     """One column: its Arrow type, its unit (``ns``, ``bytes``, ``id`` or ``-``) and meaning."""
 
     name: str
@@ -36,8 +36,7 @@ class Column:
         return getattr(pa, self.type_name)()
 
 
-@dataclass(frozen=True)
-class Table:
+class Table(msgspec.Struct, frozen=True):
     """One Parquet table of the trace folder."""
 
     name: str

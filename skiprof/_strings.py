@@ -5,16 +5,15 @@ wraps these buffers into Arrow arrays without copying (``_arrow.strings_to_arrow
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 import numpy as np
 
 __all__ = ["Strings", "encode_strings", "raw_json_strings", "compact_json_texts", "strings_from_codes", "concat_strings"]
 
 
-@dataclass(frozen=True)
-class Strings:
+class Strings(msgspec.Struct, frozen=True):
     """UTF-8 strings as plain buffers (offsets, bytes, validity), built without pyarrow.
 
     Decoding workers produce these so that they never touch Arrow; the parent

@@ -51,8 +51,8 @@ def command(
     knobs = whatif.Knobs(launch_scale, host_scale, device_scale, chains, cuda_graph, async_copies, tuple(offload or ()))
     res = whatif.run(v, Options(knobs=knobs))
     if compare is not None:
-        from dataclasses import replace
+        import msgspec
 
-        res = replace(res, compare=whatif.measured_against(res.prediction, load_view(compare, rank=rank, step=step, region=region), str(compare)))
+        res = msgspec.structs.replace(res, compare=whatif.measured_against(res.prediction, load_view(compare, rank=rank, step=step, region=region), str(compare)))
     emit(Document("whatif", f"{folder} ({v.label})", {"trace": str(folder), "scope": v.label, "rank": v.rank}, [res]),
          fmt, output, force)

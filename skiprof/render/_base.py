@@ -1,8 +1,9 @@
 """The one renderer interface, value formatting by unit, and picking a backend by name or file extension."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
+
+import msgspec
 
 from .._names import short_kernel
 from .._result import Col, Result
@@ -17,15 +18,14 @@ EXTENSIONS = {".json": "json", ".md": "markdown", ".markdown": "markdown", ".htm
               ".txt": "terminal"}
 
 
-@dataclass(frozen=True)
-class Document:
+class Document(msgspec.Struct, frozen=True):
     """What a command renders: a kind (report, fusion, whatif, ...), a header and its results."""
 
     kind: str
     title: str
     header: dict[str, Any]
     results: list[Result]
-    notes: list[str] = field(default_factory=list)
+    notes: list[str] = msgspec.field(default_factory=list)
     schema_version: int = 2
 
     @property
