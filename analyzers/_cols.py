@@ -67,15 +67,38 @@ class Cols:
 
 
 def from_arrow(table: Any) -> Cols:
-    """Cols from a pyarrow Table (strings are dictionary-encoded, everything else becomes numpy)."""
-    from skiprof._arrow import dictionary_encode, to_numpy
+    """Cols from a pyarrow Table: strings become Codes (read as dictionaries where the table has them,
+    else dictionary-encoded here), everything else numpy."""
+    import pyarrow as pa
+
+    from skiprof._arrow import to_numpy
 
     data: dict[str, Any] = {}
     for name in table.column_names:
-        col = table[name].combine_chunks()
+        col = table[name]
+        if pa.types.is_dictionary(col.type):
+            data[name] = _dictionary_codes(col)
+            continue
+        col = col.combine_chunks()
         if col.type in ("string", "large_string") or str(col.type) in ("string", "large_string"):
+            from skiprof._arrow import dictionary_encode
+
             enc = dictionary_encode(col)
             data[name] = Codes(to_numpy(enc.indices).astype(np.int64), enc.dictionary.to_pylist())
         else:
             data[name] = to_numpy(col, writable=False)
     return Cols(data)
+
+
+def _dictionary_codes(col: Any) -> Codes:
+    """Codes of a dictionary-encoded column (a ChunkedArray): each chunk's dictionary is mapped into
+    one list of distinct values (ranks read from several files have one dictionary each)."""
+    from skiprof._arrow import to_numpy
+
+    index: dict[Any, int] = {}
+    parts = []
+    for chunk in col.chunks:
+        remap = [-1 if v is None else index.setdefault(v, len(index)) for v in chunk.dictionary.to_pylist()]
+        codes = to_numpy(chunk.indices, fill=-1, writable=False)
+        parts.append(np.array(remap + [-1], np.int64)[codes])  # null rows (-1) pick the trailing -1
+    return Codes(np.concatenate(parts) if parts else np.zeros(0, np.int64), list(index))

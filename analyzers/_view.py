@@ -19,7 +19,13 @@ from ._cols import Cols, from_arrow
 T = TypeVar("T")
 _STEP_NAME = re.compile(r"^ProfilerStep#\d+$")
 
-__all__ = ["View", "select", "in_windows"]
+__all__ = ["View", "select", "in_windows", "read_cols"]
+
+
+def read_cols(trace: Any, name: str) -> Cols:
+    """A table as the analyses read it: the columns of VIEW_READS (input shapes and other wide columns
+    stay on disk), strings as stored, dictionary-encoded (no string per row is ever made)."""
+    return from_arrow(trace.table(name, VIEW_READS[name], dictionary=True))
 
 
 class View(msgspec.Struct, frozen=True, dict=True):
@@ -167,7 +173,7 @@ def select(t: Any, *, rank: int | None = None, step: int | None = None, region: 
         raise UsageError(f"{t.path}: no rank {rank} (ranks: {', '.join(map(str, ranks))})")
     tables = {}
     for name in VIEW_TABLES:
-        c = from_arrow(t.table(name, VIEW_READS[name]))  # input shapes and other wide columns stay on disk
+        c = read_cols(t, name)
         tables[name] = c.take(c["rank"] == rank) if len(ranks) > 1 else c
     ops, launches, kernels, regions = tables["ops"], tables["launches"], tables["kernels"], tables["regions"]
     if step is None and region is None:

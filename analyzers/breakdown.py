@@ -17,14 +17,13 @@ import numpy as np
 
 from skiprof._domain import COMM_HOST_OP, COMM_KERNEL, COMPILE_OP, HOST_COPY_OPS, REGION_PHASES, WAIT_FUNCTION
 from skiprof._result import Col, Note, Plot, Result, Section, Table
-from skiprof._schema import VIEW_READS
 from skiprof.ingest._link import distinct
 
 from . import _intervals as iv
-from ._cols import Cols, from_arrow
+from ._cols import Cols
 from ._frame import frame
 from ._options import Options
-from ._view import View
+from ._view import View, read_cols
 from .boundness import blocked_intervals, idle_causes
 
 __all__ = ["PHASES", "Phases", "phases", "memcpy", "memcpy_columns", "REGION_PHASES", "HOST_COPY_OPS", "CPU_COUNTER",
@@ -136,7 +135,7 @@ def _cpu_samples(view: View) -> tuple[np.ndarray, np.ndarray, int] | None:
     tid = view.trace.meta.capture.cpu_sampled_tid if view.trace.meta.capture else None
     if not isinstance(tid, int):
         return None
-    c = from_arrow(view.trace.table("counters", VIEW_READS["counters"]))
+    c = read_cols(view.trace, "counters")
     sel = c["name"].eq(CPU_COUNTER) & (c["rank"] == view.rank)
     if sel.sum() < 2:
         return None

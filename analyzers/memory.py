@@ -10,12 +10,11 @@ import msgspec
 import numpy as np
 
 from skiprof._result import Col, Note, Plot, Result, Section, Table
-from skiprof._schema import VIEW_READS
 from skiprof.ingest._link import distinct
 
-from ._cols import Cols, from_arrow
+from ._cols import Cols
 from ._options import Options
-from ._view import View
+from ._view import View, read_cols
 
 __all__ = ["memory_rows", "peaks", "MemoryResult", "run", "PLOT_POINTS"]
 
@@ -25,7 +24,7 @@ PLOT_POINTS = 2000
 
 def memory_rows(view: View) -> Cols:
     """The view's rank's allocator events inside its scope, in time order."""
-    m = from_arrow(view.trace.table("memory", VIEW_READS["memory"]))
+    m = read_cols(view.trace, "memory")
     keep = m["rank"] == view.rank
     lo, hi = view.scope
     if len(lo):

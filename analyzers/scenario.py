@@ -12,13 +12,11 @@ import msgspec
 import numpy as np
 
 from skiprof._result import Col, Result, Section, Table, host_cols
-from skiprof._schema import VIEW_READS
 
 from . import _intervals as iv
-from ._cols import from_arrow
 from ._frame import frame
 from ._options import Options
-from ._view import View
+from ._view import View, read_cols
 
 __all__ = ["recorded", "recorded_columns", "per_region", "region_columns", "ScenarioResult", "run"]
 
@@ -28,7 +26,7 @@ _REGION_COLS = ["region", "occurrences", "time_ns", "kernels", "tklqt_ns", "queu
 def recorded_columns(view: View) -> dict[str, Any]:
     """The rank's rows of the metrics table (scenario, name, value, unit), then figures derived
     from them and the trace: ``launches_per_token`` wherever a workload recorded ``tokens``."""
-    m = from_arrow(view.trace.table("metrics", VIEW_READS["metrics"]))
+    m = read_cols(view.trace, "metrics")
     if len(m) and len(view.trace.ranks) > 1:
         m = m.take(m["rank"] == view.rank)
     out: dict[str, list[Any]] = {"scenario": m["scenario"].tolist() if len(m) else [],

@@ -63,7 +63,7 @@ def read_ahead(t: Trace, tables: Iterable[str], fmt: str = "json", only: tuple[s
     """Start reading ``tables`` of ``t`` in the background (the columns the analyses read) and, while
     they are read, import the analyses a report in ``fmt`` runs (``only`` these, when given).
     Reading Parquet releases the GIL, so the two overlap (docs/architecture.md, how a report starts)."""
-    t.prefetch({n: VIEW_READS[n] for n in tables})
+    t.prefetch({n: VIEW_READS[n] for n in tables}, dictionary=True)  # as analyzers._view.read_cols reads them
     from .analyzers import load_modules
 
     load_modules(fmt, only=only)

@@ -105,8 +105,9 @@ def parquet_reader() -> Any:
     return ParquetReader
 
 
-def read_parquet(path: Path, wanted: list[str]) -> pa.Table:
-    """The columns of ``wanted`` that a Parquet file has.
+def read_parquet(path: Path, wanted: list[str], dictionary: list[str] | None = None) -> pa.Table:
+    """The columns of ``wanted`` that a Parquet file has; those in ``dictionary`` (string columns)
+    come back dictionary-encoded, as Parquet stores them, instead of as one string per row.
 
     Through pyarrow's Parquet reader directly where it can: ``pyarrow.parquet`` imports the
     filesystem layer (S3, TLS) on the way, a tenth of a short command's run. Not read_table either:
@@ -116,16 +117,27 @@ def read_parquet(path: Path, wanted: list[str]) -> pa.Table:
     if reader_class is not None:
         try:
             reader = reader_class()
-            reader.open(str(path))
+            try:
+                reader.open(str(path), read_dictionary=dictionary or None)
+            except KeyError:  # a file of an older version, without one of those columns
+                reader.open(str(path))
+                names = reader.schema_arrow.names
+                reader = reader_class()
+                reader.open(str(path), read_dictionary=[c for c in dictionary or () if c in names] or None)
             names = reader.schema_arrow.names
             return reader.read_all(column_indices=[names.index(c) for c in wanted if c in names], use_threads=True)
         except (AttributeError, TypeError):  # a pyarrow whose private reader has another interface
             pass
     import pyarrow.parquet as pq
 
-    f = pq.ParquetFile(path)
-    have = set(f.schema_arrow.names)
+    have = set(pq.ParquetFile(path).schema_arrow.names)
+    f = pq.ParquetFile(path, read_dictionary=[c for c in dictionary or () if c in have] or None)
     return f.read(columns=[c for c in wanted if c in have])
+
+
+def dictionary_type() -> pa.DataType:
+    """The type of a string column read as a dictionary (read_parquet): what Parquet readers give."""
+    return pa.dictionary(pa.int32(), pa.string())
 
 
 def dictionary_encode(arr: pa.Array) -> pa.DictionaryArray:

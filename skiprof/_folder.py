@@ -179,13 +179,13 @@ class Trace:
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
     #: Set by ``load(path, rank=R)``: only that rank's partition is read (a worker's view of a big dataset).
     only_rank: int | None = None
-    #: Tables being read in the background (``prefetch``), by (name, columns).
-    _pending: dict[tuple[str, tuple[str, ...] | None], Future[Any]] = field(default_factory=dict, repr=False)
+    #: Tables being read in the background (``prefetch``), by (name, columns, dictionary).
+    _pending: dict[tuple[str, tuple[str, ...] | None, bool], Future[Any]] = field(default_factory=dict, repr=False)
 
-    def prefetch(self, wanted: Mapping[str, Sequence[str] | None]) -> None:
+    def prefetch(self, wanted: Mapping[str, Sequence[str] | None], *, dictionary: bool = False) -> None:
         """Start reading these tables (name -> columns; None: all) in a background thread; ``table``
-        hands each over when asked for the same columns. Reading Parquet releases the GIL, so a report
-        reads its tables while Python imports numpy and the analyzers (a tenth of its run)."""
+        hands each over when asked for the same columns (and ``dictionary``). Reading Parquet releases
+        the GIL, so a report reads its tables while Python imports numpy and the analyzers."""
         import threading
 
         from ._arrow import parquet_reader
@@ -194,16 +194,16 @@ class Trace:
 
         jobs = []
         for name, cols in wanted.items():
-            key = (name, tuple(cols) if cols else None)
+            key = (name, tuple(cols) if cols else None, dictionary)
             if name in TABLES and key not in self._pending and f"arrow:{name}" not in self._cache:
                 self._pending[key] = Future()
                 jobs.append((key, self._pending[key]))
         ranks = self.ranks
 
         def read_all() -> None:
-            for (name, cols), future in jobs:
+            for (name, cols, _), future in jobs:
                 try:
-                    future.set_result(_read_table(self.path, name, list(cols) if cols else None, ranks))
+                    future.set_result(_read_table(self.path, name, list(cols) if cols else None, ranks, dictionary))
                 except BaseException as exc:  # raised where the table is asked for, as a direct read raises it
                     future.set_exception(exc)
 
@@ -214,23 +214,25 @@ class Trace:
         pickle, and the copy reads any such table again when asked."""
         return {**self.__dict__, "_pending": {}}
 
-    def table(self, name: str, columns: Sequence[str] | None = None) -> Any:
-        """One table as Arrow, all ranks together (only ``columns``, when given)."""
+    def table(self, name: str, columns: Sequence[str] | None = None, *, dictionary: bool = False) -> Any:
+        """One table as Arrow, all ranks together (only ``columns``, when given). ``dictionary``: its
+        string columns may come dictionary-encoded, as stored (read once by a view, never cached:
+        ``frame()`` and the notebook get plain strings)."""
         if name not in TABLES:
             raise TraceFolderError(f"{self.path}: no table named {name!r} (have {', '.join(TABLES)})")
         columns = list(columns) if columns else None
-        pending = self._pending.pop((name, tuple(columns) if columns else None), None)
+        pending = self._pending.pop((name, tuple(columns) if columns else None, dictionary), None)
         if pending is not None:  # read in the background: wait for it (its error, if any, is raised here)
             tbl = pending.result()
-            if not columns:
+            if not columns and not dictionary:
                 self._cache[f"arrow:{name}"] = tbl
             return tbl
         key = f"arrow:{name}"
         if key in self._cache:
             full = self._cache[key]
             return full.select(columns) if columns else full
-        if columns:
-            return _read_table(self.path, name, columns, self.ranks)
+        if columns or dictionary:
+            return _read_table(self.path, name, columns, self.ranks, dictionary)
         self._cache[key] = _read_table(self.path, name, None, self.ranks)
         return self._cache[key]
 
@@ -274,16 +276,18 @@ class Trace:
         return [self.only_rank] if self.only_rank is not None else list(self.meta.ranks)
 
 
-def _read_file(path: Path, name: str, columns: list[str] | None) -> Any:
-    """One Parquet file as the current schema: columns an older version lacks come back as nulls."""
+def _read_file(path: Path, name: str, columns: list[str] | None, dictionary: bool = False) -> Any:
+    """One Parquet file as the current schema (``dictionary``: string columns dictionary-encoded):
+    columns an older version lacks come back as nulls."""
     import pyarrow as pa
 
     from ._arrow import read_parquet
 
-    schema = arrow_schema(name)
+    schema = _schema_of(name, dictionary)
     want = columns or schema.names
+    strings = [c for c in want if pa.types.is_dictionary(schema.field(c).type)]
     try:
-        tbl = read_parquet(path, want)
+        tbl = read_parquet(path, want, strings)
     except pa.ArrowException as exc:  # truncated, overwritten, not Parquet: the folder is damaged, not skiprof
         raise TraceFolderError(f"{path}: not a readable Parquet table ({str(exc).splitlines()[0]})") from exc
     have = set(tbl.column_names)
@@ -293,29 +297,43 @@ def _read_file(path: Path, name: str, columns: list[str] | None) -> Any:
     return tbl.select(want)
 
 
-def _read_table(folder: Path, name: str, columns: list[str] | None = None, ranks: list[int] | None = None) -> Any:
+def _schema_of(name: str, dictionary: bool) -> Any:
+    """The table's Arrow schema; with ``dictionary``, its string columns as dictionaries."""
+    import pyarrow as pa
+
+    from ._arrow import dictionary_type
+
+    schema = arrow_schema(name)
+    if not dictionary:
+        return schema
+    return pa.schema([pa.field(f.name, dictionary_type()) if pa.types.is_string(f.type) else f for f in schema])
+
+
+def _read_table(folder: Path, name: str, columns: list[str] | None = None, ranks: list[int] | None = None,
+                dictionary: bool = False) -> Any:
     """One table of a folder: its top-level file, or the partitions of ``ranks`` (default: every
-    ``rank=N/`` present), as one Arrow table of the current schema."""
+    ``rank=N/`` present), as one Arrow table of the current schema (``dictionary``: string columns
+    dictionary-encoded, one dictionary per file)."""
     import pyarrow as pa
 
     from ._schema import ADDED_IN
 
     single = folder / f"{name}.parquet"
     if single.exists():
-        return _read_file(single, name, columns)
+        return _read_file(single, name, columns, dictionary)
     if ranks is not None:  # meta.json's ranks: a partition it does not list is not part of the dataset
         parts = [p for p in (folder / f"rank={r}" / f"{name}.parquet" for r in sorted(ranks)) if p.exists()]
     else:
         parts = sorted(folder.glob(f"rank=*/{name}.parquet"), key=lambda p: int(p.parent.name.split("=")[1]))
+    schema = _schema_of(name, dictionary)
     if not parts:
         if name in ADDED_IN:  # a folder written before the table existed
-            empty = arrow_schema(name).empty_table()
+            empty = schema.empty_table()
             return empty.select(columns) if columns else empty
         raise TraceFolderError(f"{folder}: table {name!r} is missing ({name}.parquet)")
-    schema = arrow_schema(name)
     if columns:
         schema = pa.schema([schema.field(c) for c in columns])
-    return pa.concat_tables([_read_file(p, name, columns) for p in parts]).cast(schema)
+    return pa.concat_tables([_read_file(p, name, columns, dictionary) for p in parts]).cast(schema)
 
 
 def load(path: str | os.PathLike[str], rank: int | None = None) -> Trace:

@@ -339,7 +339,7 @@ def test_report_reads_what_it_prefetched(tmp_path: Path) -> None:
     d = skiprof.report(t).to_dict()
     assert t._pending == {}
     direct = skiprof.load(t.path)
-    direct.prefetch = lambda wanted: None  # type: ignore[method-assign]
+    direct.prefetch = lambda wanted, **how: None  # type: ignore[method-assign]
     assert skiprof.report(direct).to_dict() == d
     # A trace with reads in flight pickles (to a worker, say), and the copy reads for itself
     import pickle

@@ -1,0 +1,81 @@
+"""String columns read as stored (Parquet dictionaries) give the same Codes as strings encoded here:
+the same value in every row, whatever the chunks, their dictionaries (duplicated, unused or
+differently ordered entries) and the nulls."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import skiprof
+from conftest import run_cli
+from kineto import kernel, op, runtime, write_trace
+from skiprof._schema import TABLES, VIEW_READS
+from skiprof.analyzers._cols import from_arrow
+
+values = st.one_of(st.none(), st.sampled_from(["aten::mm", "aten::add", "k<a > b>", "", "é"]))
+
+
+@st.composite
+def dictionary_chunk(draw: st.DrawFn) -> pa.DictionaryArray:
+    """One chunk: rows as indices into a dictionary that may repeat values and hold unused ones."""
+    words = draw(st.lists(st.sampled_from(["aten::mm", "aten::add", "k<a > b>", "", "é"]), min_size=1, max_size=6))
+    rows = draw(st.lists(st.one_of(st.none(), st.integers(0, len(words) - 1)), max_size=20))
+    return pa.DictionaryArray.from_arrays(pa.array(rows, pa.int32()), pa.array(words, pa.string()))
+
+
+@given(st.lists(dictionary_chunk(), max_size=4))
+@settings(max_examples=200, deadline=None)
+def test_dictionary_codes_equal_encoded_strings(chunks: list[pa.DictionaryArray]) -> None:
+    dict_type = pa.dictionary(pa.int32(), pa.string())
+    as_dict = pa.table({"s": pa.chunked_array(chunks, dict_type)})
+    as_str = pa.table({"s": pa.chunked_array([c.cast(pa.string()) for c in chunks], pa.string())})
+    got, want = from_arrow(as_dict)["s"], from_arrow(as_str)["s"]
+    assert got.tolist() == want.tolist() == as_str["s"].to_pylist()
+    assert len(set(got.values)) == len(got.values) and None not in got.values  # distinct values, nulls as -1
+    assert got.codes.dtype == np.int64
+
+
+def _events(offset: int) -> list[dict]:
+    ev = []
+    for i in range(6):
+        t = offset + i * 100
+        ev += [op(f"aten::op{i % 3}", t, 50), runtime("cudaLaunchKernel", t + 5, 5, offset + i),
+               kernel(f"k{(i + offset) % 4}", t + 20, 10, offset + i)]
+    return ev
+
+
+@pytest.mark.parametrize("reader", ["ParquetReader", "ParquetFile"])
+def test_a_view_reads_every_table_as_the_strings_it_holds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reader: str) -> None:
+    """Two ranks from two files (one dictionary each), one written before a column existed: every
+    view table read as stored equals the same table read as strings, row by row (through pyarrow's
+    reader class, and through ParquetFile where a pyarrow has no such class)."""
+    if reader == "ParquetFile":
+        from skiprof import _arrow
+
+        monkeypatch.setattr(_arrow, "parquet_reader", lambda: None)
+    run, src = tmp_path / "run", tmp_path / "ranks"
+    src.mkdir()
+    for rank in (0, 1):
+        write_trace(src / f"rank{rank}.json", _events(1000 * rank), distributedInfo={"backend": "nccl", "rank": rank, "world_size": 2})
+    res = run_cli("import", str(src), "-o", str(run), "--no-report")
+    assert res.returncode == 0, res.stderr
+    # Rank 1's kernels table as an older version wrote it: without its op_name column
+    part = run / "rank=1" / "kernels.parquet"
+    old = pq.read_table(part)
+    pq.write_table(old.drop_columns(["op_name"]), part)
+    t = skiprof.load(run)
+    for name in ("ops", "launches", "kernels", "regions", "metrics", "memory"):
+        assert name in TABLES
+        stored = from_arrow(t.table(name, VIEW_READS[name], dictionary=True))
+        plain = from_arrow(t.table(name, VIEW_READS[name]))
+        assert stored.data.keys() == plain.data.keys()
+        for col, v in plain.data.items():
+            w = stored[col]
+            assert (w.tolist() == v.tolist()) if hasattr(v, "tolist") and not isinstance(v, np.ndarray) else np.array_equal(w, v), (name, col)
+    assert None in from_arrow(t.table("kernels", None, dictionary=True))["op_name"].tolist()  # rank 1's rows
