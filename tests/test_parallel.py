@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import skiprof
 import skiprof.ingest as ingest
 from conftest import TRACES, needs_shared
 from kineto import kernel, op, runtime, write_trace
+from skiprof._strings import Strings
 from skiprof.ingest._stream import TraceText
 
 
@@ -223,3 +225,43 @@ def test_building_on_two_threads_gives_the_same_tables(tmp_path: Path, monkeypat
     for name in ("ops", "launches", "kernels", "regions", "memory", "counters"):
         assert in_turn.tables[name].equals(threads.tables[name]), name
     assert in_turn.stats == threads.stats
+
+
+def _same_value(a: object, b: object) -> bool:
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.dtype == b.dtype and np.array_equal(a, b)
+    if isinstance(a, Strings) or isinstance(b, Strings):
+        return isinstance(a, Strings) and isinstance(b, Strings) and a.data == b.data and _same_value(a.offsets, b.offsets) \
+            and (a.valid is None) == (b.valid is None) and (a.valid is None or _same_value(a.valid, b.valid))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same_value(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(_same_value(x, y) for x, y in zip(a, b))
+    return bool(a == b)
+
+
+_COUNTER = {"ph": "C", "name": "skiprof.nvml", "pid": "GPU 0", "tid": 0, "ts": 35, "args": {"device": 0, "gpu_util_pct": 50}}
+
+
+@pytest.mark.parametrize("extra", [
+    [],  # no counter event and no "C" in the text
+    [_COUNTER],  # a counter event: decoded again with raw args
+    [op("C", 40, 5)],  # "C" in the text, no counter event
+    [{**_COUNTER, "args": {"External id": "not a number", "value": 3}}],  # typed args that do not fit
+    [_COUNTER, op("aten::late", 2**44 + 0.5, 1)],  # a time float64 cannot keep: decoded exactly as well
+])
+def test_pieces_decode_as_when_searched_for_counters(extra: list[dict]) -> None:
+    """A piece decoded without first searching it for counter events gives what decoding it with that
+    search's answer gives: the same columns, the same counts of what was skipped."""
+    import json
+
+    from skiprof.ingest._events import _may_hold_counters, decode_piece
+
+    text = json.dumps(_events(6) + extra).encode()
+    searched = decode_piece(text, {}, _may_hold_counters(text))
+    for given in (text, memoryview(text)):
+        found = decode_piece(given, {})
+        assert _same_value(found.groups, searched.groups) and found.ignored == searched.ignored
+        assert found.exact == searched.exact and found.pid_labels == searched.pid_labels
+    if any(e.get("ph") == "C" for e in extra):
+        assert "counter" in searched.groups

@@ -143,34 +143,56 @@ class Batch:
         self.pid_labels: dict[str, int] = {}
         self.exact = False
         self.raw_args = False
+        self.counters_unknown = False  # decoded with typed args on trial: _group stops at a counter event
 
 
 class _NeedsExact(Exception):
     """A float timestamp too large for float64 to keep its decimals: decode the piece exactly."""
 
 
+class _NeedsRaw(Exception):
+    """Counter events in a piece decoded with typed args: decode it again with its args raw."""
+
+
 def decode_piece(text: bytes | memoryview, pid_labels: dict[str, int], counters: bool | None = None) -> Batch:
     """Decode one JSON array of events into a Batch; raises msgspec.DecodeError on bad JSON.
-    ``counters``: whether the text may hold counter events (found in it when not given)."""
-    if counters is None:
-        counters = b'"C"' in text
+    ``counters``: whether the text may hold counter events (None: not known; decoded with typed args
+    first, as most pieces hold none, and again with raw args where counter events turn up)."""
     try:
-        return _decode_piece(text, pid_labels, counters)
+        return _decode_unknown(text, pid_labels) if counters is None else _decode_piece(text, pid_labels, counters)
     except UnicodeDecodeError:
         # Text that is not UTF-8: keep what can be read, with U+FFFD for the bad bytes.
-        batch = _decode_piece(bytes(text).decode("utf-8", "replace").encode(), pid_labels, counters)
+        fixed = bytes(text).decode("utf-8", "replace").encode()
+        batch = _decode_piece(fixed, pid_labels, _may_hold_counters(fixed) if counters is None else counters)
         batch.ignored["invalid_utf8_pieces"] += 1
         return batch
 
 
-def _decode_piece(text: bytes | memoryview, pid_labels: dict[str, int], raw: bool) -> Batch:
+def _decode_unknown(text: bytes | memoryview, pid_labels: dict[str, int]) -> Batch:
+    """A piece that may or may not hold counter events. Not searched for them first: a search reads
+    the whole piece once more, a tenth of a worker's time on a large trace."""
+    try:
+        return _decode_piece(text, pid_labels, False, unknown=True)
+    except _NeedsRaw:  # counter events, or typed args that do not fit: decode as a piece that may hold them
+        return _decode_piece(text, pid_labels, _may_hold_counters(text))
+
+
+def _may_hold_counters(text: bytes | memoryview) -> bool:
+    """Whether the text has a counter phase in it at all (a memoryview is searched as bytes)."""
+    return b'"C"' in (text if isinstance(text, bytes) else bytes(text))
+
+
+def _decode_piece(text: bytes | memoryview, pid_labels: dict[str, int], raw: bool, unknown: bool = False) -> Batch:
     """Decode one piece fast (float times, typed args); fall back to a lenient decode of bad events, and to exact
     times where floats would lose nanoseconds. ``raw``: keep args raw (possibly counter events, whose args keys
-    are not known in advance)."""
+    are not known in advance). ``unknown``: typed args only on trial; _NeedsRaw where they do not serve."""
     batch = Batch()
+    batch.counters_unknown = unknown
     try:
         events = _DECODERS[(False, raw)].decode(text)
     except msgspec.ValidationError:
+        if unknown:
+            raise _NeedsRaw from None
         events = _lenient(text, exact=False, batch=batch)
         raw = True
     batch.raw_args = raw
@@ -178,9 +200,12 @@ def _decode_piece(text: bytes | memoryview, pid_labels: dict[str, int], raw: boo
         _group(events, batch, pid_labels)
     except _NeedsExact:
         batch = Batch()
+        batch.counters_unknown = unknown
         try:
             events = _DECODERS[(True, raw)].decode(text)
         except msgspec.ValidationError:
+            if unknown:
+                raise _NeedsRaw from None
             events = _lenient(text, exact=True, batch=batch)
             raw = True
         batch.exact, batch.raw_args = True, raw
@@ -279,6 +304,8 @@ def _group(events: list[Any], batch: Batch, pid_labels: dict[str, int]) -> None:
     """Sort decoded events into groups by (phase, category) and turn each group into columns of ``batch``; count the
     rest as ignored."""
     codes, pairs = _pair_codes(events)
+    if batch.counters_unknown and any(p == "C" for p, _ in pairs):
+        raise _NeedsRaw  # counter args have keys of their own: typed args dropped them
     counts = np.bincount(codes, minlength=len(pairs))
     members: dict[str, list[int]] = {}
     for code, (p, c) in enumerate(pairs):

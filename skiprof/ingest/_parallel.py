@@ -84,8 +84,7 @@ def _decode_slot(offset: int, length: int, result_at: int, path: str) -> Result:
     from ._events import decode_piece
 
     slots = _SLOTS[0]
-    counters = slots.find(b'"C"', offset, offset + length) >= 0
-    batch = decode_piece(memoryview(slots)[offset: offset + length], {}, counters)
+    batch = decode_piece(memoryview(slots)[offset: offset + length], {})
     out = _RegionWriter(slots, result_at, result_at + RESULT_BYTES)
     try:
         pickle.dump(batch, out, protocol=5)
