@@ -88,9 +88,10 @@ def chain_columns(view: View, *, max_len: int = 4, threshold: float = 0.8, min_c
                 continue
             members = starts[by_gram[bounds[g]:bounds[g + 1]]]
             rows.append((tuple(names[c] for c in gram), length, int(count), int(first_count[int(gram[0]) + 1]),
-                         float(ps), float(count * (length - 1) * cost), ", ".join(_most_common(ops[members], op_names))))
+                         float(ps), float(count * (length - 1) * cost), members))
     rows.sort(key=lambda r: (-r[5], -r[2], r[0]))  # chains are tuples of names: a total, file-independent order
-    rows = rows[:top]
+    # The launching ops only of the chains kept (a trace can have hundreds that pass the threshold).
+    rows = [(*r[:6], ", ".join(_most_common(ops[r[6]], op_names))) for r in rows[:top]]
     return {c: [r[i] for r in rows] for i, c in enumerate(_COLS)}
 
 
