@@ -93,9 +93,13 @@ def _empty(name: str) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
-def _name_key(names: pa.Array) -> np.ndarray:
-    """A number per row that orders equal-time events by name, whatever order the file lists them in."""
-    enc = dictionary_encode(names)
+def _name_key(cols: dict[str, Any]) -> np.ndarray:
+    """A number per row that orders equal-time events by name, whatever order the file lists them in.
+
+    Leaves ``cols["name"]`` dictionary-encoded (the encoding the key is made from), which _sorted
+    then reorders through its codes."""
+    enc = dictionary_encode(_as_arrow(cols["name"]))
+    cols["name"] = enc
     crc = np.array([zlib.crc32((v or "").encode()) for v in enc.dictionary.to_pylist()] + [0], np.int64)
     idx = to_numpy(enc.indices)
     return crc[np.where(idx >= 0, idx, len(crc) - 1)]
@@ -110,7 +114,14 @@ def _sorted(cols: dict[str, Any], keys: tuple[np.ndarray, ...]) -> tuple[dict[st
     out: dict[str, Any] = {}
     for name in list(cols):
         col = cols.pop(name)
-        out[name] = col[order] if isinstance(col, np.ndarray) else take(col, order)
+        if isinstance(col, np.ndarray):
+            out[name] = col[order]
+        elif isinstance(col, pa.DictionaryArray):
+            # Gathered from the few distinct names, which stay in cache, instead of from every row's
+            # copy: kernel names are long, and a gather over all of them was the build's slowest step.
+            out[name] = take(col.dictionary, take(col.indices, order))
+        else:
+            out[name] = take(col, order)
     return out, order
 
 
@@ -214,7 +225,7 @@ class _Ops:
             self.cpu_local_parent = np.zeros(0, np.int64)
             return
         n = len(host["ts"])
-        host, order = _sorted(host, (_name_key(_as_arrow(host["name"])), -host["dur"], host["ts"], thr))
+        host, order = _sorted(host, (_name_key(host), -host["dur"], host["ts"], thr))
         self.thr = thr[order]
         parent, depth = nest(self.thr, host["ts"], host["dur"])
         self.cpu_idx = np.flatnonzero(eq_mask(host["cat"], "cpu_op"))
@@ -233,7 +244,7 @@ def _as_arrow(values: Any) -> pa.Array:
 
 
 def _sort_runtime(runtime: dict[str, Any], thr: np.ndarray) -> tuple[dict[str, Any], np.ndarray]:
-    keys = (_name_key(_as_arrow(runtime["name"])), runtime["correlation"], -runtime["dur"], runtime["ts"], thr)
+    keys = (_name_key(runtime), runtime["correlation"], -runtime["dur"], runtime["ts"], thr)
     runtime, order = _sorted(runtime, keys)
     return runtime, thr[order]
 
@@ -305,7 +316,7 @@ def _launch_of(device: dict[str, Any], runtime: dict[str, Any] | None, flows: di
 
 def _sort_device(device: dict[str, Any]) -> dict[str, Any]:
     """The device activities sorted on their content (name, correlation, duration, time, thread)."""
-    keys = (_name_key(_as_arrow(device["name"])), device["correlation"], device["dur"], device["ts"], device["tid"], device["pid"])
+    keys = (_name_key(device), device["correlation"], device["dur"], device["ts"], device["tid"], device["pid"])
     return _sorted(device, keys)[0]
 
 
@@ -417,7 +428,7 @@ def _regions(rank: int, host: dict[str, Any] | None, gpu: dict[str, Any] | None)
             })
     if gpu:
         n = len(gpu["ts"])
-        gpu, _ = _sorted(gpu, (_name_key(_as_arrow(gpu["name"])), gpu["dur"], gpu["ts"], gpu["tid"], gpu["pid"]))
+        gpu, _ = _sorted(gpu, (_name_key(gpu), gpu["dur"], gpu["ts"], gpu["tid"], gpu["pid"]))
         parts.append({
             "rank": np.full(n, rank, np.int32), "pid": gpu["pid"], "tid": gpu["tid"], "name": gpu["name"],
             "kind": str_array(["gpu_annotation"] * n), "ts": gpu["ts"], "dur": gpu["dur"],
@@ -476,7 +487,7 @@ def _counters(rank: int, counters: dict[str, Any] | None) -> pa.Table:
     """The counters table, sorted on its content (so the file's order never shows)."""
     if not counters or not len(counters["ts"]):
         return _empty("counters")
-    counters, _ = _sorted(counters, (counters["value"], _name_key(_as_arrow(counters["name"])), counters["device"], counters["ts"]))
+    counters, _ = _sorted(counters, (counters["value"], _name_key(counters), counters["device"], counters["ts"]))
     counters["rank"] = np.full(len(counters["ts"]), rank, np.int32)
     return _table("counters", counters)
 
