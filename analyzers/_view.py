@@ -24,7 +24,8 @@ __all__ = ["View", "select", "in_windows", "read_cols"]
 
 def read_cols(trace: Any, name: str) -> Cols:
     """A table as the analyses read it: the columns of VIEW_READS (input shapes and other wide columns
-    stay on disk), strings as stored, dictionary-encoded (no string per row is ever made)."""
+    stay on disk), strings dictionary-encoded by the Parquet reader as it decodes them (no string
+    per row is ever made here)."""
     return from_arrow(trace.table(name, VIEW_READS[name], dictionary=True))
 
 

@@ -107,7 +107,8 @@ def parquet_reader() -> Any:
 
 def read_parquet(path: Path, wanted: list[str], dictionary: list[str] | None = None) -> pa.Table:
     """The columns of ``wanted`` that a Parquet file has; those in ``dictionary`` (string columns)
-    come back dictionary-encoded, as Parquet stores them, instead of as one string per row.
+    come back dictionary-encoded (the reader encodes them as it decodes them, in its own threads)
+    instead of as one string per row.
 
     Through pyarrow's Parquet reader directly where it can: ``pyarrow.parquet`` imports the
     filesystem layer (S3, TLS) on the way, a tenth of a short command's run. Not read_table either:

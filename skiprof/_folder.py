@@ -216,7 +216,7 @@ class Trace:
 
     def table(self, name: str, columns: Sequence[str] | None = None, *, dictionary: bool = False) -> Any:
         """One table as Arrow, all ranks together (only ``columns``, when given). ``dictionary``: its
-        string columns may come dictionary-encoded, as stored (read once by a view, never cached:
+        string columns come back dictionary-encoded by the reader (read once by a view, never cached:
         ``frame()`` and the notebook get plain strings)."""
         if name not in TABLES:
             raise TraceFolderError(f"{self.path}: no table named {name!r} (have {', '.join(TABLES)})")

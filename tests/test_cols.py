@@ -1,4 +1,4 @@
-"""String columns read as stored (Parquet dictionaries) give the same Codes as strings encoded here:
+"""String columns read dictionary-encoded (by the Parquet reader) give the same Codes as strings encoded here:
 the same value in every row, whatever the chunks, their dictionaries (duplicated, unused or
 differently ordered entries) and the nulls."""
 from __future__ import annotations
@@ -53,7 +53,7 @@ def _events(offset: int) -> list[dict]:
 @pytest.mark.parametrize("reader", ["ParquetReader", "ParquetFile"])
 def test_a_view_reads_every_table_as_the_strings_it_holds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reader: str) -> None:
     """Two ranks from two files (one dictionary each), one written before a column existed: every
-    view table read as stored equals the same table read as strings, row by row (through pyarrow's
+    view table read dictionary-encoded equals the same table read as strings, row by row (through pyarrow's
     reader class, and through ParquetFile where a pyarrow has no such class)."""
     if reader == "ParquetFile":
         from skiprof import _arrow
