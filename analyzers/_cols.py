@@ -67,26 +67,21 @@ class Cols:
 
 
 def from_arrow(table: Any) -> Cols:
-    """Cols from a pyarrow Table: strings become Codes (read as dictionaries where the table has them,
-    else dictionary-encoded here), everything else numpy."""
+    """Cols from a pyarrow Table: strings become Codes (read dictionary-encoded where the table has
+    them so, else encoded here first), everything else numpy."""
     import pyarrow as pa
 
-    from skiprof._arrow import to_numpy
+    from skiprof._arrow import dictionary_encode, to_numpy
 
     data: dict[str, Any] = {}
     for name in table.column_names:
         col = table[name]
+        if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+            col = pa.chunked_array([dictionary_encode(col.combine_chunks())])
         if pa.types.is_dictionary(col.type):
             data[name] = _dictionary_codes(col)
-            continue
-        col = col.combine_chunks()
-        if col.type in ("string", "large_string") or str(col.type) in ("string", "large_string"):
-            from skiprof._arrow import dictionary_encode
-
-            enc = dictionary_encode(col)
-            data[name] = Codes(to_numpy(enc.indices).astype(np.int64), enc.dictionary.to_pylist())
         else:
-            data[name] = to_numpy(col, writable=False)
+            data[name] = to_numpy(col.combine_chunks(), writable=False)
     return Cols(data)
 
 
