@@ -100,11 +100,9 @@ class TableWriter:
 
 
 def _write_table(path: Path, table: Any) -> None:
-    import pyarrow.parquet as pq
+    from ._arrow import write_parquet
 
-    # Row groups of 64k rows bound the writer's buffers. Dictionary encoding is off: with
-    # zstd the files come out smaller without it, and write and read faster.
-    pq.write_table(table, path, compression="zstd", compression_level=1, row_group_size=1 << 16, use_dictionary=False)
+    write_parquet(path, table)
 
 
 def write_rank(folder: Path, rt: Any, partitioned: bool, writer: TableWriter | None = None) -> None:
