@@ -143,6 +143,27 @@ PARQUET_OPTIONS: dict[str, Any] = {"compression": "zstd", "compression_level": 1
 ROW_GROUP_ROWS = 1 << 16
 
 
+def parquet_writer() -> Any:
+    """pyarrow's Parquet writer class, or None where this pyarrow has none (write_parquet falls back)."""
+    try:
+        from pyarrow._parquet import ParquetWriter
+    except ImportError:
+        return None
+    return ParquetWriter
+
+
+def _direct_writer(path: Path, schema: pa.Schema) -> Any:
+    """pyarrow's writer class opened on ``path`` with the options of ``pq.write_table``; None where this
+    pyarrow has no such class, or one with another interface."""
+    writer_class = parquet_writer()
+    if writer_class is None:
+        return None
+    try:
+        return writer_class(str(path), schema, version="2.6", writer_engine_version="V2", **PARQUET_OPTIONS)
+    except (AttributeError, TypeError):
+        return None
+
+
 def write_parquet(path: Path, table: pa.Table) -> None:
     """Write ``table`` to ``path`` as Parquet (PARQUET_OPTIONS), removing a partial file on failure.
 
@@ -151,11 +172,8 @@ def write_parquet(path: Path, table: pa.Table) -> None:
     process). The same C++ writer with the same properties: the files are byte for byte those of
     ``pyarrow.parquet.write_table``, which is the fallback where the private class differs.
     """
-    try:
-        from pyarrow._parquet import ParquetWriter
-
-        writer = ParquetWriter(str(path), table.schema, version="2.6", writer_engine_version="V2", **PARQUET_OPTIONS)
-    except (ImportError, AttributeError, TypeError):
+    writer = _direct_writer(path, table.schema)
+    if writer is None:
         import pyarrow.parquet as pq
 
         pq.write_table(table, path, row_group_size=ROW_GROUP_ROWS, **PARQUET_OPTIONS)

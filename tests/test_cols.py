@@ -79,3 +79,44 @@ def test_a_view_reads_every_table_as_the_strings_it_holds(tmp_path: Path, monkey
             w = stored[col]
             assert (w.tolist() == v.tolist()) if hasattr(v, "tolist") and not isinstance(v, np.ndarray) else np.array_equal(w, v), (name, col)
     assert None in from_arrow(t.table("kernels", None, dictionary=True))["op_name"].tolist()  # rank 1's rows
+
+
+
+def _sample_table() -> pa.Table:
+    return pa.table({"rank": pa.array([0, 0, 1], pa.int32()), "ts": pa.array([3, 1, 2], pa.int64()),
+                     "name": pa.array(["aten::mm", None, "k<a > b>"], pa.string())})
+
+
+def test_tables_are_written_as_pyarrow_parquet_writes_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """write_parquet through pyarrow's writer class gives the bytes of pq.write_table with the same options,
+    and the fallback (a pyarrow without that class) writes the same file."""
+    from skiprof import _arrow
+
+    table = _sample_table()
+    _arrow.write_parquet(tmp_path / "direct.parquet", table)
+    pq.write_table(table, tmp_path / "public.parquet", row_group_size=_arrow.ROW_GROUP_ROWS, **_arrow.PARQUET_OPTIONS)
+    monkeypatch.setattr(_arrow, "parquet_writer", lambda: None)
+    _arrow.write_parquet(tmp_path / "fallback.parquet", table)
+    direct = (tmp_path / "direct.parquet").read_bytes()
+    assert direct == (tmp_path / "public.parquet").read_bytes() == (tmp_path / "fallback.parquet").read_bytes()
+    assert pq.read_table(tmp_path / "direct.parquet").equals(table)
+
+
+def test_a_failed_write_leaves_no_partial_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A write that fails after the file was opened (a full disk, say) raises that error, and the file is gone."""
+    import errno
+
+    from skiprof import _arrow
+
+    real = _arrow.parquet_writer()
+    assert real is not None
+
+    class FullDisk(real):  # type: ignore[misc, valid-type]
+        def write_table(self, table: pa.Table, row_group_size: int | None = None) -> None:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(_arrow, "parquet_writer", lambda: FullDisk)
+    path = tmp_path / "t.parquet"
+    with pytest.raises(OSError, match="No space"):
+        _arrow.write_parquet(path, _sample_table())
+    assert not path.exists()
