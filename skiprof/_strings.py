@@ -10,7 +10,8 @@ from typing import Any
 import msgspec
 import numpy as np
 
-__all__ = ["Strings", "encode_strings", "raw_json_strings", "compact_json_texts", "strings_from_codes", "concat_strings"]
+__all__ = ["Strings", "Coded", "encode_strings", "raw_json_strings", "raw_json_coded", "compact_json_texts",
+           "concat_strings", "strings_list", "bytes_strings"]
 
 
 class Strings(msgspec.Struct, frozen=True):
@@ -28,6 +29,21 @@ class Strings(msgspec.Struct, frozen=True):
         return len(self.offsets) - 1
 
 
+class Coded(msgspec.Struct, frozen=True):
+    """A column of few distinct strings as a code per row into a list of values (a dictionary).
+
+    Decoding workers send names this way: the values travel once per piece instead of once per
+    row (kernel names are long), and the parent joins the pieces by their values, not their rows.
+    A value may appear twice (two JSON spellings of one string); codes are never negative.
+    """
+
+    codes: np.ndarray  # int32, one per row
+    values: Strings
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+
 def encode_strings(values: list[str | None] | list[str]) -> Strings:
     """Encode Python strings (None for null) into buffers."""
     n = len(values)
@@ -40,6 +56,17 @@ def encode_strings(values: list[str | None] | list[str]) -> Strings:
     np.cumsum(np.fromiter(map(len, parts), np.int64, n), out=offsets[1:])
     valid = np.fromiter((v is not None for v in values), bool, n) if has_null else None
     return Strings(offsets, b"".join(parts), valid)
+
+
+def bytes_strings(values: list[bytes | None]) -> Strings:
+    """Strings from UTF-8 bytes (None for null), as encode_strings does from str."""
+    n = len(values)
+    has_null = None in values
+    parts = [b"" if v is None else v for v in values] if has_null else values
+    offsets = np.zeros(n + 1, np.int64)
+    np.cumsum(np.fromiter(map(len, parts), np.int64, n), out=offsets[1:])  # type: ignore[arg-type]
+    valid = np.fromiter((v is not None for v in values), bool, n) if has_null else None
+    return Strings(offsets, b"".join(parts), valid)  # type: ignore[arg-type]
 
 
 def raw_json_strings(raws: list[Any]) -> Strings:
@@ -57,7 +84,13 @@ def raw_json_strings(raws: list[Any]) -> Strings:
     buf = np.frombuffer(joined, np.uint8)
     plain = b"\\" not in joined and (n == 0 or (bool((buf[starts] == 34).all()) and bool((lens >= 2).all())))
     if not plain:
-        values = msgspec.json.decode(b"[" + b",".join(raws) + b"]")
+        blob = b"[" + b",".join(raws) + b"]"
+        try:
+            values = msgspec.json.decode(blob)
+        except msgspec.DecodeError:
+            # Bytes that are not UTF-8 inside a name: U+FFFD for them, as names without escapes get
+            # when the build validates them (anything else still fails, as corrupt JSON).
+            values = msgspec.json.decode(blob.decode("utf-8", "replace").encode())
         # A name that is null or not a string is kept as text ("" for null): names are never null.
         return encode_strings([v if isinstance(v, str) else ("" if v is None else str(v)) for v in values])
     keep = np.ones(len(buf), bool)
@@ -66,6 +99,28 @@ def raw_json_strings(raws: list[Any]) -> Strings:
     offsets = np.zeros(n + 1, np.int64)
     np.cumsum(lens - 2, out=offsets[1:])
     return Strings(offsets, buf[keep].tobytes(), None)
+
+
+def raw_json_coded(raws: list[Any]) -> Coded:
+    """Raw JSON string literals (names) as codes into their distinct literals, decoded once each
+    (raw_json_strings). Literals are told apart as bytes: each piece is cut out of one joined
+    buffer (JSON text holds no raw NUL byte), so no Python str is made per row."""
+    n = len(raws)
+    parts = b"\x00".join(raws).split(b"\x00")
+    if len(parts) != n:  # a NUL inside a literal after all: one bytes object per row instead
+        parts = [bytes(r) for r in raws]
+    index: dict[bytes, int] = {}
+    codes = np.fromiter([index.setdefault(p, len(index)) for p in parts], np.int32, n)
+    return Coded(codes, raw_json_strings(list(index)))
+
+
+def strings_list(s: Strings) -> list[bytes | None]:
+    """The values of Strings as bytes (None for null): for the few distinct values of a Coded column."""
+    data, offsets = s.data, s.offsets.tolist()
+    out: list[bytes | None] = [data[a:b] for a, b in zip(offsets[:-1], offsets[1:])]
+    if s.valid is not None:
+        out = [v if ok else None for v, ok in zip(out, s.valid.tolist())]
+    return out
 
 
 def compact_json_texts(raws: list[Any]) -> Strings | None:
@@ -81,25 +136,6 @@ def compact_json_texts(raws: list[Any]) -> Strings | None:
     np.cumsum(lens, out=offsets[1:])
     valid = lens > 0
     return Strings(offsets, b"".join(parts), None if valid.all() else valid)
-
-
-def strings_from_codes(codes: np.ndarray, values: list[str]) -> Strings:
-    """``values[code]`` for every code, built with numpy (a column of few distinct values, such as
-    an event category): the distinct values are laid out once as rows of a byte matrix."""
-    enc = [v.encode() for v in values]
-    lens = np.fromiter(map(len, enc), np.int64, len(enc))
-    n = len(codes)
-    offsets = np.zeros(n + 1, np.int64)
-    if n == 0 or not len(enc):
-        return Strings(offsets, b"", None)
-    width = max(int(lens.max()), 1)
-    table = np.zeros((len(enc), width), np.uint8)
-    for i, b in enumerate(enc):
-        table[i, :len(b)] = np.frombuffer(b, np.uint8)
-    row_lens = lens[codes]
-    np.cumsum(row_lens, out=offsets[1:])
-    data = table[codes][np.arange(width) < row_lens[:, None]]
-    return Strings(offsets, data.tobytes(), None)
 
 
 def concat_strings(parts: list[Strings]) -> Strings:

@@ -6,12 +6,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import skiprof
 import skiprof.ingest as ingest
 from conftest import TRACES, needs_shared
 from kineto import kernel, op, runtime, write_trace
-from skiprof._strings import Strings
+from skiprof._strings import Coded, Strings
 from skiprof.ingest._stream import TraceText
 
 
@@ -233,6 +235,8 @@ def _same_value(a: object, b: object) -> bool:
     if isinstance(a, Strings) or isinstance(b, Strings):
         return isinstance(a, Strings) and isinstance(b, Strings) and a.data == b.data and _same_value(a.offsets, b.offsets) \
             and (a.valid is None) == (b.valid is None) and (a.valid is None or _same_value(a.valid, b.valid))
+    if isinstance(a, Coded) or isinstance(b, Coded):
+        return isinstance(a, Coded) and isinstance(b, Coded) and _same_value(a.codes, b.codes) and _same_value(a.values, b.values)
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(_same_value(a[k], b[k]) for k in a)
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
@@ -259,9 +263,42 @@ def test_pieces_decode_as_when_searched_for_counters(extra: list[dict]) -> None:
 
     text = json.dumps(_events(6) + extra).encode()
     searched = decode_piece(text, {}, _may_hold_counters(text))
-    for given in (text, memoryview(text)):
-        found = decode_piece(given, {})
+    for handed in (text, memoryview(text)):
+        found = decode_piece(handed, {})
         assert _same_value(found.groups, searched.groups) and found.ignored == searched.ignored
         assert found.exact == searched.exact and found.pid_labels == searched.pid_labels
     if any(e.get("ph") == "C" for e in extra):
         assert "counter" in searched.groups
+
+
+# Names as a trace may spell them: escapes, two spellings of one string, non-ASCII, invalid UTF-8
+# (written as raw bytes), and values that are not strings at all.
+_NAME_LITERALS = [b'"aten::mm"', b'"aten::\\u006dm"', b'"k<a > b>"', b'""', b'"\xc3\xa9"', b'"bad \xff byte"',
+                  b'"bad \xfe byte"', b"12", b"null", b'"tab\\tname"', b'"q\\"uote"']
+
+
+@given(st.lists(st.sampled_from(_NAME_LITERALS), max_size=40), st.lists(st.integers(0, 40), max_size=4))
+@settings(max_examples=300, deadline=None)
+def test_coded_names_join_to_the_names_they_spell(literals: list[bytes], cuts: list[int]) -> None:
+    """Names sent by pieces as codes into each piece's distinct literals, then joined into one dictionary,
+    read as the names decoded one by one (invalid UTF-8 as U+FFFD, null as "", numbers as their text),
+    wherever the pieces are cut; the joined dictionary holds each string once."""
+    import json
+
+    import msgspec
+
+    from skiprof._strings import raw_json_coded
+    from skiprof.ingest._build import _join_coded
+
+    raws = [msgspec.Raw(x) for x in literals]
+    bounds = sorted({0, len(raws), *[min(c, len(raws)) for c in cuts]})
+    parts = [raw_json_coded(raws[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
+    joined = _join_coded(parts)
+
+    def one(x: bytes) -> str:
+        v = json.loads(x.decode("utf-8", "replace"))
+        return v if isinstance(v, str) else ("" if v is None else str(v))
+
+    assert joined.to_pylist() == [one(x) for x in literals]
+    values = joined.dictionary.to_pylist()
+    assert len(values) == len(set(values)) or any(b"\xff" in x or b"\xfe" in x for x in literals)

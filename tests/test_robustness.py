@@ -192,3 +192,17 @@ def test_a_corrupt_file_is_refused_in_linear_time(tmp_path: Path, monkeypatch: p
     assert r.returncode == 2 and "corrupt" in r.stderr, r.stderr
     assert not (tmp_path / "o").exists()
     assert broken.count(b"]") > 50_000 and len(calls) <= _stream._TAIL_TRIES
+
+
+def test_names_that_are_not_utf8_import_with_a_replacement_character(tmp_path: Path) -> None:
+    """A name with bytes that are not UTF-8 is kept with U+FFFD for them, also when another name of the
+    same trace is written with escapes (which sends the names through a JSON decode)."""
+    events = [b'{"ph": "X", "cat": "cpu_op", "name": "aten::\\u006dm", "pid": 1, "tid": 1, "ts": 0, "dur": 5}',
+              b'{"ph": "X", "cat": "cpu_op", "name": "bad \xff byte", "pid": 1, "tid": 1, "ts": 10, "dur": 5}']
+    for escaped in (True, False):
+        src = tmp_path / f"t{escaped}.json"
+        src.write_bytes(b'{"traceEvents": [' + b", ".join(events if escaped else events[1:]) + b"]}")
+        res = run_cli("import", str(src), "-o", str(tmp_path / f"o{escaped}"), "--no-report")
+        assert res.returncode == 0, res.stderr
+        names = skiprof.load(tmp_path / f"o{escaped}").ops["name"].tolist()
+        assert names == (["aten::mm", "bad \ufffd byte"] if escaped else ["bad \ufffd byte"])

@@ -25,6 +25,7 @@ from .._arrow import (
 )
 from .._domain import copy_kind, launch_kind
 from .._schema import arrow_schema
+from .._strings import Coded, bytes_strings, strings_list
 from ._events import Batch
 from ._link import innermost_op, match_flows, match_ids, nest, thread_index, top_of
 
@@ -55,11 +56,25 @@ def _concat(batches: list[Batch], group: str) -> dict[str, Any] | None:
         vals = [p[key] for p in parts]
         if isinstance(vals[0], np.ndarray):
             out[key] = np.concatenate(vals)
+        elif isinstance(vals[0], Coded):
+            out[key] = _join_coded(vals)
         elif isinstance(vals[0], list):
             out[key] = [x for v in vals for x in v]
         else:
             out[key] = _valid_utf8(strings_to_arrow(concat_strings(vals)))
     return out
+
+
+def _join_coded(parts: list[Coded]) -> pa.DictionaryArray:
+    """One dictionary-encoded column from the pieces' Coded columns: each piece's distinct values are
+    numbered in one dictionary of the whole column (by their bytes), and its codes translated."""
+    index: dict[bytes | None, int] = {}
+    codes = []
+    for part in parts:
+        to_global = np.array([index.setdefault(v, len(index)) for v in strings_list(part.values)], np.int32)
+        codes.append(to_global[part.codes] if len(to_global) else part.codes)
+    values = _valid_utf8(strings_to_arrow(bytes_strings(list(index))))
+    return pa.DictionaryArray.from_arrays(to_arrow(np.concatenate(codes) if codes else np.zeros(0, np.int32)), values)
 
 
 def _map_names(names: pa.Array, fn: Any, width: int) -> list[pa.Array]:
@@ -98,7 +113,9 @@ def _name_key(cols: dict[str, Any]) -> np.ndarray:
 
     Leaves ``cols["name"]`` dictionary-encoded (the encoding the key is made from), which _sorted
     then reorders through its codes."""
-    enc = dictionary_encode(_as_arrow(cols["name"]))
+    names = cols["name"]
+    # Names come from the decoding already dictionary-encoded (_join_coded); other columns are encoded here.
+    enc = names if isinstance(names, pa.DictionaryArray) else dictionary_encode(_as_arrow(names))
     cols["name"] = enc
     crc = np.array([zlib.crc32((v or "").encode()) for v in enc.dictionary.to_pylist()] + [0], np.int64)
     idx = to_numpy(enc.indices)

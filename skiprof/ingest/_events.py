@@ -15,7 +15,7 @@ from typing import Any, Union
 import msgspec
 import numpy as np
 
-from .._strings import compact_json_texts, encode_strings, raw_json_strings, strings_from_codes
+from .._strings import Coded, compact_json_texts, encode_strings, raw_json_coded
 
 __all__ = ["Batch", "decode_piece", "HOST_CATS", "RUNTIME_CATS", "DEVICE_KINDS"]
 
@@ -81,7 +81,7 @@ def _event_union(suffix: str, *, exact: bool, raw_args: bool) -> Any:
     args_field: tuple[str, Any, Any] = ("args", msgspec.Raw, _EMPTY_ARGS) if raw_args else ("args", Union[_Args, None], None)
     full = [
         ("cat", str, ""),
-        # Kept as raw JSON text: names are copied straight into Arrow buffers, never made into str.
+        # Kept as raw JSON text: names are numbered by their bytes (raw_json_coded), never made into str.
         ("name", msgspec.Raw, _EMPTY_NAME),
         ("pid", PidLike, 0),
         ("tid", PidLike, 0),
@@ -419,6 +419,11 @@ def _opt_int(values: list[Any]) -> np.ndarray:
         return np.array([v if v is not None and _INT64_MIN <= v <= _INT64_MAX else -1 for v in values], dtype=np.int64)
 
 
+def _coded(codes: np.ndarray, values: list[str]) -> Coded:
+    """A column of few values (an event's category or kind) as its codes into them."""
+    return Coded(codes.astype(np.int32), encode_strings(values))
+
+
 def _base(chunk: _Chunk, idx: np.ndarray, batch: Batch) -> tuple[dict[str, Any], np.ndarray]:
     """Columns every timed group shares; drops events without a timestamp (counted)."""
     ok = chunk.ts_ok[idx]
@@ -427,7 +432,8 @@ def _base(chunk: _Chunk, idx: np.ndarray, batch: Batch) -> tuple[dict[str, Any],
         batch.no_ts += int((~ok).sum())
         idx = idx[ok]
     cols = {
-        "name": raw_json_strings([chunk.events[i].name for i in idx.tolist()]),
+        # As codes into the piece's distinct names: each name travels to the parent once per piece.
+        "name": raw_json_coded([chunk.events[i].name for i in idx.tolist()]),
         "pid": chunk.pid[idx],
         "tid": chunk.tid[idx],
         "ts": chunk.ts[idx],
@@ -443,7 +449,7 @@ def _host(chunk: _Chunk, idx: np.ndarray, batch: Batch, cat: Any) -> dict[str, A
     cols, idx2 = _base(chunk, idx, batch)
     args = _args(chunk, idx2)
     codes, cat_of = cat
-    cols["cat"] = strings_from_codes(codes if keep_all else codes[chunk.ts_ok[idx]], cat_of)
+    cols["cat"] = _coded(codes if keep_all else codes[chunk.ts_ok[idx]], cat_of)
     cols["external_id"] = _opt_int([a.external_id for a in args])
     dims = [a.input_dims for a in args]
     cols["input_dims"] = compact_json_texts(dims) or encode_strings([_compact(d) if d else None for d in dims])
@@ -468,7 +474,7 @@ def _device(chunk: _Chunk, idx: np.ndarray, batch: Batch, cat: Any) -> dict[str,
     cols, idx2 = _base(chunk, idx, batch)
     args = _args(chunk, idx2)
     codes, cat_of = cat
-    cols["kind"] = strings_from_codes(codes if keep_all else codes[chunk.ts_ok[idx]], [DEVICE_KINDS.get(c, "") for c in cat_of])
+    cols["kind"] = _coded(codes if keep_all else codes[chunk.ts_ok[idx]], [DEVICE_KINDS.get(c, "") for c in cat_of])
     cols["external_id"] = _opt_int([a.external_id for a in args])
     cols["correlation"] = _opt_int([a.correlation for a in args])
     cols["stream"] = _opt_int([a.stream for a in args])
