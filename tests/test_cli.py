@@ -4,6 +4,7 @@ from __future__ import annotations
 import gzip
 import importlib.util
 import json
+import os
 import textwrap
 from pathlib import Path
 
@@ -72,9 +73,10 @@ def test_exit_codes(tmp_path: Path, script: Path, mode: str, code: int) -> None:
 
 EXIT_SCRIPT = textwrap.dedent(
     """
-    import atexit, gc, pathlib, sys, threading, time, torch
+    import atexit, gc, os, pathlib, sys, threading, time, torch
     out = pathlib.Path(sys.argv[1])
     (out / "gc.txt").write_text(repr((gc.isenabled(), gc.get_threshold())))
+    (out / "env.txt").write_text(repr(os.environ.get("OPENBLAS_NUM_THREADS")))
 
     def late():
         time.sleep(0.5)  # still running when the script's last line is done
@@ -119,6 +121,24 @@ def test_exit_as_under_python(tmp_path: Path, under: str) -> None:
     pace = subprocess.run([sys.executable, "-c", "import gc; print(repr((gc.isenabled(), gc.get_threshold())))"],
                           capture_output=True, text=True, check=True).stdout.strip()
     assert (out / "gc.txt").read_text() == pace
+    # and the environment it would have had (skiprof's own commands keep OpenBLAS to one thread)
+    assert (out / "env.txt").read_text() == repr(os.environ.get("OPENBLAS_NUM_THREADS"))
+
+
+@pytest.mark.parametrize(("argv", "env", "want"), [
+    (["skiprof", "report", "run"], {}, "1"),
+    (["skiprof", "import", "t.json"], {}, "1"),
+    (["skiprof", "import", "t.json"], {"OPENBLAS_NUM_THREADS": "8"}, "8"),  # the user's choice stays
+    (["skiprof", "trace", "train.py"], {}, None),  # user code: python's environment
+    (["skiprof", "sweep", "train.py"], {}, None),  # its children run user code
+    (["skiprof", "calibrate"], {}, None),
+    (["skiprof"], {}, None),
+])
+def test_one_blas_thread_only_where_no_user_code_runs(argv: list[str], env: dict[str, str], want: str | None) -> None:
+    from skiprof._entry import quiet_blas
+
+    quiet_blas(argv, env)
+    assert env.get("OPENBLAS_NUM_THREADS") == want
 
 
 def test_module_mode(tmp_path: Path) -> None:
