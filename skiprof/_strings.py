@@ -61,12 +61,11 @@ def encode_strings(values: list[str | None] | list[str]) -> Strings:
 def bytes_strings(values: list[bytes | None]) -> Strings:
     """Strings from UTF-8 bytes (None for null), as encode_strings does from str."""
     n = len(values)
-    has_null = None in values
-    parts = [b"" if v is None else v for v in values] if has_null else values
+    parts = [b"" if v is None else v for v in values]
     offsets = np.zeros(n + 1, np.int64)
-    np.cumsum(np.fromiter(map(len, parts), np.int64, n), out=offsets[1:])  # type: ignore[arg-type]
-    valid = np.fromiter((v is not None for v in values), bool, n) if has_null else None
-    return Strings(offsets, b"".join(parts), valid)  # type: ignore[arg-type]
+    np.cumsum(np.fromiter(map(len, parts), np.int64, n), out=offsets[1:])
+    valid = np.fromiter((v is not None for v in values), bool, n) if None in values else None
+    return Strings(offsets, b"".join(parts), valid)
 
 
 def raw_json_strings(raws: list[Any]) -> Strings:
