@@ -90,6 +90,8 @@ EXIT_SCRIPT = textwrap.dedent(
 
     atexit.register(at_exit)
     atexit.register(broken)  # runs first (last registered), fails; the others still run
+    left_open = open(out / "open.txt", "w")  # never closed: python's shutdown flushes it
+    left_open.write("left open")
     threading.Thread(target=late).start()  # not a daemon: python waits for it
     torch.ones(4).sum()
     """
@@ -116,6 +118,7 @@ def test_exit_as_under_python(tmp_path: Path, under: str) -> None:
     assert r.returncode == 0, r.stderr
     assert (out / "thread.txt").read_text() == "thread"
     assert (out / "atexit.txt").read_text() == "atexit"
+    assert (out / "open.txt").read_text() == "left open"
     assert "atexit handler fails" in r.stderr
     # skiprof's own commands pace the garbage collector their way; the script gets python's pace
     pace = subprocess.run([sys.executable, "-c", "import gc; print(repr((gc.isenabled(), gc.get_threshold())))"],
@@ -123,6 +126,42 @@ def test_exit_as_under_python(tmp_path: Path, under: str) -> None:
     assert (out / "gc.txt").read_text() == pace
     # and the environment it would have had (skiprof's own commands keep OpenBLAS to one thread)
     assert (out / "env.txt").read_text() == repr(os.environ.get("OPENBLAS_NUM_THREADS"))
+
+
+TEARDOWN_SCRIPT = textwrap.dedent(
+    """
+    import atexit, torch
+
+    class Model:
+        def __init__(self):
+            self.torch = torch  # the script's globals may be gone when __del__ runs
+
+        def __del__(self):  # runs when python's shutdown frees the script's globals
+            with self.torch.profiler.record_function("teardown_marker"):
+                self.torch.ones(2).sum()
+            print("teardown ran")
+
+    def at_exit():
+        with torch.profiler.record_function("atexit_marker"):
+            torch.ones(2).sum()
+
+    model = Model()
+    atexit.register(at_exit)
+    torch.ones(4).sum()
+    """
+)
+
+
+def test_atexit_work_is_traced_and_teardown_is_not(tmp_path: Path) -> None:
+    """An atexit handler's work is the script's and is in the trace; the destructors that run as the
+    script's globals are freed (python's shutdown) run after the profiler has stopped."""
+    script = tmp_path / "teardown.py"
+    script.write_text(TEARDOWN_SCRIPT)
+    r = run_cli("trace", "-o", str(tmp_path / "t"), str(script))
+    assert r.returncode == 0, r.stderr
+    names = set(skiprof.load(tmp_path / "t").ops["name"])
+    assert "atexit_marker" in names and "teardown_marker" not in names
+    assert "teardown ran" in r.stdout and "Exception ignored" not in r.stderr
 
 
 @pytest.mark.parametrize(("argv", "env", "want"), [

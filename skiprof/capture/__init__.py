@@ -9,14 +9,14 @@ from typing import Any
 
 __all__ = [
     "CaptureOptions", "Session", "active_session", "region", "step", "KNOWN_REGIONS",
-    "Target", "resolve_target", "run_target", "finish_like_python", "ran_user_code", "expand_output",
+    "Target", "resolve_target", "run_target", "finish_like_python", "release_script", "ran_user_code", "expand_output",
     "default_output",
 ]
 
 _HOME = {
     "default_output": "_output", "expand_output": "_output",
     "KNOWN_REGIONS": "_regions", "region": "_regions", "step": "_regions",
-    "Target": "_runner", "finish_like_python": "_runner", "ran_user_code": "_runner", "resolve_target": "_runner",
+    "Target": "_runner", "finish_like_python": "_runner", "release_script": "_runner", "ran_user_code": "_runner", "resolve_target": "_runner",
     "run_target": "_runner",
     "CaptureOptions": "_session", "Session": "_session", "active_session": "_session",
 }

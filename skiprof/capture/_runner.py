@@ -22,7 +22,7 @@ from typing import Any
 
 from .._errors import ScriptNotFoundError
 
-__all__ = ["Target", "resolve_target", "run_target", "finish_like_python", "INTERRUPTED", "ran_user_code"]
+__all__ = ["Target", "resolve_target", "run_target", "finish_like_python", "release_script", "INTERRUPTED", "ran_user_code"]
 
 INTERRUPTED = 130
 _ran = False
@@ -134,7 +134,7 @@ def _execute(target: Target) -> None:
 def run_target(target: Target) -> int:
     """Run the target to completion; returns its exit status (1 for an uncaught exception, 130 for Ctrl-C).
 
-    The script's ``__main__`` module stays in place until finish_like_python, so its globals live
+    The script's ``__main__`` module stays in place until release_script, so its globals live
     on for its threads and atexit handlers, as under python.
     """
     global _ran, _saved
@@ -157,19 +157,29 @@ def run_target(target: Target) -> int:
 
 
 def finish_like_python(code: int) -> int:
-    """Do what the interpreter does after ``__main__`` returns: join the non-daemon threads, run the
-    atexit handlers (each failure is printed and the rest still run, as python does), then free the
-    script's globals, which flushes and closes the files it left open.
+    """Do what the interpreter does after ``__main__`` returns, up to its globals: join the
+    non-daemon threads, then run the atexit handlers (each failure is printed and the rest still
+    run, as python does). ``release_script`` then frees the globals, once the profiler is stopped.
 
     Returns the exit status: Ctrl-C while waiting gives 130, otherwise ``code`` is kept.
     """
-    global _main
     try:
         _join_threads()
     except KeyboardInterrupt:
         print("\nskiprof: interrupted while waiting for the script's threads; saving the trace", file=sys.stderr)
         code = INTERRUPTED
     atexit._run_exitfuncs()
+    return code
+
+
+def release_script() -> None:
+    """Free the script's globals, as python's shutdown does, which flushes and closes the files it left
+    open, and give skiprof back its own argv, path and ``__main__``.
+
+    Called after the profiler has stopped: the destructors that run here (a model's, a process
+    group's) are teardown, not the script's work, and a gloo rank was once seen hanging in them
+    with the profiler still on (tests/test_ranks.py retries such a world)."""
+    global _main
     if _main is not None:
         _main.__dict__.clear()
         _main = None
@@ -180,7 +190,6 @@ def finish_like_python(code: int) -> int:
     if main is not None:
         sys.modules["__main__"] = main
     gc.collect()  # functions and their globals form cycles that only a collection frees
-    return code
 
 
 def _join_threads() -> None:

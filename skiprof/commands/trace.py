@@ -13,7 +13,16 @@ from .._errors import SkiprofError, UsageError
 from .._folder import building
 from .._ingest_summary import IngestSummary, summarize
 from .._meta import Capture, Window
-from ..capture import CaptureOptions, Session, Target, default_output, expand_output, finish_like_python, run_target
+from ..capture import (
+    CaptureOptions,
+    Session,
+    Target,
+    default_output,
+    expand_output,
+    finish_like_python,
+    release_script,
+    run_target,
+)
 from ..capture._calibration import host_calibration
 from ..capture._session import TRACE_FILE
 from ..ingest._pipeline import finish_capture
@@ -81,7 +90,10 @@ def run_windows(target: Target, output: str | None, *, force: bool, options: Cap
     try:
         code = _run_like_python(target)
     finally:
-        log = recorder.close()
+        try:
+            log = recorder.close()
+        finally:
+            release_script()
     if not log.committed and not any(out.iterdir()):
         out.rmdir()
     return code, log
@@ -156,7 +168,10 @@ def _record(target: Target, staging: Path, options: CaptureOptions, out: Path) -
     try:
         code = _run_like_python(target)
     finally:
-        session.stop()
+        try:
+            session.stop()
+        finally:
+            release_script()  # after the profiler: teardown is not the script's work
     if session.export_error:
         raise CaptureFailed(f"{out}: {session.export_error}")
     if not session.exported:
