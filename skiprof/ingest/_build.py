@@ -78,8 +78,9 @@ def _join_coded(parts: list[Coded]) -> pa.DictionaryArray:
 
 
 def _map_names(names: pa.Array, fn: Any, width: int) -> list[pa.Array]:
-    """Apply ``fn`` (name -> tuple of ``width`` strings) once per distinct name, then spread the results."""
-    enc = dictionary_encode(names)
+    """Apply ``fn`` (name -> tuple of ``width`` strings) once per distinct name, then spread the results.
+    ``names`` may come dictionary-encoded already (_sorted keeps that form as ``coded(col)``)."""
+    enc = names if isinstance(names, pa.DictionaryArray) else dictionary_encode(names)
     uniq = [fn(x) for x in enc.dictionary.to_pylist()]
     return [take(str_array([u[j] for u in uniq]), enc.indices) for j in range(width)]
 
@@ -122,6 +123,12 @@ def _name_key(cols: dict[str, Any]) -> np.ndarray:
     return crc[np.where(idx >= 0, idx, len(crc) - 1)]
 
 
+def coded(name: str) -> str:
+    """The key under which _sorted also keeps a dictionary-encoded column in its codes' form (tables
+    take only their schema's columns, so the extra key never reaches a file)."""
+    return f"{name}#coded"
+
+
 def _sorted(cols: dict[str, Any], keys: tuple[np.ndarray, ...]) -> tuple[dict[str, Any], np.ndarray]:
     """The columns reordered by ``keys`` (last key most significant, as np.lexsort), and the order.
 
@@ -136,7 +143,9 @@ def _sorted(cols: dict[str, Any], keys: tuple[np.ndarray, ...]) -> tuple[dict[st
         elif isinstance(col, pa.DictionaryArray):
             # Gathered from the few distinct names, which stay in cache, instead of from every row's
             # copy: kernel names are long, and a gather over all of them was the build's slowest step.
-            out[name] = take(col.dictionary, take(col.indices, order))
+            codes = take(col.indices, order)
+            out[name] = take(col.dictionary, codes)
+            out[coded(name)] = pa.DictionaryArray.from_arrays(codes, col.dictionary)  # for _map_names
         else:
             out[name] = take(col, order)
     return out, order
@@ -245,7 +254,7 @@ class _Ops:
         host, order = _sorted(host, (_name_key(host), -host["dur"], host["ts"], thr))
         self.thr = thr[order]
         parent, depth = nest(self.thr, host["ts"], host["dur"])
-        self.cpu_idx = np.flatnonzero(eq_mask(host["cat"], "cpu_op"))
+        self.cpu_idx = np.flatnonzero(eq_mask(host.get(coded("cat"), host["cat"]), "cpu_op"))
         ci = self.cpu_idx
         local, _ = nest(self.thr[ci], host["ts"][ci], host["dur"][ci])
         self.cpu_local_parent = local  # each cpu_op's parent as a position among the cpu_ops (-1: none)
@@ -307,7 +316,7 @@ def _link_launches(rank: int, runtime: dict[str, Any], rt_thr: np.ndarray, flows
         corr[miss] = match_flows(flows["pid"][s], flows["tid"][s], flows["ts"][s], flows["id"][s],
                                  runtime["pid"][miss], runtime["tid"][miss], runtime["ts"][miss])
     op_id, top_op = _call_ops(runtime, rt_thr, ops, stats)
-    (kinds,) = _map_names(runtime["name"], lambda n: (launch_kind(n),), 1)
+    (kinds,) = _map_names(runtime.get(coded("name"), runtime["name"]), lambda n: (launch_kind(n),), 1)
     runtime.update(launch_id=np.arange(n_rt, dtype=np.int64), kind=kinds, op_id=op_id, top_op_id=top_op,
                    rank=np.full(n_rt, rank, np.int32), correlation=corr)
     return _table("launches", runtime), op_id, top_op
@@ -357,8 +366,8 @@ def _link_kernels(rank: int, device: dict[str, Any] | None, runtime: dict[str, A
     before = (kcorr >= 0) & (kcorr < rc[rc >= 0].min()) if (rc >= 0).any() else np.zeros(nk, bool)
     reason_idx = np.where(linked, -1, np.where(before, 0, np.where(kcorr < 0, 1, 2)))
     k_op, k_top = pick(op_id), pick(top_op)
-    copy_dir, host_mem = _map_names(device["name"], copy_kind, 2)
-    not_copy = ~eq_mask(device["kind"], "memcpy")
+    copy_dir, host_mem = _map_names(device.get(coded("name"), device["name"]), copy_kind, 2)
+    not_copy = ~eq_mask(device.get(coded("kind"), device["kind"]), "memcpy")
     device.update(
         rank=np.full(nk, rank, np.int32), kernel_id=np.arange(nk, dtype=np.int64), correlation=kcorr,
         launch_id=np.where(linked, lid, -1),
