@@ -52,19 +52,20 @@ def encode_strings(values: list[str | None] | list[str]) -> Strings:
         return Strings(np.zeros(n + 1, np.int64), b"", np.zeros(n, bool) if n else None)
     has_null = nulls > 0
     parts = [b"" if v is None else v.encode() for v in values] if has_null else [v.encode() for v in values]  # type: ignore[union-attr]
-    offsets = np.zeros(n + 1, np.int64)
-    np.cumsum(np.fromiter(map(len, parts), np.int64, n), out=offsets[1:])
-    valid = np.fromiter((v is not None for v in values), bool, n) if has_null else None
-    return Strings(offsets, b"".join(parts), valid)
+    return _from_parts(parts, values if has_null else None)
 
 
 def bytes_strings(values: list[bytes | None]) -> Strings:
     """Strings from UTF-8 bytes (None for null), as encode_strings does from str."""
-    n = len(values)
-    parts = [b"" if v is None else v for v in values]
+    return _from_parts([b"" if v is None else v for v in values], values if None in values else None)
+
+
+def _from_parts(parts: list[bytes], values: list[Any] | None) -> Strings:
+    """Strings from each row's bytes; ``values`` (the rows as given, None for null) where some are null."""
+    n = len(parts)
     offsets = np.zeros(n + 1, np.int64)
     np.cumsum(np.fromiter(map(len, parts), np.int64, n), out=offsets[1:])
-    valid = np.fromiter((v is not None for v in values), bool, n) if None in values else None
+    valid = None if values is None else np.fromiter((v is not None for v in values), bool, n)
     return Strings(offsets, b"".join(parts), valid)
 
 

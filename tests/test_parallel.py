@@ -302,3 +302,14 @@ def test_coded_names_join_to_the_names_they_spell(literals: list[bytes], cuts: l
     assert joined.to_pylist() == [one(x) for x in literals]
     values = joined.dictionary.to_pylist()
     assert len(values) == len(set(values)) or any(b"\xff" in x or b"\xfe" in x for x in literals)
+
+
+def test_a_literal_holding_a_nul_byte_is_still_one_name() -> None:
+    """raw_json_coded cuts literals apart at NUL bytes; a literal holding one (the decoder refuses such
+    text in a file, so only a direct caller can pass one) is still one row, not two."""
+    import msgspec
+
+    from skiprof._strings import raw_json_coded, strings_list
+
+    got = raw_json_coded([msgspec.Raw(b'"a\x00b"'), msgspec.Raw(b'"a"'), msgspec.Raw(b'"a\x00b"')])
+    assert got.codes.tolist() == [0, 1, 0] and strings_list(got.values) == [b"a\x00b", b"a"]

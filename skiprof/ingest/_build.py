@@ -129,6 +129,11 @@ def coded(name: str) -> str:
     return f"{name}#coded"
 
 
+def _coded_form(cols: dict[str, Any], key: str) -> Any:
+    """A sorted column in its codes' form where _sorted kept one, else the column as it is."""
+    return cols.get(coded(key), cols[key])
+
+
 def _sorted(cols: dict[str, Any], keys: tuple[np.ndarray, ...]) -> tuple[dict[str, Any], np.ndarray]:
     """The columns reordered by ``keys`` (last key most significant, as np.lexsort), and the order.
 
@@ -254,7 +259,7 @@ class _Ops:
         host, order = _sorted(host, (_name_key(host), -host["dur"], host["ts"], thr))
         self.thr = thr[order]
         parent, depth = nest(self.thr, host["ts"], host["dur"])
-        self.cpu_idx = np.flatnonzero(eq_mask(host.get(coded("cat"), host["cat"]), "cpu_op"))
+        self.cpu_idx = np.flatnonzero(eq_mask(_coded_form(host, "cat"), "cpu_op"))
         ci = self.cpu_idx
         local, _ = nest(self.thr[ci], host["ts"][ci], host["dur"][ci])
         self.cpu_local_parent = local  # each cpu_op's parent as a position among the cpu_ops (-1: none)
@@ -316,7 +321,7 @@ def _link_launches(rank: int, runtime: dict[str, Any], rt_thr: np.ndarray, flows
         corr[miss] = match_flows(flows["pid"][s], flows["tid"][s], flows["ts"][s], flows["id"][s],
                                  runtime["pid"][miss], runtime["tid"][miss], runtime["ts"][miss])
     op_id, top_op = _call_ops(runtime, rt_thr, ops, stats)
-    (kinds,) = _map_names(runtime.get(coded("name"), runtime["name"]), lambda n: (launch_kind(n),), 1)
+    (kinds,) = _map_names(_coded_form(runtime, "name"), lambda n: (launch_kind(n),), 1)
     runtime.update(launch_id=np.arange(n_rt, dtype=np.int64), kind=kinds, op_id=op_id, top_op_id=top_op,
                    rank=np.full(n_rt, rank, np.int32), correlation=corr)
     return _table("launches", runtime), op_id, top_op
@@ -366,8 +371,8 @@ def _link_kernels(rank: int, device: dict[str, Any] | None, runtime: dict[str, A
     before = (kcorr >= 0) & (kcorr < rc[rc >= 0].min()) if (rc >= 0).any() else np.zeros(nk, bool)
     reason_idx = np.where(linked, -1, np.where(before, 0, np.where(kcorr < 0, 1, 2)))
     k_op, k_top = pick(op_id), pick(top_op)
-    copy_dir, host_mem = _map_names(device.get(coded("name"), device["name"]), copy_kind, 2)
-    not_copy = ~eq_mask(device.get(coded("kind"), device["kind"]), "memcpy")
+    copy_dir, host_mem = _map_names(_coded_form(device, "name"), copy_kind, 2)
+    not_copy = ~eq_mask(_coded_form(device, "kind"), "memcpy")
     device.update(
         rank=np.full(nk, rank, np.int32), kernel_id=np.arange(nk, dtype=np.int64), correlation=kcorr,
         launch_id=np.where(linked, lid, -1),
