@@ -20,6 +20,7 @@ class Run:
     wall_s: float
     peak_rss_mb: float
     cpu_s: float = 0.0  # user + system time of the process and the children it waited for
+    sys_s: float = 0.0  # the system part of cpu_s
 
 
 #: Marks a command to run as an installed skiprof runs: without this checkout on PYTHONPATH, and
@@ -27,9 +28,10 @@ class Run:
 INSTALLED = "--as-installed--"
 
 
-def run(cmd: list[str]) -> Run:
-    """Run ``cmd`` to completion; its own peak RSS comes from wait4, not from the parent."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT), NO_COLOR="1")
+def run(cmd: list[str], extra_env: dict[str, str] | None = None) -> Run:
+    """Run ``cmd`` to completion (with ``extra_env`` added to the environment); its own peak RSS
+    comes from wait4, not from the parent."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT), NO_COLOR="1", **(extra_env or {}))
     cwd = None
     if cmd and cmd[0] == INSTALLED:
         cmd, cwd = cmd[1:], "/"
@@ -41,7 +43,7 @@ def run(cmd: list[str]) -> Run:
     err = proc.stderr.read().decode() if proc.stderr else ""
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"command failed: {' '.join(cmd)}\n{err}")
-    return Run(wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime)
+    return Run(wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime, usage.ru_stime)
 
 
 def median_runs(cmds: dict[str, list[str]], repeat: int) -> dict[str, list[Run]]:
@@ -74,7 +76,7 @@ def two_at_once(cmd: list[str], repeat: int) -> float:
 
 def med(runs: list[Run]) -> Run:
     return Run(statistics.median(r.wall_s for r in runs), max(r.peak_rss_mb for r in runs),
-               statistics.median(r.cpu_s for r in runs))
+               statistics.median(r.cpu_s for r in runs), statistics.median(r.sys_s for r in runs))
 
 
 PY = sys.executable

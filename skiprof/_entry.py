@@ -11,23 +11,37 @@ NO_USER_CODE = frozenset({"import", "report", "advise", "transition", "fusion", 
                           "export", "sql"})
 
 
-def quiet_blas(argv: Sequence[str], environ: MutableMapping[str, str]) -> None:
-    """One OpenBLAS thread for a command that runs no user code, unless the user chose a number.
+#: Library settings for a command that runs no user code, each read when its library loads. A
+#: user's own value wins.
+#:
+#: - OpenBLAS, which skiprof's analyses never call, starts a thread per further core when numpy
+#:   loads it, and that thread spins for about a tenth of a second of CPU: time taken from the
+#:   import's decoding workers and the Parquet writers on a small machine (about 20 ms of a
+#:   single-trace import or a report on two cores).
+#: - pyarrow's default pool (mimalloc) backs its memory with 2 MB huge pages, which the kernel
+#:   zeroes whole on first touch, and hands freed memory back to the system soon after: each table a
+#:   one-shot command builds zeroes fresh pages again. The system allocator reuses the heap that
+#:   decoding and numpy already grew (figures: docs/results/allocator.txt).
+NO_USER_CODE_ENV = {"OPENBLAS_NUM_THREADS": "1", "ARROW_DEFAULT_MEMORY_POOL": "system"}
 
-    skiprof's analyses make no BLAS calls, yet the OpenBLAS that numpy loads starts a thread per
-    further core, which spins for about a tenth of a second of CPU: time taken from the import's
-    decoding workers and the Parquet writers on a small machine (about 20 ms of a single-trace
-    import or a report on two cores). Read by OpenBLAS when numpy loads it, so set before that.
+
+def tune_libraries(argv: Sequence[str], environ: MutableMapping[str, str]) -> None:
+    """Set NO_USER_CODE_ENV for a command that runs no user code, where the user has not set them.
+
+    Set before numpy and pyarrow load, which read them once. ``trace``, ``sweep`` and
+    ``calibrate`` run user code (in this process, or in children that inherit its environment), so
+    they leave the environment as python would have it.
     """
     if len(argv) > 1 and argv[1] in NO_USER_CODE:
-        environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+        for name, value in NO_USER_CODE_ENV.items():
+            environ.setdefault(name, value)
 
 
 def main() -> None:
     """Run the command line (``skiprof ...`` and ``python -m skiprof ...``)."""
     from ._gcpace import relax
 
-    quiet_blas(sys.argv, os.environ)
+    tune_libraries(sys.argv, os.environ)
     relax()  # before the imports, which make most of a short command's objects
     from .cli import main_entry
 

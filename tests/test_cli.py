@@ -76,7 +76,7 @@ EXIT_SCRIPT = textwrap.dedent(
     import atexit, gc, os, pathlib, sys, threading, time, torch
     out = pathlib.Path(sys.argv[1])
     (out / "gc.txt").write_text(repr((gc.isenabled(), gc.get_threshold())))
-    (out / "env.txt").write_text(repr(os.environ.get("OPENBLAS_NUM_THREADS")))
+    (out / "env.txt").write_text(repr([os.environ.get(k) for k in ("OPENBLAS_NUM_THREADS", "ARROW_DEFAULT_MEMORY_POOL")]))
 
     def late():
         time.sleep(0.5)  # still running when the script's last line is done
@@ -124,8 +124,8 @@ def test_exit_as_under_python(tmp_path: Path, under: str) -> None:
     pace = subprocess.run([sys.executable, "-c", "import gc; print(repr((gc.isenabled(), gc.get_threshold())))"],
                           capture_output=True, text=True, check=True).stdout.strip()
     assert (out / "gc.txt").read_text() == pace
-    # and the environment it would have had (skiprof's own commands keep OpenBLAS to one thread)
-    assert (out / "env.txt").read_text() == repr(os.environ.get("OPENBLAS_NUM_THREADS"))
+    # and the environment it would have had (skiprof's own commands set OpenBLAS and pyarrow their way)
+    assert (out / "env.txt").read_text() == repr([os.environ.get(k) for k in ("OPENBLAS_NUM_THREADS", "ARROW_DEFAULT_MEMORY_POOL")])
 
 
 TEARDOWN_SCRIPT = textwrap.dedent(
@@ -165,19 +165,37 @@ def test_atexit_work_is_traced_and_teardown_is_not(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("argv", "env", "want"), [
-    (["skiprof", "report", "run"], {}, "1"),
-    (["skiprof", "import", "t.json"], {}, "1"),
-    (["skiprof", "import", "t.json"], {"OPENBLAS_NUM_THREADS": "8"}, "8"),  # the user's choice stays
-    (["skiprof", "trace", "train.py"], {}, None),  # user code: python's environment
-    (["skiprof", "sweep", "train.py"], {}, None),  # its children run user code
-    (["skiprof", "calibrate"], {}, None),
-    (["skiprof"], {}, None),
+    (["skiprof", "report", "run"], {}, ("1", "system")),
+    (["skiprof", "import", "t.json"], {}, ("1", "system")),
+    # the user's choices stay
+    (["skiprof", "import", "t.json"], {"OPENBLAS_NUM_THREADS": "8"}, ("8", "system")),
+    (["skiprof", "report", "run"], {"ARROW_DEFAULT_MEMORY_POOL": "jemalloc"}, ("1", "jemalloc")),
+    (["skiprof", "trace", "train.py"], {}, (None, None)),  # user code: python's environment
+    (["skiprof", "sweep", "train.py"], {}, (None, None)),  # its children run user code
+    (["skiprof", "calibrate"], {}, (None, None)),
+    (["skiprof"], {}, (None, None)),
 ])
-def test_one_blas_thread_only_where_no_user_code_runs(argv: list[str], env: dict[str, str], want: str | None) -> None:
-    from skiprof._entry import quiet_blas
+def test_library_settings_only_where_no_user_code_runs(argv: list[str], env: dict[str, str],
+                                                       want: tuple[str | None, str | None]) -> None:
+    from skiprof._entry import tune_libraries
 
-    quiet_blas(argv, env)
-    assert env.get("OPENBLAS_NUM_THREADS") == want
+    tune_libraries(argv, env)
+    assert (env.get("OPENBLAS_NUM_THREADS"), env.get("ARROW_DEFAULT_MEMORY_POOL")) == want
+
+
+def test_commands_without_user_code_use_the_system_allocator() -> None:
+    """pyarrow reads ARROW_DEFAULT_MEMORY_POOL once, when it makes its default pool: set as the
+    entry point sets it, before pyarrow loads, it takes effect."""
+    import subprocess
+    import sys
+
+    code = ("import os; from skiprof import _entry; import sys; assert 'pyarrow' not in sys.modules\n"
+            "_entry.tune_libraries(['skiprof', 'report', 'run'], os.environ)\n"
+            "import pyarrow; print(pyarrow.default_memory_pool().backend_name)")
+    env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "system"
 
 
 def test_module_mode(tmp_path: Path) -> None:
