@@ -39,9 +39,12 @@ def make_ranks(trace: Path, n: int) -> Path:
 
 SMALL = SHARED / "traces" / "tl_h100_bert_small_inference.json.gz"
 
-#: Run in a child process: the Dask engine end to end, then every process's peak RSS.
+#: Run in a child process: the Dask engine end to end (with the library settings of the command line;
+#: its workers inherit them), then every process's peak RSS.
 DASK_CHILD = """
-import json, resource, sys, time
+import json, os, resource, sys, time
+from skiprof._entry import tune_libraries
+tune_libraries(["skiprof", "import"], os.environ)  # as `skiprof import --engine dask` does, before pyarrow loads
 from pathlib import Path
 from skiprof._spread import spread
 from skiprof.commands.import_ import run_import
