@@ -25,16 +25,23 @@ NO_USER_CODE = frozenset({"import", "report", "advise", "transition", "fusion", 
 NO_USER_CODE_ENV = {"OPENBLAS_NUM_THREADS": "1", "ARROW_DEFAULT_MEMORY_POOL": "system"}
 
 
+def library_defaults(environ: MutableMapping[str, str]) -> None:
+    """Add NO_USER_CODE_ENV to ``environ`` (of a process that will run no user code) where it does
+    not set them already."""
+    for name, value in NO_USER_CODE_ENV.items():
+        environ.setdefault(name, value)
+
+
 def tune_libraries(argv: Sequence[str], environ: MutableMapping[str, str]) -> None:
     """Set NO_USER_CODE_ENV for a command that runs no user code, where the user has not set them.
 
     Set before numpy and pyarrow load, which read them once. ``trace``, ``sweep`` and
     ``calibrate`` run user code (in this process, or in children that inherit its environment), so
-    they leave the environment as python would have it.
+    they leave the environment as python would have it; the child that ingests each window of a
+    windowed capture runs none, and gets them (capture/_windows.py).
     """
     if len(argv) > 1 and argv[1] in NO_USER_CODE:
-        for name, value in NO_USER_CODE_ENV.items():
-            environ.setdefault(name, value)
+        library_defaults(environ)
 
 
 def main() -> None:

@@ -236,3 +236,19 @@ def test_serve_load_is_quiet_burst_quiet() -> None:
     s = serving._Stream(argparse.Namespace(serve_seconds=9.0, rate=100.0, burst=4.0, prompt_len=4, gen_len=2,
                                            batch_size=2), 16, start=1000.0)
     assert [s.rate(1000.0 + t) for t in (0.0, 2.9, 3.1, 5.9, 6.1, 8.9)] == [25.0, 25.0, 400.0, 400.0, 25.0, 25.0]
+
+
+def test_ingest_child_gets_the_library_settings_and_the_script_keeps_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The child that ingests a window runs no user code: it gets skiprof's library settings (one
+    OpenBLAS thread, pyarrow's system allocator) unless the user set them; the profiled process's
+    own environment stays as it was."""
+    from skiprof.capture._windows import _child_env
+
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    monkeypatch.setenv("ARROW_DEFAULT_MEMORY_POOL", "jemalloc")  # the user's choice
+    env = _child_env()
+    assert env["OPENBLAS_NUM_THREADS"] == "1"
+    assert env["ARROW_DEFAULT_MEMORY_POOL"] == "jemalloc"
+    assert "OPENBLAS_NUM_THREADS" not in os.environ  # not set in the profiled process
+    monkeypatch.delenv("ARROW_DEFAULT_MEMORY_POOL")
+    assert _child_env()["ARROW_DEFAULT_MEMORY_POOL"] == "system"
