@@ -286,9 +286,11 @@ def _cut_and_decode(buf: bytes, start: int, piece: int, decode: Any) -> tuple[An
     not decode.
     """
     tries = 0
+    view = memoryview(buf)
     for m in _CUT.finditer(buf, start + piece):
         try:
-            result = decode(b"[" + buf[start: m.start() + 1] + b"]")
+            # One copy of the piece, brackets included (a slice and then a concatenation made two).
+            result = decode(b"".join((b"[", view[start: m.start() + 1], b"]")))
         except msgspec.DecodeError:
             tries += 1
             if tries >= 16:
