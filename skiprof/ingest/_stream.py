@@ -164,6 +164,7 @@ def read_chunks(
     """
     size = piece_size or _PIECE
     buf = b""
+    rest = 0  # where buf's uncut text begins: cut pieces are dropped when buf is next joined
     parts: list[bytes] = []  # inflated text not yet joined to buf: joining once per piece, not per read
     waiting = 0
     phase = "start"  # start -> events -> done
@@ -174,19 +175,16 @@ def read_chunks(
         if phase == "events":
             parts.append(piece)
             waiting += len(piece)
-            if not cutting or len(buf) + waiting <= size:
+            if not cutting or len(buf) - rest + waiting <= size:
                 continue
-            buf, parts, waiting = b"".join([buf, *parts]), [], 0
+            buf, rest, parts, waiting = _joined(buf, rest, parts), 0, [], 0
         else:
             buf = buf + piece if buf else piece
             buf, phase, bare_array = _start(path, buf, info)
             if phase == "start":
                 continue
-        start, cutting = yield from _pieces(buf, size, decode, defer)
-        if start:
-            buf = buf[start:]
-    if parts:
-        buf = b"".join([buf, *parts])
+        rest, cutting = yield from _pieces(buf, size, decode, defer)
+    buf = _joined(buf, rest, parts)
     if defer is not None and phase == "events":
         buf = yield from _defer_most(buf, size, defer)
     if phase == "start":
@@ -199,6 +197,14 @@ def read_chunks(
         info.fields.update(tail)
     if result is not None:
         yield result
+
+
+def _joined(buf: bytes, rest: int, parts: list[bytes]) -> bytes:
+    """``buf[rest:]`` followed by ``parts``, as one bytes object: the rest is copied once, into the
+    result, not sliced out first."""
+    if not parts:
+        return buf[rest:] if rest else buf
+    return b"".join([memoryview(buf)[rest:], *parts])
 
 
 def _pieces(buf: bytes, size: int, decode: Any, defer: Any, keep: int | None = None) -> Generator[Any, None, tuple[int, bool]]:
