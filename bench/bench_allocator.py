@@ -2,7 +2,7 @@
 
     python bench/bench_allocator.py [--repeat 5]
 
-Commands that run no user code set ARROW_DEFAULT_MEMORY_POOL=system (skiprof/_entry.py); a user's
+Commands that run no user code set ARROW_DEFAULT_MEMORY_POOL=system (skiprof/_libenv.py); a user's
 own value wins, so the same code with ARROW_DEFAULT_MEMORY_POOL=mimalloc (pyarrow's default on
 Linux) is the baseline, run interleaved with it. For each command: median wall time, median system
 CPU time, and the largest peak RSS of any process. Commands: the single-trace import (V100), the

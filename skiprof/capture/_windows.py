@@ -388,10 +388,10 @@ def _child_env() -> dict[str, str]:
     """The ingest child's environment: it imports the same skiprof as this process, installed or
     not, and runs no user code, so it gets the library settings of skiprof's own commands. One
     OpenBLAS thread, not one per core spinning beside the server it profiles, and pyarrow's system
-    allocator, which keeps the child smaller (skiprof/_entry.py)."""
+    allocator, which keeps the child smaller (skiprof/_libenv.py)."""
     import skiprof
 
-    from .._entry import library_defaults
+    from .._libenv import library_defaults
 
     here = str(Path(skiprof.__file__).resolve().parent.parent)
     path = os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH")) if p)
