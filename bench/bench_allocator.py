@@ -13,25 +13,15 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import sys
 
+from bench_ranks import make_ranks
 from make_ranks import DEFAULT
 
-from _util import OUT, PY, ROOT, Run, precompile, run
+from _util import OUT, PY, Run, precompile, run
+from make_scaled import scaled_path
 
 POOLS = {"system (skiprof's)": "system", "mimalloc (pyarrow's default)": "mimalloc"}
-
-
-def scaled() -> str:
-    r = subprocess.run([PY, str(ROOT / "bench" / "make_scaled.py")], capture_output=True, text=True, check=True)
-    return r.stdout.strip().splitlines()[-1].rsplit(" (", 1)[0]  # "PATH (N MB gzip)"
-
-
-def ranks() -> str:
-    r = subprocess.run([PY, str(ROOT / "bench" / "make_ranks.py"), "--trace", str(DEFAULT), "--ranks", "16"],
-                       capture_output=True, text=True, check=True)
-    return r.stdout.strip().splitlines()[-1]
 
 
 def main() -> None:
@@ -45,11 +35,12 @@ def main() -> None:
     out = OUT / "bench-alloc"
     imp = [PY, "-m", "skiprof", "import", "-f", "--no-report"]
     run([*imp, str(DEFAULT), "-o", str(out / "v100")])  # the folder the report reads
+    ranks = make_ranks(DEFAULT, 16)  # the 16 ranks of bench_ranks.py
     cmds = {
         "import V100": [*imp, str(DEFAULT), "-o", str(out / "one")],
-        "import 10x": [*imp, scaled(), "-o", str(out / "x10")],
-        "import 16 ranks -j 1": [*imp, ranks(), "-o", str(out / "j1"), "-j", "1"],
-        "import 16 ranks -j 2": [*imp, ranks(), "-o", str(out / "j2"), "-j", "2"],
+        "import 10x": [*imp, str(scaled_path(DEFAULT, 10)), "-o", str(out / "x10")],
+        "import 16 ranks -j 1": [*imp, str(ranks), "-o", str(out / "j1"), "-j", "1"],
+        "import 16 ranks -j 2": [*imp, str(ranks), "-o", str(out / "j2"), "-j", "2"],
         "report V100": [PY, "-m", "skiprof", "report", str(out / "v100"), "--format", "json", "-o",
                         str(out / "r.json"), "-f"],
     }
