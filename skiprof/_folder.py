@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from ._cores import usable_cores
-from ._errors import OutputError, OutputExistsError, TraceFolderError
+from ._errors import OutputError, TraceFolderError
 from ._meta import Meta, decode_meta, encode_meta
+from ._outputs import folder_output, replace_folder
 from ._schema import READABLE_VERSIONS, SCHEMA_VERSION, TABLES, arrow_schema
 
 __all__ = ["Trace", "load", "building", "write_meta", "write_rank", "TableWriter", "staging_folder", "commit_folder", "check_output",
@@ -31,10 +32,10 @@ META = "meta.json"
 WINDOW_PREFIX = "window="
 
 
-def check_output(out: Path, force: bool) -> None:
-    """Refuse early when ``out`` exists and ``force`` is off."""
-    if (out.exists() or out.is_symlink()) and not force:
-        raise OutputExistsError(out)
+def check_output(out: Path, force: bool, inputs: Iterable[Path] = ()) -> None:
+    """Refuse early an output folder that exists without ``force``, that skiprof may not replace even
+    with it (a device, a foreign folder, a mount point), or that overlaps an input (skiprof._outputs)."""
+    folder_output(out, force, inputs)
 
 
 def staging_folder(out: Path) -> Path:
@@ -45,20 +46,15 @@ def staging_folder(out: Path) -> Path:
     return Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
 
 
-def commit_folder(staging: Path, out: Path, force: bool) -> None:
-    """Move a finished staging folder to ``out``; the old ``out`` goes only once the new one is in place."""
-    if out.exists() or out.is_symlink():
-        if not force:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise OutputExistsError(out)
-        import tempfile
-
-        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
-        os.rename(out, old / "x")
-        os.rename(staging, out)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.rename(staging, out)
+def commit_folder(staging: Path, out: Path, force: bool, inputs: Iterable[Path] = ()) -> None:
+    """Move a finished staging folder to ``out``; the old ``out`` goes only once the new one is in place,
+    and only where the rules of skiprof._outputs allow (checked again: the path may have changed meanwhile)."""
+    try:
+        folder_output(out, force, inputs)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    replace_folder(staging, out)
 
 
 class TableWriter:
@@ -133,19 +129,20 @@ def window_folders(root: Path) -> list[tuple[int, Path]]:
 
 
 @contextmanager
-def building(out: Path, force: bool) -> Iterator[Path]:
+def building(out: Path, force: bool, inputs: Iterable[Path] = ()) -> Iterator[Path]:
     """Yield a staging folder beside ``out``; on success it becomes ``out``, on any failure it goes away.
 
-    Filesystem errors (no such parent, permissions, a full disk) become one OutputError line.
+    ``out`` is checked first (check_output, against ``inputs`` too). Filesystem errors (no such parent,
+    permissions, a full disk) become one OutputError line.
     """
-    check_output(out, force)
+    check_output(out, force, inputs)
     try:
         staging = staging_folder(out)
     except OSError as exc:
         raise OutputError(out, exc) from None
     try:
         yield staging
-        commit_folder(staging, out, force)
+        commit_folder(staging, out, force, inputs)
     except OSError as exc:
         shutil.rmtree(staging, ignore_errors=True)
         raise OutputError(out, exc) from None

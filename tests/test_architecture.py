@@ -20,7 +20,7 @@ SOURCES = {"skiprof": ROOT / "skiprof", "skiprof.analyzers": ROOT / "analyzers"}
 #: Layers from the bottom up; a module may import only from its own layer or below.
 LAYERS = [
     ("skiprof._errors", "skiprof._cores", "skiprof._domain", "skiprof._schema", "skiprof._strings", "skiprof._arrow", "skiprof._meta",
-     "skiprof._version", "skiprof._names", "skiprof._result", "skiprof._gcpace", "skiprof._libenv"),
+     "skiprof._version", "skiprof._names", "skiprof._result", "skiprof._gcpace", "skiprof._libenv", "skiprof._outputs"),
     ("skiprof._folder", "skiprof._ingest_summary", "skiprof._spread", "skiprof._dataset", "skiprof._sql"),
     ("skiprof.capture", "skiprof.ingest", "skiprof._cache"),
     ("skiprof.analyzers",),

@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Sequence
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
 
-from .._errors import OutputError, OutputExistsError, UsageError
+from .._errors import UsageError
+from .._outputs import file_output, write_file
 from ..render import Document, renderer, renderer_for
 
 __all__ = ["Fmt", "FormatOpt", "OutputOpt", "ForceOpt", "RankOpt", "StepOpt", "RegionOpt", "TopOpt", "NoReportOpt", "trace_folder",
-           "FolderArg", "JobsOpt", "EngineOpt", "SchedulerOpt", "Engine", "engine_for", "emit", "write_atomic", "console", "progress_bar", "load_view"]
+           "FolderArg", "JobsOpt", "EngineOpt", "SchedulerOpt", "Engine", "engine_for", "emit", "check_file", "write_atomic", "console", "progress_bar", "load_view"]
 
 
 class Fmt(str, Enum):
@@ -78,28 +80,23 @@ def console(stderr: bool = False, file: Any = None) -> Any:
     return Console(file=file, stderr=stderr, no_color="NO_COLOR" in os.environ, highlight=False)
 
 
-def write_atomic(data: str | bytes, output: Path, force: bool) -> None:
-    """Write ``output`` through a hidden sibling renamed into place; never replace it without ``force``."""
-    if (output.exists() or output.is_symlink()) and not force:
-        raise OutputExistsError(output)
-    tmp = output.with_name(f".{output.name}.partial")
-    try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(data, str):
-            tmp.write_text(data)
-        else:
-            tmp.write_bytes(data)
-        tmp.replace(output)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise OutputError(output, exc) from None
+def write_atomic(data: str | bytes, output: Path, force: bool, inputs: Sequence[Path] = ()) -> None:
+    """Write a file output by skiprof._outputs' rules: a device or pipe as a stream, a file through a
+    unique hidden sibling renamed into place; never replaced without ``force``, never over an input."""
+    write_file(data, output, force, inputs)
 
 
-def emit(doc: Document, fmt: Fmt | None, output: Path | None, force: bool) -> None:
-    """Render ``doc`` in the chosen format to stdout or to ``output``."""
+def check_file(output: Path | None, force: bool, inputs: Sequence[Path] = ()) -> None:
+    """Refuse a file output before any work: it exists without ``force``, it is a folder or a device
+    skiprof never replaces, or it is (or lies inside) one of ``inputs``."""
+    if output is not None:
+        file_output(output, force, inputs)
+
+
+def emit(doc: Document, fmt: Fmt | None, output: Path | None, force: bool, inputs: Sequence[Path] = ()) -> None:
+    """Render ``doc`` in the chosen format to stdout or to ``output`` (checked against ``inputs``)."""
     kind = renderer_for(fmt.value if fmt else None, str(output) if output else None)
-    if output is not None and (output.exists() or output.is_symlink()) and not force:
-        raise OutputExistsError(output)  # before any work
+    check_file(output, force, inputs)  # before any rendering
     if kind == "html":
         import importlib.util
 
@@ -114,7 +111,7 @@ def emit(doc: Document, fmt: Fmt | None, output: Path | None, force: bool) -> No
     if output is None:
         sys.stdout.write(text)
     else:
-        write_atomic(text, output, force)
+        write_atomic(text, output, force, inputs)
 
 
 def trace_folder(path: Path) -> Path:

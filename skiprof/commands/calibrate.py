@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from ._common import ForceOpt, OutputOpt, console, write_atomic
+from ._common import ForceOpt, OutputOpt, check_file, console, write_atomic
 
 __all__ = ["command", "HELP"]
 
@@ -28,10 +28,7 @@ def command(
     from ..render.calibration import render_calibration
 
     err = console(stderr=True)
-    if output is not None and output.exists() and not force:
-        from .._errors import OutputExistsError
-
-        raise OutputExistsError(output)  # before measuring: never waste the run
+    check_file(output, force)  # before measuring: never waste the run
     result = calibrate(repeats=repeats, progress=lambda what: err.print(f"[dim]measuring {what}...[/]"))
     where = None if dry_run else save_calibration(result)
     if output is not None:  # a copy as JSON, beside the per-host file

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..render import Document
-from ._common import FolderArg, ForceOpt, FormatOpt, OutputOpt, RankOpt, RegionOpt, StepOpt, TopOpt, emit, load_view
+from ._common import FolderArg, ForceOpt, FormatOpt, OutputOpt, RankOpt, RegionOpt, StepOpt, TopOpt, check_file, emit, load_view
 
 __all__ = ["command", "HELP"]
 
@@ -15,8 +15,9 @@ HELP = ("The critical path: the chain of host work, runtime calls, launches, str
 def command(folder: FolderArg, top: TopOpt = 10, step: StepOpt = None, region: RegionOpt = None, rank: RankOpt = None,
             fmt: FormatOpt = None, output: OutputOpt = None, force: ForceOpt = False) -> None:
     """``skiprof critical``: the critical path of one rank's run, or its part within a step or region (help: HELP)."""
+    check_file(output, force, [folder])  # before any work
     from ..analyzers import Options, critical
 
     v = load_view(folder, rank=rank, step=step, region=region, analyses=("critical",))
     emit(Document("critical", f"{folder} ({v.label})", {"trace": str(folder), "scope": v.label, "rank": v.rank},
-                  [critical.run(v, Options(top=top))]), fmt, output, force)
+                  [critical.run(v, Options(top=top))]), fmt, output, force, [folder])

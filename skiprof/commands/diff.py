@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from ..render import Document
-from ._common import ForceOpt, FormatOpt, OutputOpt, RankOpt, RegionOpt, StepOpt, TopOpt, emit, load_view
+from ._common import ForceOpt, FormatOpt, OutputOpt, RankOpt, RegionOpt, StepOpt, TopOpt, check_file, emit, load_view
 
 __all__ = ["command", "HELP"]
 
@@ -23,9 +23,10 @@ def command(
     output: OutputOpt = None, force: ForceOpt = False,
 ) -> None:
     """``skiprof diff``: compare run A with run B (help: HELP)."""
+    check_file(output, force, [a, b])  # before any work
     from ..analyzers import diff
 
     # The same step or region of both runs: step 5 of A against step 5 of B.
     va, vb = load_view(a, rank=rank, step=step, region=region), load_view(b, rank=rank, step=step, region=region)
     res = diff.diff(va, vb, top=top, names=(str(a), str(b)))
-    emit(Document("diff", f"{a} -> {b}", {"a": str(a), "b": str(b), "rank": va.rank}, [res]), fmt, output, force)
+    emit(Document("diff", f"{a} -> {b}", {"a": str(a), "b": str(b), "rank": va.rank}, [res]), fmt, output, force, [a, b])

@@ -9,6 +9,7 @@ export again gives the same tables.
 from __future__ import annotations
 
 import gzip
+from collections.abc import Sequence
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
@@ -16,9 +17,9 @@ from typing import Annotated, Any
 import msgspec
 import typer
 
-from .._errors import OutputExistsError, UsageError
+from .._errors import UsageError
 from .._folder import Trace, load
-from ._common import FolderArg, ForceOpt, RankOpt, console, trace_folder, write_atomic
+from ._common import FolderArg, ForceOpt, RankOpt, check_file, console, trace_folder, write_atomic
 
 __all__ = ["export_chrome", "command", "HELP", "ANNOTATION_CAT"]
 
@@ -155,13 +156,15 @@ def _critical_events(v: Any) -> list[dict[str, Any]]:
     return out
 
 
-def export_chrome(folder: Path, output: Path, *, force: bool = False, rank: int | None = None) -> int:
-    """Write ``output`` (.json or .json.gz); returns the number of events."""
+def export_chrome(folder: Path, output: Path, *, force: bool = False, rank: int | None = None,
+                  inputs: Sequence[Path] = ()) -> int:
+    """Write ``output`` (.json or .json.gz; ``inputs``: what it may never replace, besides ``folder``);
+    returns the number of events."""
     from ..analyzers import select
 
-    if (output.exists() or output.is_symlink()) and not force:
-        raise OutputExistsError(output)
-    if not output.name.endswith((".json", ".json.gz")):
+    inputs = [folder, *inputs]
+    check_file(output, force, inputs)
+    if not output.name.endswith((".json", ".json.gz")) and not _is_stream(output):
         raise UsageError(f"{output}: the output name must end in .json or .json.gz")
     t = load(folder)
     v = select(t, rank=rank)
@@ -174,7 +177,7 @@ def export_chrome(folder: Path, output: Path, *, force: bool = False, rank: int 
     if t.meta.clock.origin_unix_ns is not None:
         doc["baseTimeNanoseconds"] = t.meta.clock.origin_unix_ns
     data = msgspec.json.encode(doc)
-    write_atomic(gzip.compress(data, compresslevel=6) if output.name.endswith(".gz") else data, output, force)
+    write_atomic(gzip.compress(data, compresslevel=6) if output.name.endswith(".gz") else data, output, force, inputs)
     return len(ev)
 
 
@@ -184,5 +187,17 @@ def command(
     fmt: Annotated[ExportFmt, typer.Option("--format", help="chrome (the only format).")] = ExportFmt.chrome,
     force: ForceOpt = False, rank: RankOpt = None,
 ) -> None:
-    n = export_chrome(trace_folder(folder), output, force=force, rank=rank)
+    check_file(output, force, [folder])  # before any work, and before a Kineto file is imported
+    n = export_chrome(trace_folder(folder), output, force=force, rank=rank, inputs=[folder])
     console(stderr=True).print(f"skiprof: wrote {output} ({n:,} events)", highlight=False)
+
+
+def _is_stream(path: Path) -> bool:
+    """Whether ``path`` is a device or pipe (``-o /dev/stdout``): written as it is, whatever its name."""
+    import stat
+
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False
+    return stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)

@@ -6,7 +6,7 @@ from typing import Annotated
 import typer
 
 from ..render import Document
-from ._common import FolderArg, ForceOpt, FormatOpt, OutputOpt, RankOpt, RegionOpt, StepOpt, emit, load_view
+from ._common import FolderArg, ForceOpt, FormatOpt, OutputOpt, RankOpt, RegionOpt, StepOpt, check_file, emit, load_view
 
 __all__ = ["command", "HELP"]
 
@@ -24,9 +24,10 @@ def command(
     output: OutputOpt = None, force: ForceOpt = False,
 ) -> None:
     """``skiprof fusion``: the kernel chains worth fusing in one rank (help: HELP)."""
+    check_file(output, force, [folder])  # before any work
     from ..analyzers import Options, fusion
 
     v = load_view(folder, rank=rank, step=step, region=region, analyses=("fusion",))
     res = fusion.run(v, Options(top=top, max_len=max_len, threshold=threshold, min_count=min_count))
     emit(Document("fusion", f"{folder} ({v.label})", {"trace": str(folder), "scope": v.label, "rank": v.rank}, [res]),
-         fmt, output, force)
+         fmt, output, force, [folder])

@@ -32,7 +32,7 @@ def run_import(inputs: list[Path], output: Path | None, *, force: bool,
     where ``spread`` says (skiprof._spread), by default in a pool of ``jobs`` processes."""
     files = trace_files(inputs)
     out = output or default_import_output(inputs[0])
-    with building(out, force) as staging:
+    with building(out, force, inputs) as staging:
         outcomes = ingest_files(files, staging, progress=progress, jobs=jobs, spread=spread)
         meta = write_meta(staging, build_meta(outcomes, files))
     return summarize(str(out), meta)

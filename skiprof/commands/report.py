@@ -18,6 +18,7 @@ from ._common import (
     SchedulerOpt,
     StepOpt,
     TopOpt,
+    check_file,
     emit,
     engine_for,
     trace_folder,
@@ -58,8 +59,9 @@ def build_report(folder: Path, *, fmt: str = "json", rank: int | None = None, st
 def command(folder: FolderArg, fmt: FormatOpt = None, output: OutputOpt = None, force: ForceOpt = False,
             top: TopOpt = 10, step: StepOpt = None, region: RegionOpt = None, rank: RankOpt = None,
             jobs: JobsOpt = None, engine: EngineOpt = None, scheduler: SchedulerOpt = None) -> None:
+    check_file(output, force, [folder])  # before any work
     from ..render import renderer_for
 
     kind = renderer_for(fmt.value if fmt else None, str(output) if output else None)
     with engine_for(engine, scheduler, jobs) as spread:
-        emit(build_report(folder, fmt=kind, rank=rank, step=step, region=region, top=top, spread=spread), fmt, output, force)
+        emit(build_report(folder, fmt=kind, rank=rank, step=step, region=region, top=top, spread=spread), fmt, output, force, [folder])

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from ._common import FolderArg, ForceOpt, OutputOpt, console, trace_folder, write_atomic
+from ._common import FolderArg, ForceOpt, OutputOpt, check_file, console, trace_folder, write_atomic
 
 __all__ = ["command", "HELP", "render_rows"]
 
@@ -68,6 +68,7 @@ def command(
     HELP)."""
     from .._sql import query as run_query
 
+    check_file(output, force, [folder])  # before any work
     tbl = run_query(trace_folder(folder), query)
     kind = fmt.value if fmt else ("csv" if output is not None and output.suffix == ".csv" else
                                   "json" if output is not None and output.suffix == ".json" else
@@ -79,7 +80,7 @@ def command(
     if output is None:
         sys.stdout.write(text)
     else:
-        write_atomic(text, Path(output), force)
+        write_atomic(text, Path(output), force, [folder])
 
 
 def _print_table(tbl: Any, limit: int) -> None:

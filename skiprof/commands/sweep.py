@@ -20,7 +20,8 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from .._errors import OutputExistsError, UsageError
+from .._errors import UsageError
+from .._outputs import folder_output, refuse_overlap
 from ._common import ForceOpt, console, progress_bar
 
 __all__ = ["Param", "parse_param", "plan", "run_sweep", "SWEEP_FILE", "load_sweep", "command", "HELP"]
@@ -85,8 +86,12 @@ def run_sweep(script: str, params: list[Param], fixed: list[str], out: Path, *, 
     if not Path(script).exists():
         raise UsageError(f"{script}: no such file")
     runs = plan(params, repeat, warmup)
-    if out.exists() and not (resume or force):
-        raise OutputExistsError(out)
+    if resume and out.exists():
+        refuse_overlap(out, [Path(script)])
+        if not (out / SWEEP_FILE).is_file() and not (out.is_dir() and not any(out.iterdir())):
+            raise UsageError(f"{out}: --resume needs a sweep folder (no {SWEEP_FILE} there); choose another -o")
+    else:
+        folder_output(out, force, [Path(script)])
     previous: dict[int, dict[str, Any]] = {}
     if resume and (out / SWEEP_FILE).exists():
         old = load_sweep(out)
@@ -94,10 +99,10 @@ def run_sweep(script: str, params: list[Param], fixed: list[str], out: Path, *, 
                 or old.get("fixed_args") != fixed:
             raise UsageError(f"{out}: --resume needs the same script, --param and fixed arguments as the sweep there")
         previous = {r["run"]: r for r in old["runs"] if r.get("status") == "ok"}
-    elif force and out.exists():
+    elif force and (out.exists() or out.is_symlink()):  # folder_output allowed it: skiprof's own, or a file
         import shutil
 
-        shutil.rmtree(out)
+        shutil.rmtree(out) if out.is_dir() and not out.is_symlink() else out.unlink()
     (out / "runs").mkdir(parents=True, exist_ok=True)
     record: dict[str, Any] = {"script": script, "params": [[p.name, list(p.values)] for p in params], "fixed_args": fixed,
               "repeat": repeat, "warmup": warmup, "runs": []}

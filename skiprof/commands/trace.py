@@ -45,7 +45,7 @@ def run_trace(target: Target, output: str | None, *, force: bool, options: Captu
     dist = world()
     # Under torchrun every rank writes its own partition of one dataset (skiprof/_dataset.py).
     target_dir = out / f"rank={dist[0]}" if dist else out
-    with building(target_dir, force) as staging:  # refuses before running anything: never clobber, never waste a run
+    with building(target_dir, force, _inputs(target)) as staging:  # refuses before running anything: never clobber, never waste a run
         code, session = _record(target, staging, options, out)
         try:
             meta = finish_capture(session, staging, progress, rank=dist[0] if dist else 0,
@@ -68,7 +68,7 @@ def run_windows(target: Target, output: str | None, *, force: bool, options: Cap
     from ..capture._windows import WindowRecorder
 
     out = expand_output(output) if output else default_output(target.label)
-    check_output(out, force)
+    check_output(out, force, _inputs(target))
     if out.exists() or out.is_symlink():  # -f: the old run goes before the first new window is written
         shutil.rmtree(out) if out.is_dir() and not out.is_symlink() else out.unlink()
     out.mkdir(parents=True)
@@ -180,6 +180,11 @@ def _record(target: Target, staging: Path, options: CaptureOptions, out: Path) -
                else "the profiler produced no trace")
         raise CaptureFailed(f"{out}: no trace recorded: {why}")
     return code, session
+
+
+def _inputs(target: Target) -> list[Path]:
+    """What the output may never replace nor hold: the script."""
+    return [Path(target.script)] if target.script else []
 
 
 def _torch_version() -> str:

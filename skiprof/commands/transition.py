@@ -9,7 +9,7 @@ import typer
 
 from .._errors import UsageError
 from .._folder import load
-from ._common import ForceOpt, FormatOpt, OutputOpt, emit
+from ._common import ForceOpt, FormatOpt, OutputOpt, check_file, emit
 from .sweep import load_sweep
 
 __all__ = ["run_transition", "write_csv", "command", "HELP"]
@@ -69,8 +69,9 @@ def command(
     fmt: FormatOpt = None, output: OutputOpt = None, force: ForceOpt = False,
 ) -> None:
     """``skiprof transition``: the per-configuration figures of a sweep and where it turns GPU-bound (help: HELP)."""
+    check_file(output, force, [folder])  # before any work
     from ..render import Document
 
     notes: list[str] = []
     res = run_transition(folder, by=by, notes=notes)
-    emit(Document("transition", str(folder), {"sweep": str(folder)}, [res], notes), fmt, output, force)
+    emit(Document("transition", str(folder), {"sweep": str(folder)}, [res], notes), fmt, output, force, [folder])

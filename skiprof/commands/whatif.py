@@ -9,7 +9,7 @@ import typer
 
 from .._errors import UsageError
 from ..render import Document
-from ._common import FolderArg, ForceOpt, FormatOpt, OutputOpt, RankOpt, RegionOpt, StepOpt, emit, load_view
+from ._common import FolderArg, ForceOpt, FormatOpt, OutputOpt, RankOpt, RegionOpt, StepOpt, check_file, emit, load_view
 
 __all__ = ["command", "HELP", "parse_fuse"]
 
@@ -40,6 +40,7 @@ def command(
     output: OutputOpt = None, force: ForceOpt = False,
 ) -> None:
     """``skiprof whatif``: replay one view with the given knobs and show the prediction (help: HELP)."""
+    check_file(output, force, [folder, *([compare] if compare else [])])  # before any work
     from ..analyzers import Options, fusion, whatif
 
     n = parse_fuse(fuse) if fuse else 0
@@ -55,4 +56,4 @@ def command(
 
         res = msgspec.structs.replace(res, compare=whatif.measured_against(res.prediction, load_view(compare, rank=rank, step=step, region=region), str(compare)))
     emit(Document("whatif", f"{folder} ({v.label})", {"trace": str(folder), "scope": v.label, "rank": v.rank}, [res]),
-         fmt, output, force)
+         fmt, output, force, [folder, *([compare] if compare else [])])
