@@ -4,12 +4,29 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+
+#: Everything skiprof (and the libraries it loads) would keep in the user's home goes to one temporary
+#: folder for the whole run, set before any test starts so that every subprocess inherits it: a test
+#: run leaves ~/.cache, ~/.config and the runtime folder as it found them.
+_SANDBOX = Path(tempfile.mkdtemp(prefix="skiprof-tests-"))
+for _var, _sub in (("SKIPROF_CACHE", "cache/skiprof"), ("SKIPROF_RUNTIME", "runtime"), ("XDG_CACHE_HOME", "cache"),
+                   ("XDG_CONFIG_HOME", "config"), ("MPLCONFIGDIR", "config/matplotlib")):
+    os.environ[_var] = str(_SANDBOX / _sub)
+os.environ.pop("XDG_RUNTIME_DIR", None)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Remove the run's home-folder stand-in."""
+    import shutil
+
+    shutil.rmtree(_SANDBOX, ignore_errors=True)
 SHARED = Path(os.environ.get("SKIPROF_SHARED", ROOT.parent / "shared"))
 TRACES = SHARED / "traces"
 ORACLES = SHARED / "oracles"

@@ -180,7 +180,7 @@ def test_window_options_are_checked() -> None:
         res = run_cli("trace", *args, "x.py", subprocess_=False)
         assert res.returncode == 2 and why in res.stderr, (args, res.stderr)
     res = run_cli("signal", "999999999")
-    assert res.returncode != 0 and "no process" in res.stderr
+    assert res.returncode == 2 and "not a process id" in res.stderr
 
 
 def test_changes_name_what_moved() -> None:

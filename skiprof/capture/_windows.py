@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from .._folder import WINDOW_PREFIX, commit_folder, staging_folder, window_folders
+from ._armed import arm, disarm
 from ._session import CaptureOptions, Session
 
 __all__ = ["WindowPlan", "WindowRecorder", "active_recorder", "capture_window", "window_folders", "WINDOW_PREFIX"]
@@ -121,6 +122,7 @@ class WindowRecorder:
         self._old: dict[int, Any] = {}
         self._timer: threading.Thread | None = None
         self._ingester: threading.Thread | None = None
+        self._marker: Path | None = None
 
     def _to_stderr(self, line: str) -> None:
         # The profiler silences fd 2 while it starts and stops: log lines go to a copy of it.
@@ -145,6 +147,7 @@ class WindowRecorder:
         if self.plan.on_signal is not None:
             self._old[self.plan.on_signal] = signal.signal(self.plan.on_signal, self._on_request_signal)
         _recorder = self
+        self._marker = arm(self.plan.on_signal, self.plan.every)  # what `skiprof signal PID` checks
         self._ingester = threading.Thread(target=self._ingest_loop, name="skiprof-ingest", daemon=True)
         self._ingester.start()
         # The timer opens periodic windows and closes main-thread ones (signal and capture_window too).
@@ -174,6 +177,8 @@ class WindowRecorder:
         for sig, old in self._old.items():
             signal.signal(sig, old)
         self._old.clear()
+        disarm(self._marker)
+        self._marker = None
         _recorder = None
         if self._err_fd >= 0:
             os.close(self._err_fd)

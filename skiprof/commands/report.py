@@ -59,6 +59,7 @@ def build_report(folder: Path, *, fmt: str = "json", rank: int | None = None, st
 def command(folder: FolderArg, fmt: FormatOpt = None, output: OutputOpt = None, force: ForceOpt = False,
             top: TopOpt = 10, step: StepOpt = None, region: RegionOpt = None, rank: RankOpt = None,
             jobs: JobsOpt = None, engine: EngineOpt = None, scheduler: SchedulerOpt = None) -> None:
+    """``skiprof report``: the report of a trace folder, Kineto file or sweep (help: HELP)."""
     check_file(output, force, [folder])  # before any work
     from ..render import renderer_for
 

@@ -121,22 +121,12 @@ def _window_plan(every: float | None, keep: int | None, on_signal: str | None, d
 
 
 def _signal_number(name: str | None) -> int | None:
-    """USR2, SIGUSR2 or 12 -> the signal number; an unknown name is a usage error."""
-    import signal
-
+    """USR2, SIGUSR2 or 12 -> the signal number (None: no --on-signal); only USR1 and USR2 are allowed."""
     if name is None:
         return None
-    text = name.strip().upper()
-    if text.isdigit():
-        num = int(text)
-    else:
-        sig = getattr(signal, text if text.startswith("SIG") else f"SIG{text}", None)
-        if not isinstance(sig, signal.Signals):
-            raise UsageError(f"--on-signal: unknown signal {name!r} (try USR2)")
-        num = int(sig)
-    if num in (int(signal.SIGKILL), int(signal.SIGSTOP), int(signal.SIGALRM), int(signal.SIGINT)):
-        raise UsageError(f"--on-signal: signal {name} cannot be used (skiprof or the system owns it); try USR2")
-    return num
+    from .signal import signal_number
+
+    return signal_number(name, "--on-signal")
 
 
 def _say_windows(log: WindowLog) -> None:
