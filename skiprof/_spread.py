@@ -7,6 +7,7 @@ only says what to run.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -88,6 +89,10 @@ class DaskSpread(Spread):
             self.client.cancel(futures)
 
 
+#: A Dask scheduler address: [protocol://]host[:port], nothing else (no spaces, no path).
+_ADDRESS = re.compile(r"(?:(?:tcp|tls|inproc|ucx|ws|wss)://)?[A-Za-z0-9_.\-\[\]:]+(?::\d{1,5})?")
+
+
 @contextmanager
 def spread(engine: str = "local", *, jobs: int = 1, scheduler: str | None = None,
            memory_limit: str | None = None) -> Iterator[Spread]:
@@ -105,10 +110,12 @@ def spread(engine: str = "local", *, jobs: int = 1, scheduler: str | None = None
     if scheduler is not None:
         import dask
 
+        if not _ADDRESS.fullmatch(scheduler.strip()):
+            raise UsageError(f"--scheduler {scheduler!r}: expected an address such as tcp://host:8786")
         try:
             # Dask's own connect timeout (DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT; 30 s by default).
             client = Client(scheduler, timeout=dask.config.get("distributed.comm.timeouts.connect"))
-        except (OSError, TimeoutError) as exc:
+        except (OSError, TimeoutError, ValueError) as exc:
             raise UsageError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
         with client:
             yield DaskSpread(client)

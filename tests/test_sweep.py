@@ -62,7 +62,7 @@ def test_sweep_end_to_end(tmp_path: Path) -> None:
     )
     out = tmp_path / "sw"
     r = run_cli("sweep", str(script), "--param", "batch_size=1,2,3", "-o", str(out), "--", "--extra", "x")
-    assert r.returncode == 0, r.stderr
+    assert r.returncode == 4, r.stderr  # one run of three failed: the exit code says so (docs/cli.md)
     rec = json.loads((out / "sweep.json").read_text())
     assert [x["status"] for x in rec["runs"]] == ["ok", "ok", "failed"]
     assert "batch 3 is not supported" in rec["runs"][2]["error"]
@@ -77,7 +77,7 @@ def test_sweep_end_to_end(tmp_path: Path) -> None:
     assert dict(zip(m["name"], m["value"])) == {"batch": 1.0, "extra": 1.0}
     # --resume reruns only what did not succeed; without it an existing folder is refused.
     again = run_cli("sweep", str(script), "--param", "batch_size=1,2,3", "-o", str(out), "--resume", "--", "--extra", "x")
-    assert again.returncode == 0
+    assert again.returncode == 4  # run 3 fails again
     rec2 = json.loads((out / "sweep.json").read_text())
     assert [x["seconds"] for x in rec2["runs"][:2]] == [x["seconds"] for x in rec["runs"][:2]]
     refused = run_cli("sweep", str(script), "--param", "batch_size=1", "-o", str(out))

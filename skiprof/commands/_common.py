@@ -3,9 +3,10 @@
 atomic write), consoles and progress bars."""
 from __future__ import annotations
 
+import math
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -17,7 +18,7 @@ from .._outputs import file_output, write_file
 from ..render import Document, renderer, renderer_for
 
 __all__ = ["Fmt", "FormatOpt", "OutputOpt", "ForceOpt", "RankOpt", "StepOpt", "RegionOpt", "TopOpt", "NoReportOpt", "trace_folder",
-           "FolderArg", "JobsOpt", "EngineOpt", "SchedulerOpt", "Engine", "engine_for", "emit", "check_file", "write_atomic", "console", "progress_bar", "load_view"]
+           "FolderArg", "JobsOpt", "EngineOpt", "SchedulerOpt", "Engine", "engine_for", "emit", "check_file", "finite", "SCALE_MAX", "SECONDS_MAX", "write_atomic", "console", "progress_bar", "load_view"]
 
 
 class Fmt(str, Enum):
@@ -60,6 +61,28 @@ EngineOpt = Annotated[Optional[Engine], typer.Option(
 SchedulerOpt = Annotated[Optional[str], typer.Option(
     "--scheduler", show_default=False, metavar="ADDRESS",
     help="Run per-rank work on the Dask cluster at ADDRESS (tcp://host:8786); its workers must see the same paths.")]
+
+
+def finite(lo: float, hi: float, *, above: bool = False) -> Callable[[str], float]:
+    """The parser of a float option that takes only finite numbers from ``lo`` (excluded with ``above``) to
+    ``hi``: nan, inf and 1e308 are usage errors, so no figure downstream overflows or turns to nan."""
+    def parse(text: str | float) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise typer.BadParameter(f"{text!r} is not a number") from None
+        low_ok = value > lo if above else value >= lo
+        if not (math.isfinite(value) and low_ok and value <= hi):
+            raise typer.BadParameter(f"{text} is outside {'(' if above else '['}{lo:g}, {hi:g}]")
+        return value
+
+    return parse
+
+
+#: Scales of the what-if replay: up to a thousandfold, so that no predicted time leaves int64 nanoseconds.
+SCALE_MAX = 1000.0
+#: Seconds an option may ask for: a million (about 11 days).
+SECONDS_MAX = 1e6
 
 
 def engine_for(engine: Engine | None, scheduler: str | None, jobs: int | None) -> Any:

@@ -6,7 +6,7 @@ from typing import Annotated
 import typer
 
 from ..render import Document
-from ._common import FolderArg, ForceOpt, FormatOpt, OutputOpt, RankOpt, RegionOpt, StepOpt, check_file, emit, load_view
+from ._common import FolderArg, ForceOpt, FormatOpt, OutputOpt, RankOpt, RegionOpt, StepOpt, check_file, emit, finite, load_view
 
 __all__ = ["command", "HELP"]
 
@@ -17,7 +17,7 @@ HELP = ("Kernel-fusion candidates: chains of kernels that keep following each ot
 def command(
     folder: FolderArg,
     max_len: Annotated[int, typer.Option("--max-len", help="Longest chain considered.", min=2, max=16)] = 4,
-    threshold: Annotated[float, typer.Option("--threshold", help="Minimum proximity score.", min=0.0, max=1.0)] = 0.8,
+    threshold: Annotated[float, typer.Option("--threshold", help="Minimum proximity score, 0 to 1.", parser=finite(0.0, 1.0), metavar="SCORE")] = 0.8,
     min_count: Annotated[int, typer.Option("--min-count", help="Minimum occurrences of a chain.", min=1)] = 2,
     top: Annotated[int, typer.Option("--top", help="Chains shown.", min=1)] = 10,
     step: StepOpt = None, region: RegionOpt = None, rank: RankOpt = None, fmt: FormatOpt = None,

@@ -22,7 +22,7 @@ import typer
 
 from .._errors import UsageError
 from .._outputs import folder_output, refuse_overlap
-from ._common import ForceOpt, console, progress_bar
+from ._common import SECONDS_MAX, ForceOpt, console, finite, progress_bar
 
 __all__ = ["Param", "parse_param", "plan", "run_sweep", "SWEEP_FILE", "load_sweep", "command", "HELP"]
 
@@ -151,7 +151,7 @@ def command(
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Sweep folder (default: sweep-<script>).", show_default=False)] = None,
     force: ForceOpt = False,
     resume: Annotated[bool, typer.Option("--resume", help="Skip runs the folder already holds.")] = False,
-    timeout: Annotated[Optional[float], typer.Option("--timeout", help="Seconds before a run is stopped and recorded as failed.", show_default=False)] = None,
+    timeout: Annotated[Optional[float], typer.Option("--timeout", help="Seconds before a run is stopped and recorded as failed (above 0).", show_default=False, parser=finite(0.0, SECONDS_MAX, above=True), metavar="SECONDS")] = None,
 ) -> None:
     """``skiprof sweep``: run the script once per configuration under skiprof trace, then summarise (help: HELP)."""
     from ..render import Document
@@ -174,3 +174,14 @@ def command(
         notes: list[str] = []
         res = run_transition(out, notes=notes)
         print_document(Document("transition", str(out), {"sweep": str(out)}, [res], notes), console())
+    raise typer.Exit(sweep_exit_code(ok, len(record["runs"])))
+
+
+#: ``skiprof sweep``'s exit code when some runs succeeded and some did not (docs/cli.md).
+SOME_FAILED = 4
+
+
+def sweep_exit_code(ok: int, total: int) -> int:
+    """0 when every run succeeded, 1 when none did (the script's own failure), SOME_FAILED otherwise: a CI job sees
+    a sweep that lost runs."""
+    return 0 if ok == total else 1 if ok == 0 else SOME_FAILED

@@ -26,7 +26,7 @@ from ..capture import (
 from ..capture._calibration import host_calibration
 from ..capture._session import TRACE_FILE
 from ..ingest._pipeline import finish_capture
-from ._common import ForceOpt, NoReportOpt, console, progress_bar
+from ._common import SECONDS_MAX, ForceOpt, NoReportOpt, console, finite, progress_bar
 
 if TYPE_CHECKING:  # the window machinery loads only when --every/--on-signal asks for it
     from ..capture._windows import WindowLog, WindowPlan
@@ -219,15 +219,15 @@ def command(
     module: Annotated[Optional[str], typer.Option("-m", "--module", help="Run a module as with python -m (the current folder is searched first).", show_default=False)] = None,
     output: Annotated[Optional[str], typer.Option("-o", "--output", show_default=False, help="Output trace folder. Default: skiprof-<name>-<timestamp>. %p expands to the pid, %q{ENV} to an environment variable, %h to the host name.")] = None,
     force: ForceOpt = False,
-    delay: Annotated[float, typer.Option("--delay", help="Seconds to wait before recording.", min=0)] = 0.0,
-    duration: Annotated[Optional[float], typer.Option("--duration", help="Seconds to record, then stop; with --every/--on-signal, the length of each window (default 2).", min=0, show_default=False)] = None,
+    delay: Annotated[float, typer.Option("--delay", help="Seconds to wait before recording.", parser=finite(0.0, SECONDS_MAX), metavar="SECONDS")] = 0.0,
+    duration: Annotated[Optional[float], typer.Option("--duration", help="Seconds to record, then stop; with --every/--on-signal, the length of each window (default 2).", parser=finite(0.0, SECONDS_MAX), metavar="SECONDS", show_default=False)] = None,
     steps: Annotated[Optional[int], typer.Option("--steps", help="Record N steps marked by skiprof.step().", min=1, show_default=False)] = None,
     skip_first: Annotated[int, typer.Option("--skip-first", help="With --steps: steps to skip before recording.", min=0)] = 0,
     record_shapes: Annotated[bool, typer.Option("--record-shapes/--no-record-shapes", help="Record operator input shapes.")] = True,
     with_stack: Annotated[bool, typer.Option("--with-stack", help="Record Python stacks (slower; torch 2.13 may fail on odd bytes).")] = False,
     with_modules: Annotated[bool, typer.Option("--with-modules", help="Record which nn.Module each op ran in (the module rollup).")] = False,
     profile_memory: Annotated[bool, typer.Option("--profile-memory", help="Record allocations and frees (the memory timeline).")] = False,
-    every: Annotated[Optional[float], typer.Option("--every", help="Record a window of --duration seconds (default 2) every N seconds for as long as the process lives; each window becomes OUTPUT/window=K/.", min=0.01, show_default=False)] = None,
+    every: Annotated[Optional[float], typer.Option("--every", help="Record a window of --duration seconds (default 2) every N seconds for as long as the process lives; each window becomes OUTPUT/window=K/.", parser=finite(0.01, SECONDS_MAX), metavar="SECONDS", show_default=False)] = None,
     keep: Annotated[Optional[int], typer.Option("--keep", help="With --every/--on-signal: keep only the newest N windows on disk (older ones go once a newer one is complete).", min=1, show_default=False)] = None,
     on_signal: Annotated[Optional[str], typer.Option("--on-signal", help="Record a window of --duration seconds when the process gets this signal (e.g. USR2: kill -USR2 PID, or skiprof signal PID).", show_default=False)] = None,
     no_report: NoReportOpt = False,

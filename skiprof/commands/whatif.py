@@ -9,7 +9,7 @@ import typer
 
 from .._errors import UsageError
 from ..render import Document
-from ._common import FolderArg, ForceOpt, FormatOpt, OutputOpt, RankOpt, RegionOpt, StepOpt, check_file, emit, load_view
+from ._common import SCALE_MAX, FolderArg, ForceOpt, FormatOpt, OutputOpt, RankOpt, RegionOpt, StepOpt, check_file, emit, finite, load_view
 
 __all__ = ["command", "HELP", "parse_fuse"]
 
@@ -28,9 +28,9 @@ def parse_fuse(text: str) -> int:
 
 def command(
     folder: FolderArg,
-    launch_scale: Annotated[float, typer.Option("--launch-scale", help="Multiply launch cost (call and wait to kernel start).", min=0.0)] = 1.0,
-    host_scale: Annotated[float, typer.Option("--host-scale", help="Multiply host work between calls (a slower or faster CPU).", min=0.0)] = 1.0,
-    device_scale: Annotated[float, typer.Option("--device-scale", help="Multiply device activity durations.", min=0.0)] = 1.0,
+    launch_scale: Annotated[float, typer.Option("--launch-scale", help="Multiply launch cost (call and wait to kernel start).", parser=finite(0.0, SCALE_MAX), metavar="X")] = 1.0,
+    host_scale: Annotated[float, typer.Option("--host-scale", help="Multiply host work between calls (a slower or faster CPU).", parser=finite(0.0, SCALE_MAX), metavar="X")] = 1.0,
+    device_scale: Annotated[float, typer.Option("--device-scale", help="Multiply device activity durations.", parser=finite(0.0, SCALE_MAX), metavar="X")] = 1.0,
     fuse: Annotated[Optional[str], typer.Option("--fuse", help="topN: fuse the N best chains of skiprof fusion.", show_default=False)] = None,
     cuda_graph: Annotated[Optional[str], typer.Option("--cuda-graph", help="Run each occurrence of this region as one graph launch.", show_default=False)] = None,
     async_copies: Annotated[bool, typer.Option("--async-copies", help="Copies from pageable memory and synchronous memcpy calls become asynchronous (pinned memory, non_blocking=True).")] = False,
