@@ -67,6 +67,7 @@ def finite(lo: float, hi: float, *, above: bool = False) -> Callable[[str], floa
     """The parser of a float option that takes only finite numbers from ``lo`` (excluded with ``above``) to
     ``hi``: nan, inf and 1e308 are usage errors, so no figure downstream overflows or turns to nan."""
     def parse(text: str | float) -> float:
+        """The option's text (or its default) as a float, or a usage error naming the range."""
         try:
             value = float(text)
         except ValueError:
