@@ -1,7 +1,7 @@
 """Names as a person reads them: C++ kernel names without their noise."""
 from __future__ import annotations
 
-__all__ = ["short_kernel"]
+__all__ = ["short_kernel", "printable"]
 
 
 def short_kernel(name: str, width: int = 70) -> str:
@@ -17,3 +17,14 @@ def short_kernel(name: str, width: int = 70) -> str:
             n = n[:i]
             break
     return n if len(n) <= width else n[: width - 1] + "…"
+
+
+def printable(text: str, *, one_line: bool = True) -> str:
+    """``text`` safe to show on a terminal: every control character (ESC, BEL, C1 codes, and with ``one_line``
+    newlines and tabs too) becomes a visible escape such as ``\\x1b``. Names in a trace are data: one must
+    never clear the screen, set the title or plant a link, and one name stays one line."""
+    if text.isprintable():
+        return text
+    keep = "" if one_line else "\n\t"
+    return "".join(ch if ch.isprintable() or ch in keep else f"\\x{ord(ch):02x}" if ord(ch) < 0x100
+                   else f"\\u{ord(ch):04x}" for ch in text)

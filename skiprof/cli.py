@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from ._errors import SkiprofError
+from ._names import printable
 from .commands import COMMANDS
 
 try:  # typer >= 0.26 carries its own copy of click
@@ -69,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except _click_errors.UsageError as exc:  # the option parser's complaint, in one line
         where = exc.ctx.command_path if exc.ctx is not None else "skiprof"
-        print(f"skiprof: error: {exc.format_message()} (see {where} --help)", file=sys.stderr)
+        print(f"skiprof: error: {printable(exc.format_message())} (see {where} --help)", file=sys.stderr)
         return 2
     except typer.Exit as exc:
         return exc.exit_code
@@ -77,11 +78,11 @@ def main(argv: list[str] | None = None) -> int:
         print("skiprof: interrupted", file=sys.stderr)
         return 130
     except SkiprofError as exc:
-        print(f"skiprof: error: {exc}", file=sys.stderr)
+        print(f"skiprof: error: {printable(str(exc))}", file=sys.stderr)  # one line, whatever names it holds
         return exc.exit_code
     except OSError as exc:  # a filesystem problem nobody turned into a SkiprofError: still one line
         where = f"{exc.filename}: " if exc.filename else ""
-        print(f"skiprof: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        print(printable(f"skiprof: error: {where}{exc.strerror or exc}"), file=sys.stderr)
         return 2
     except MemoryError:
         print("skiprof: error: out of memory (try fewer --jobs, or one --rank at a time)", file=sys.stderr)
@@ -89,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # a bug of skiprof's own: still one line, the traceback on request
         if os.environ.get("SKIPROF_DEBUG"):
             raise
-        print(f"skiprof: internal error: {type(exc).__name__}: {exc} (set SKIPROF_DEBUG=1 for the traceback, and "
+        print(f"skiprof: internal error: {type(exc).__name__}: {printable(str(exc))} (set SKIPROF_DEBUG=1 for the traceback, and "
               "please report it)", file=sys.stderr)
         return 3
 

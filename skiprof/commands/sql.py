@@ -9,6 +9,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from .._names import printable
 from ._common import FolderArg, ForceOpt, OutputOpt, check_file, console, trace_folder, write_atomic
 
 __all__ = ["command", "HELP", "render_rows"]
@@ -41,8 +42,9 @@ def render_rows(tbl: Any, fmt: str, limit: int) -> str:
     shown = rows[:limit]
     more = f"\n({len(rows) - limit:,} more rows; --limit N or --format csv for all)\n" if len(rows) > limit else ""
     cols = tbl.column_names
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join("" if r[c] is None else str(r[c]) for c in cols) + " |" for r in shown]
+    lines = ["| " + " | ".join(printable(c) for c in cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join("" if r[c] is None else printable(str(r[c])).replace("|", "\\|") for c in cols) + " |"
+              for r in shown]
     return "\n".join(lines) + "\n" + more
 
 
@@ -78,21 +80,23 @@ def command(
         return
     text = render_rows(tbl, kind, limit)
     if output is None:
-        sys.stdout.write(text)
+        # CSV keeps its data as it is for a file or pipe; on a terminal, control characters are shown, not obeyed.
+        sys.stdout.write(printable(text, one_line=False) if sys.stdout.isatty() else text)
     else:
         write_atomic(text, Path(output), force, [folder])
 
 
 def _print_table(tbl: Any, limit: int) -> None:
     """Print a query result as a terminal table of at most ``limit`` rows."""
+    from rich.markup import escape
     from rich.table import Table
 
     t = Table(show_edge=False, pad_edge=False)
     for name in tbl.column_names:
-        t.add_column(name, no_wrap=True, overflow="ellipsis")
+        t.add_column(escape(printable(name)), no_wrap=True, overflow="ellipsis")
     rows = tbl.slice(0, limit).to_pylist()
     for r in rows:
-        t.add_row(*("" if v is None else f"{v:,}" if isinstance(v, int) else str(v) for v in r.values()))
+        t.add_row(*("" if v is None else f"{v:,}" if isinstance(v, int) else escape(printable(str(v))) for v in r.values()))
     out = console()
     out.print(t)
     if tbl.num_rows > limit:

@@ -5,7 +5,7 @@ from typing import Any
 
 import msgspec
 
-from .._names import short_kernel
+from .._names import printable, short_kernel
 from .._result import Col, Result
 
 __all__ = ["Document", "Renderer", "renderer", "renderer_for", "FORMATS", "fmt", "header_of", "short_kernel",
@@ -122,5 +122,5 @@ def fmt(value: Any, unit: str, show: str = "ms", *, with_unit: bool = False, wid
     if unit == "number":
         return f"{value:,.4g}" if isinstance(value, float) else f"{value:,}"
     if unit == "kernel":
-        return short_kernel(str(value), width)
-    return str(value)
+        return printable(short_kernel(str(value), width))
+    return printable(str(value))

@@ -4,8 +4,16 @@ from __future__ import annotations
 from rich.console import Console
 
 from .._ingest_summary import IngestSummary, RankSummary
+from .._names import printable
 
 __all__ = ["render_summary"]
+
+
+def _safe(text: object) -> str:
+    """Trace text for the console: control characters as escapes, brackets not read as markup."""
+    from rich.markup import escape
+
+    return escape(printable(str(text)))
 
 
 def _ms(ns: int) -> str:
@@ -33,7 +41,7 @@ def _rank_lines(r: RankSummary) -> list[str]:
         lines.append("  [yellow]no device activity[/]: CPU-only trace; launch/queue metrics need GPU kernels")
     dropped = sum(r.ignored.values())
     if dropped:
-        top = ", ".join(f"{k} {v:,}" for k, v in sorted(r.ignored.items(), key=lambda kv: -kv[1])[:3])
+        top = ", ".join(f"{_safe(k)} {v:,}" for k, v in sorted(r.ignored.items(), key=lambda kv: -kv[1])[:3])
         lines.append(f"  not tabulated: {dropped:,} events ({top})")
     if r.events_without_ts:
         lines.append(f"  [yellow]skipped {r.events_without_ts:,} events without a timestamp[/]")
@@ -46,13 +54,13 @@ def _rank_lines(r: RankSummary) -> list[str]:
 
 def render_summary(summary: IngestSummary, console: Console) -> None:
     """Print the summary block."""
-    console.print(f"skiprof: wrote [bold]{summary.path}[/] ({len(summary.ranks)} rank{'s' if len(summary.ranks) != 1 else ''})")
+    console.print(f"skiprof: wrote [bold]{_safe(summary.path)}[/] ({len(summary.ranks)} rank{'s' if len(summary.ranks) != 1 else ''})")
     for r in summary.ranks:
         for line in _rank_lines(r):
             console.print("  " + line, highlight=False, soft_wrap=True)
     if summary.nvml is False:
         console.print("  NVML: no NVIDIA driver, GPU counters not sampled", highlight=False)
     for note in summary.notes:
-        console.print(f"  note: {note}", highlight=False)
+        console.print(f"  note: {_safe(note)}", highlight=False)
     if summary.exit_code is not None:
         console.print(f"  script exit code: {summary.exit_code}", highlight=False)

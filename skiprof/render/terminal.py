@@ -5,6 +5,7 @@ import io
 import textwrap
 from typing import Any
 
+from .._names import printable
 from .._result import Figures, Note, Plot, Section, Table
 from ._base import Document, Renderer, fmt, header_of
 
@@ -16,18 +17,26 @@ _LABEL_STYLE = {"cpu-bound": "bold red", "gpu-bound": "bold blue", "sync-bound":
                 "dependency-bound": "bold yellow"}
 
 
+def _safe(text: str) -> str:
+    """Trace text (names, titles, notes) for a rich console: control characters shown as escapes, and square
+    brackets escaped so that a name like ``k[/]`` is printed, not read as markup."""
+    from rich.markup import escape
+
+    return escape(printable(str(text), one_line=False))
+
+
 def _figures(console: Any, s: Figures) -> None:
     """Print a Figures section as a two-column grid of labels and formatted values."""
     from rich.table import Table as RTable
 
-    console.print(f"[bold]{s.title}[/]", highlight=False)
+    console.print(f"[bold]{_safe(s.title)}[/]", highlight=False)
     grid = RTable.grid(padding=(0, 2))
     grid.add_column(style="bold")
     grid.add_column()
     for f in s.items:
         value = fmt(f.value, f.unit, f.show, with_unit=True, width=NAME_WIDTH)
         style = _LABEL_STYLE.get(str(f.value)) if f.unit == "label" else None
-        grid.add_row(f.label, f"[{style}]{value}[/]" if style else value)
+        grid.add_row(_safe(f.label), f"[{style}]{_safe(value)}[/]" if style else _safe(value))
     console.print(grid)
     console.print()
 
@@ -61,10 +70,10 @@ def _table(console: Any, s: Table) -> None:
 
     if not s.rows:
         if s.empty:
-            console.print(f"{s.title}: {s.empty}", highlight=False)
+            console.print(_safe(f"{s.title}: {s.empty}"), highlight=False)
             console.print()
         return
-    console.print(f"[bold]{s.title}[/]", highlight=False)  # apart from the table: a title is never folded to its width
+    console.print(f"[bold]{_safe(s.title)}[/]", highlight=False)  # apart from the table: a title is never folded to its width
     t = RTable(show_edge=False, pad_edge=False, expand=False)
     cells = _cells(s, console.width)
     widths = [max([len(w) for w in header_of(c).split()] + [len(r[i]) for r in cells]) for i, c in enumerate(s.cols)]
@@ -76,11 +85,11 @@ def _table(console: Any, s: Table) -> None:
         header = header_of(c)
         if c.unit != "prose" and natural > console.width:  # long headers go on two lines, not past the screen
             header = textwrap.fill(header, width=widths[i], break_long_words=False)
-        t.add_column(header, justify="right" if right else "left", no_wrap=c.unit != "prose",
+        t.add_column(_safe(header), justify="right" if right else "left", no_wrap=c.unit != "prose",
                      overflow="fold" if c.unit == "prose" else "ellipsis",
                      min_width=None if c.unit == "prose" else widths[i])
     for r in cells:
-        t.add_row(*r)
+        t.add_row(*(_safe(c) for c in r))
     # Numbers and labels that cannot fit even with names shortened and headers folded are printed
     # past the console's width rather than cut ("cpu-boun" reads as nothing).
     least = sum(w for w, c in zip(widths, s.cols) if c.unit != "prose") + 3 * (len(widths) - 1)
@@ -97,24 +106,24 @@ def _section(console: Any, s: Section) -> None:
     elif isinstance(s, Table):
         _table(console, s)
     elif isinstance(s, Note) and s.level == "answer":
-        console.print(s.text, highlight=False)
+        console.print(_safe(s.text), highlight=False)
         console.print()
     elif isinstance(s, Note):
         tag = "[yellow]warning:[/]" if s.level == "warning" else "[yellow]note:[/]"
-        console.print(f"{tag} {s.text}", highlight=False)
+        console.print(f"{tag} {_safe(s.text)}", highlight=False)
     elif isinstance(s, Plot):
-        console.print(f"[dim]{s.title}: a figure in the HTML output (--format html)[/]", highlight=False)
+        console.print(f"[dim]{_safe(s.title)}: a figure in the HTML output (--format html)[/]", highlight=False)
 
 
 def print_document(doc: Document, console: Any) -> None:
     """Print every result of ``doc`` on a rich console."""
-    console.print(f"[bold]skiprof {doc.kind}[/] {doc.title}", highlight=False)
+    console.print(f"[bold]skiprof {doc.kind}[/] {_safe(doc.title)}", highlight=False)
     for note in doc.notes:
-        console.print(f"[yellow]note:[/] {note}", highlight=False)
+        console.print(f"[yellow]note:[/] {_safe(note)}", highlight=False)
     for r in doc.results:
         secs = r.sections()
         if secs and r.title and not isinstance(secs[0], (Figures, Table)):
-            console.print(f"[bold]{r.title}[/]", highlight=False)
+            console.print(f"[bold]{_safe(r.title)}[/]", highlight=False)
         for s in secs:
             _section(console, s)
 
