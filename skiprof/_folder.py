@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import stat
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager
@@ -25,7 +26,7 @@ from ._outputs import folder_output, replace_folder
 from ._schema import READABLE_VERSIONS, SCHEMA_VERSION, TABLES, arrow_schema
 
 __all__ = ["Trace", "load", "building", "write_meta", "write_rank", "TableWriter", "staging_folder", "commit_folder", "check_output",
-           "window_folders", "WINDOW_PREFIX"]
+           "window_folders", "WINDOW_PREFIX", "regular_file", "check_table_file"]
 
 META = "meta.json"
 #: Windows of ``skiprof trace --every/--on-signal`` are folders ``window=K`` of one run folder.
@@ -281,15 +282,78 @@ def _read_file(path: Path, name: str, columns: list[str] | None, dictionary: boo
     schema = _schema_of(name, dictionary)
     want = columns or schema.names
     strings = [c for c in want if pa.types.is_dictionary(schema.field(c).type)]
+    regular_file(path)
     try:
         tbl = read_parquet(path, want, strings)
-    except pa.ArrowException as exc:  # truncated, overwritten, not Parquet: the folder is damaged, not skiprof
-        raise TraceFolderError(f"{path}: not a readable Parquet table ({str(exc).splitlines()[0]})") from exc
+    except (pa.ArrowException, OSError) as exc:  # truncated, overwritten, not Parquet, a bad checksum: damaged
+        raise TraceFolderError(f"{path}: not a readable Parquet table ({str(exc).splitlines()[0]})") from None
+    _check_columns(path, name, tbl, want, schema)
     have = set(tbl.column_names)
     for c in want:
         if c not in have:
             tbl = tbl.append_column(schema.field(c), pa.nulls(tbl.num_rows, schema.field(c).type))
     return tbl.select(want)
+
+
+def regular_file(path: Path) -> None:
+    """Refuse anything but a regular file before opening it: a FIFO in a folder would block every reader
+    forever, and a device is never a table."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise TraceFolderError(f"{path}: unreadable ({exc.strerror or exc})") from None
+    if not stat.S_ISREG(mode):
+        raise TraceFolderError(f"{path}: not a regular file (a trace folder holds only the files skiprof wrote)")
+
+
+def _check_columns(path: Path, name: str, tbl: Any, want: Sequence[str], schema: Any) -> None:
+    """Each column the schema declares is there (unless a later version added it), of its declared type, and
+    a numeric column holds no nulls: a table copied over another, retyped or emptied is one line naming it."""
+    import pyarrow as pa
+
+    from ._schema import added_later, table
+
+    declared = {c.name: c for c in table(name).columns}
+    have = set(tbl.column_names)
+    for c in want:
+        expected = schema.field(c).type
+        if c not in have:
+            if not added_later(declared[c]):
+                raise TraceFolderError(f"{path}: column {c!r} is missing (is this the {name} table?)")
+            continue
+        got = tbl.schema.field(c).type
+        if pa.types.is_dictionary(expected) and pa.types.is_dictionary(got):
+            got, expected = got.value_type, expected.value_type
+        if got != expected:
+            raise TraceFolderError(f"{path}: column {c!r} is {got}, expected {expected}")
+        if not pa.types.is_string(expected) and tbl.column(c).null_count:
+            raise TraceFolderError(f"{path}: column {c!r} holds {tbl.column(c).null_count:,} nulls; "
+                                   f"it is never null in a {name} table skiprof wrote")
+
+
+def check_table_file(path: Path, name: str) -> None:
+    """The checks of a read (regular file, columns, types, no nulls where none belong) from the file's footer
+    alone: ``skiprof sql`` hands the file to DuckDB without reading it here."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    regular_file(path)
+    try:
+        f = pq.ParquetFile(path)
+        md = f.metadata
+        schema = f.schema_arrow
+    except (pa.ArrowException, OSError) as exc:
+        raise TraceFolderError(f"{path}: not a readable Parquet table ({str(exc).splitlines()[0]})") from None
+    expected = arrow_schema(name)
+    _check_columns(path, name, schema.empty_table(), expected.names, expected)
+    for i, col in enumerate(schema.names):
+        if col not in expected.names or pa.types.is_string(expected.field(col).type):
+            continue
+        nulls = sum((md.row_group(g).column(i).statistics.null_count or 0) if md.row_group(g).column(i).statistics else 0
+                    for g in range(md.num_row_groups))
+        if nulls:
+            raise TraceFolderError(f"{path}: column {col!r} holds {nulls:,} nulls; it is never null in a {name} table "
+                                   "skiprof wrote")
 
 
 def _schema_of(name: str, dictionary: bool) -> Any:
@@ -317,7 +381,11 @@ def _read_table(folder: Path, name: str, columns: list[str] | None = None, ranks
     if single.exists():
         return _read_file(single, name, columns, dictionary)
     if ranks is not None:  # meta.json's ranks: a partition it does not list is not part of the dataset
-        parts = [p for p in (folder / f"rank={r}" / f"{name}.parquet" for r in sorted(ranks)) if p.exists()]
+        listed = [folder / f"rank={r}" / f"{name}.parquet" for r in sorted(ranks)]
+        parts = [p for p in listed if p.exists()]
+        if parts and len(parts) < len(listed) and name not in ADDED_IN:
+            lost = next(p for p in listed if not p.exists())
+            raise TraceFolderError(f"{folder}: {lost.relative_to(folder)} is missing, though meta.json lists that rank")
     else:
         parts = sorted(folder.glob(f"rank=*/{name}.parquet"), key=lambda p: int(p.parent.name.split("=")[1]))
     schema = _schema_of(name, dictionary)
@@ -340,6 +408,7 @@ def load(path: str | os.PathLike[str], rank: int | None = None) -> Trace:
         raise TraceFolderError(f"{folder}: not a trace folder (no such directory)")
     if not meta_path.exists():
         raise TraceFolderError(f"{folder}: not a trace folder (no {META})")
+    regular_file(meta_path)
     import msgspec
 
     try:

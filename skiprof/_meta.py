@@ -133,8 +133,14 @@ def encode_meta(meta: Meta) -> bytes:
 
 
 def decode_meta(data: bytes) -> Meta:
-    """Decode and validate meta.json; raises msgspec errors on malformed or mistyped content."""
-    return msgspec.json.decode(data, type=Meta)
+    """Decode and validate meta.json; raises msgspec errors on malformed or mistyped content, and
+    msgspec.ValidationError on values no writer makes (no ranks, a rank twice or below 0)."""
+    meta = msgspec.json.decode(data, type=Meta)
+    if not meta.ranks:
+        raise msgspec.ValidationError("`ranks` is empty; a trace folder holds at least one rank")
+    if len(set(meta.ranks)) != len(meta.ranks) or min(meta.ranks) < 0:
+        raise msgspec.ValidationError("`ranks` must list distinct ranks of 0 or more")
+    return meta
 
 
 #: What each key of meta.json holds (docs/trace-format.md embeds the table markdown_meta() makes).

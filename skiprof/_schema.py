@@ -9,7 +9,7 @@ from typing import Any
 
 import msgspec
 
-__all__ = ["SCHEMA_VERSION", "READABLE_VERSIONS", "Column", "Table", "TABLES", "table", "arrow_schema", "VIEW_READS", "VIEW_TABLES", "REPORT_PREFETCH"]
+__all__ = ["SCHEMA_VERSION", "READABLE_VERSIONS", "Column", "Table", "TABLES", "table", "added_later", "arrow_schema", "VIEW_READS", "VIEW_TABLES", "REPORT_PREFETCH"]
 
 #: Bumped on any change a reader could notice (new/removed/renamed column, unit change).
 SCHEMA_VERSION = 3
@@ -185,6 +185,12 @@ ADDED_IN = {"metrics": 2, "memory": 3}
 def table(name: str) -> Table:
     """Look a table declaration up by name."""
     return TABLES[name]
+
+
+def added_later(column: Column) -> bool:
+    """Whether a folder of an older schema version may lack ``column`` (its doc says when it was added);
+    any other column missing from a table means the table is damaged or not the one its name says."""
+    return "Added in schema version" in column.doc
 
 
 def arrow_schema(name: str) -> Any:
