@@ -8,6 +8,7 @@ then each group decodes only the args keys it uses.
 from __future__ import annotations
 
 import math
+import re
 import zlib
 from collections import Counter
 from typing import Any, Union
@@ -32,6 +33,9 @@ FLOW_CATS = frozenset({"ac2g"})
 # Float µs timestamps at or above 2**43 µs are spaced more than 1 ns apart in a
 # float64, so their decimals cannot be recovered after a float parse.
 _EXACT_LIMIT = float(2**43)
+#: The largest time in µs (and in ns, exact decoding) whose nanoseconds fit an int64, with room for ts + dur.
+_US_LIMIT = 2.0**62 / 1000
+_NS_LIMIT = 2**62
 _EMPTY_ARGS = msgspec.Raw(b"{}")
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 PidLike = Union[int, str]
@@ -160,12 +164,43 @@ def decode_piece(text: bytes | memoryview, pid_labels: dict[str, int], counters:
     first, as most pieces hold none, and again with raw args where counter events turn up)."""
     try:
         return _decode_unknown(text, pid_labels) if counters is None else _decode_piece(text, pid_labels, counters)
+    except msgspec.DecodeError:
+        fixed = _without_non_finite(text)
+        if fixed is None:
+            raise
+        return decode_piece(fixed, pid_labels, counters)
     except UnicodeDecodeError:
         # Text that is not UTF-8: keep what can be read, with U+FFFD for the bad bytes.
         fixed = bytes(text).decode("utf-8", "replace").encode()
         batch = _decode_piece(fixed, pid_labels, _may_hold_counters(fixed) if counters is None else counters)
         batch.ignored["invalid_utf8_pieces"] += 1
         return batch
+
+
+#: A JSON string, or a bare NaN / Infinity token (which JavaScript writes and JSON does not allow).
+_NON_FINITE = re.compile(rb'"(?:[^"\\]|\\.)*"|(-?Infinity|NaN)')
+#: What such a token becomes: a number far outside any time or id, so that only its own event is spoiled
+#: (counted as unreadable by _times), not the whole piece.
+_SPOILED = b"1e300"
+
+
+def _without_non_finite(text: bytes | memoryview) -> bytes | None:
+    """The piece with each bare NaN/Infinity token outside strings replaced by _SPOILED; None when it has none
+    (the piece is bad for another reason)."""
+    data = bytes(text)
+    if b"NaN" not in data and b"Infinity" not in data:
+        return None
+    found = False
+
+    def swap(m: re.Match[bytes]) -> bytes:
+        nonlocal found
+        if m.group(1) is None:
+            return m.group(0)
+        found = True
+        return _SPOILED
+
+    out = _NON_FINITE.sub(swap, data)
+    return out if found else None
 
 
 def _decode_unknown(text: bytes | memoryview, pid_labels: dict[str, int]) -> Batch:
@@ -269,8 +304,9 @@ class _Chunk:
         self.raw_args = batch.raw_args
         self.pid = _ids([e.pid for e in events], labels)
         self.tid = _ids([e.tid for e in events], labels)
-        self.ts, self.ts_ok = _times(events, "ts", batch.exact)
-        self.dur, self.dur_ok = _times(events, "dur", batch.exact)
+        self.ts, self.ts_ok, ts_bad = _times(events, "ts", batch.exact)
+        self.dur, self.dur_ok, dur_bad = _times(events, "dur", batch.exact)
+        self.bad = ts_bad | dur_bad  # a time out of range spoils its own event only
 
 
 _TIMED = ("host", "runtime", "device", "gpu_ann", "instant")
@@ -351,27 +387,34 @@ def _ids(values: list[PidLike], labels: dict[str, int]) -> np.ndarray:
     return out
 
 
-def _times(sub: list[Any], field: str, exact: bool) -> tuple[np.ndarray, np.ndarray]:
-    """(ns int64, valid mask) for ts or dur."""
+def _times(sub: list[Any], field: str, exact: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(ns int64, valid mask, out-of-range mask) for ts or dur. A value whose nanoseconds an int64 cannot hold
+    (or an infinity) is out of range: its event is unreadable, not a time of 0 or of whatever overflow leaves."""
     vals = [e.ts for e in sub] if field == "ts" else [e.dur for e in sub]
     if exact:
         ns = np.zeros(len(vals), np.int64)
         ok = np.ones(len(vals), bool)
+        bad = np.zeros(len(vals), bool)
         for i, v in enumerate(vals):
             if isinstance(v, _ExactNs):
-                ns[i] = v.ns
-            elif isinstance(v, (int, float)) and not (isinstance(v, float) and math.isnan(v)):
-                ns[i] = round(v * 1000)
+                v = v.ns / 1000 if abs(v.ns) < _NS_LIMIT else math.inf
+            if isinstance(v, (int, float)) and not (isinstance(v, float) and math.isnan(v)):
+                if abs(v) < _US_LIMIT:
+                    ns[i] = round(v * 1000)
+                else:
+                    ok[i], bad[i] = False, True
             else:
                 ok[i] = False
-        return ns, ok
+        return ns, ok, bad
     a = np.fromiter(vals, np.float64, len(vals))
     ok = ~np.isnan(a)
+    bad = ok & ~(np.abs(a) < _US_LIMIT)
+    ok &= ~bad
     a = np.where(ok, a, 0.0)
     whole = np.floor(a)
     if field == "ts" and np.any((np.abs(a) >= _EXACT_LIMIT) & (a != whole)):
         raise _NeedsExact
-    return whole.astype(np.int64) * 1000 + np.rint((a - whole) * 1000).astype(np.int64), ok
+    return whole.astype(np.int64) * 1000 + np.rint((a - whole) * 1000).astype(np.int64), ok, bad
 
 
 def _args(chunk: _Chunk, idx: np.ndarray) -> list[Any]:
@@ -425,7 +468,12 @@ def _coded(codes: np.ndarray, values: list[str]) -> Coded:
 
 
 def _base(chunk: _Chunk, idx: np.ndarray, batch: Batch) -> tuple[dict[str, Any], np.ndarray]:
-    """Columns every timed group shares; drops events without a timestamp (counted)."""
+    """Columns every timed group shares; drops events without a timestamp, and those with a time out of
+    range (counted as unreadable)."""
+    bad = chunk.bad[idx]
+    if bad.any():
+        batch.ignored["X:unreadable"] += int(bad.sum())
+        idx = idx[~bad]
     ok = chunk.ts_ok[idx]
     batch.no_dur += int((~chunk.dur_ok[idx] & ok).sum())
     if not ok.all():
@@ -509,7 +557,7 @@ def _instant(chunk: _Chunk, idx: np.ndarray, batch: Batch, cat: Any) -> dict[str
 
 def _flow(sub: list[Any], batch: Batch, labels: dict[str, int]) -> dict[str, Any]:
     """Columns of ac2g flow events (launch -> activity arrows): start or end, id, pid, tid and time."""
-    ts, ok = _times(sub, "ts", batch.exact)
+    ts, ok, _ = _times(sub, "ts", batch.exact)  # out of range: not ok, so dropped like a missing time
     ids = [e.id for e in sub]
     try:
         id_arr = np.fromiter(ids, np.int64, len(ids))
@@ -538,7 +586,7 @@ def _meta(sub: list[Any], batch: Batch, labels: dict[str, int]) -> dict[str, Any
 
 def _counter(sub: list[Any], batch: Batch, labels: dict[str, int]) -> dict[str, Any]:
     """Counter (``C``) events as one row per numeric value: time, device, name and value."""
-    ts, ok = _times(sub, "ts", batch.exact)
+    ts, ok, _ = _times(sub, "ts", batch.exact)  # out of range: not ok, so dropped like a missing time
     args = _COUNTER_DECODER.decode(b"[" + b",".join([e.args for e in sub]) + b"]")
     rows_ts, rows_dev, rows_name, rows_val = [], [], [], []
     for e, t, good, a in zip(sub, ts, ok, args):
