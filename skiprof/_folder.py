@@ -44,7 +44,8 @@ def staging_folder(out: Path) -> Path:
     import tempfile  # here, not at import: every command loads this module, few write a folder
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    # The PID in the name tells a later run whether the writer is gone (capture._output.orphaned_captures).
+    return Path(tempfile.mkdtemp(prefix=f".{out.name}.{os.getpid()}.", suffix=".partial", dir=out.parent))
 
 
 def commit_folder(staging: Path, out: Path, force: bool, inputs: Iterable[Path] = ()) -> None:

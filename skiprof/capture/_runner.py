@@ -22,7 +22,8 @@ from typing import Any
 
 from .._errors import ScriptNotFoundError
 
-__all__ = ["Target", "resolve_target", "run_target", "finish_like_python", "release_script", "INTERRUPTED", "ran_user_code"]
+__all__ = ["Target", "resolve_target", "run_target", "finish_like_python", "release_script", "INTERRUPTED", "ran_user_code",
+           "Terminated"]
 
 INTERRUPTED = 130
 _ran = False
@@ -131,29 +132,134 @@ def _execute(target: Target) -> None:
     exec(compile(path.read_bytes(), str(path), "exec"), _main.__dict__)
 
 
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP reached a script that set no handler of its own: it unwinds like Ctrl-C (its ``finally``
+    blocks run) so that the trace is saved; the exit status is still 128 + the signal, as the shell shows it."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise Terminated(signum)
+
+
+def _catch_termination() -> dict[int, Any]:
+    """Turn SIGTERM and SIGHUP into Terminated where they would kill the process outright (their handler is the
+    default one, not ignored: ``nohup`` and a parent's choice stand); returns the handlers to put back."""
+    import signal
+
+    old: dict[int, Any] = {}
+    if threading.current_thread() is not threading.main_thread():
+        return old
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(sig) is signal.SIG_DFL:
+            old[sig] = signal.signal(sig, _terminate)
+    return old
+
+
+def _restore_handlers(old: dict[int, Any]) -> None:
+    import signal
+
+    for sig, handler in old.items():
+        if signal.getsignal(sig) is _terminate:  # the script may have set its own meanwhile: it stays
+            signal.signal(sig, handler)
+
+
 def run_target(target: Target) -> int:
-    """Run the target to completion; returns its exit status (1 for an uncaught exception, 130 for Ctrl-C).
+    """Run the target to completion; returns its exit status (1 for an uncaught exception, 130 for Ctrl-C,
+    128 + N for SIGTERM or SIGHUP).
 
     The script's ``__main__`` module stays in place until release_script, so its globals live
-    on for its threads and atexit handlers, as under python.
+    on for its threads and atexit handlers, as under python. A child the script forks that ends
+    here (``sys.exit`` or the end of the script) ends as python would end it, without any of
+    skiprof's work: that belongs to the parent.
     """
-    global _ran, _saved
+    global _ran, _saved, _origin_pid
     from .._gcpace import restore
 
     _ran = True
+    _origin_pid = os.getpid()
     restore()  # the script runs at python's own collector pace
     _saved = (sys.argv[:], sys.path[0] if sys.path else None, sys.modules.get("__main__"))
+    old = _catch_termination()
+    os._exit = _reported_exit  # type: ignore[assignment]
+    try:
+        code = _run_guarded(target)
+    finally:
+        os._exit = _REAL_EXIT
+        if os.getpid() == _origin_pid:
+            _restore_handlers(old)
+    if os.getpid() != _origin_pid:
+        _exit_child(code)
+    return code
+
+
+def _run_guarded(target: Target) -> int:
+    """Execute the target; its exit status however it ends."""
     try:
         _execute(target)
         return 0
     except SystemExit as exc:
         return _exit_status(exc.code)
     except KeyboardInterrupt:
-        print("\nskiprof: interrupted; saving the trace", file=sys.stderr)
+        if os.getpid() == _origin_pid:
+            print("\nskiprof: interrupted; saving the trace", file=sys.stderr)
         return INTERRUPTED
+    except Terminated as exc:
+        import signal
+
+        if os.getpid() == _origin_pid:
+            print(f"\nskiprof: {signal.Signals(exc.signum).name} received; saving the trace", file=sys.stderr)
+        return 128 + exc.signum
     except BaseException:
         _print_user_traceback()
         return 1
+
+
+def _exit_child(code: int) -> None:
+    """End a process the script forked the way python ends one: its threads joined, its atexit handlers run, its
+    output flushed; then exit, before any of skiprof's work (the parent writes the trace)."""
+    try:
+        _join_threads()
+    except KeyboardInterrupt:
+        code = INTERRUPTED
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    _REAL_EXIT(code)
+
+
+_REAL_EXIT = os._exit
+_origin_pid = -1
+
+
+def _reported_exit(code: int) -> None:
+    """``os._exit`` while skiprof records: the process still ends at once with ``code``, as under python; in the
+    process skiprof runs in (not a forked child, which uses it routinely), on the main thread, the profiler is
+    stopped first so that its raw trace is kept, and one line says where."""
+    if os.getpid() == _origin_pid:
+        where = "its trace was not saved"
+        try:
+            from ._session import active_session
+
+            session = active_session()
+            if session is not None and threading.current_thread() is threading.main_thread():
+                session.stop()
+                if session.exported:
+                    where = (f"its raw trace is kept at {session.trace_path}: `skiprof import {session.trace_path} "
+                             "-o DIR` makes the trace folder")
+        except Exception:  # nothing may stop the exit the script asked for
+            pass
+        try:
+            os.write(2, f"skiprof: the script called os._exit({code}); {where}\n".encode())
+        except OSError:
+            pass
+    _REAL_EXIT(code)
 
 
 def finish_like_python(code: int) -> int:

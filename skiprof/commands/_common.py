@@ -18,7 +18,7 @@ from .._outputs import file_output, write_file
 from ..render import Document, renderer, renderer_for
 
 __all__ = ["Fmt", "FormatOpt", "OutputOpt", "ForceOpt", "RankOpt", "StepOpt", "RegionOpt", "TopOpt", "NoReportOpt", "trace_folder",
-           "FolderArg", "JobsOpt", "EngineOpt", "SchedulerOpt", "Engine", "engine_for", "emit", "check_file", "finite", "SCALE_MAX", "SECONDS_MAX", "write_atomic", "console", "progress_bar", "load_view"]
+           "FolderArg", "JobsOpt", "EngineOpt", "SchedulerOpt", "Engine", "engine_for", "emit", "check_file", "finite", "SCALE_MAX", "SECONDS_MAX", "write_atomic", "console", "progress_bar", "load_view", "name_orphans"]
 
 
 class Fmt(str, Enum):
@@ -190,3 +190,13 @@ def progress_bar(kind: str = "bytes") -> Any:
 
     update.close = bar.stop  # type: ignore[attr-defined]
     return update
+
+
+def name_orphans(out: Path) -> None:
+    """Say where an earlier, killed capture to the same output left its raw trace, and how to finish it."""
+    from ..capture._output import orphaned_captures
+
+    for raw in orphaned_captures(out):
+        console(stderr=True).print(f"skiprof: note: an earlier capture to {out} was killed before it finished; its "
+                                   f"raw trace is at {raw}: `skiprof import {raw} -o DIR` makes its trace folder",
+                                   highlight=False, markup=False, soft_wrap=True)

@@ -10,7 +10,7 @@ from .._folder import building, write_meta
 from .._ingest_summary import IngestSummary, summarize
 from ..ingest import trace_files
 from ..ingest._pipeline import Progress, build_meta, ingest_files
-from ._common import EngineOpt, ForceOpt, JobsOpt, NoReportOpt, SchedulerOpt, console, emit, engine_for, progress_bar
+from ._common import EngineOpt, ForceOpt, JobsOpt, NoReportOpt, SchedulerOpt, console, emit, engine_for, name_orphans, progress_bar
 
 __all__ = ["run_import", "default_import_output", "command", "HELP"]
 
@@ -32,6 +32,7 @@ def run_import(inputs: list[Path], output: Path | None, *, force: bool,
     where ``spread`` says (skiprof._spread), by default in a pool of ``jobs`` processes."""
     files = trace_files(inputs)
     out = output or default_import_output(inputs[0])
+    name_orphans(out)
     with building(out, force, inputs) as staging:
         outcomes = ingest_files(files, staging, progress=progress, jobs=jobs, spread=spread)
         meta = write_meta(staging, build_meta(outcomes, files))

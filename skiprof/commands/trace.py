@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
@@ -26,7 +28,7 @@ from ..capture import (
 from ..capture._calibration import host_calibration
 from ..capture._session import TRACE_FILE
 from ..ingest._pipeline import finish_capture
-from ._common import SECONDS_MAX, ForceOpt, NoReportOpt, console, finite, progress_bar
+from ._common import SECONDS_MAX, ForceOpt, NoReportOpt, console, finite, name_orphans, progress_bar
 
 if TYPE_CHECKING:  # the window machinery loads only when --every/--on-signal asks for it
     from ..capture._windows import WindowLog, WindowPlan
@@ -42,18 +44,27 @@ def run_trace(target: Target, output: str | None, *, force: bool, options: Captu
               progress: Any = None) -> tuple[int, IngestSummary]:
     """Profile ``target``; returns (the script's exit code, the summary of the written folder)."""
     out = expand_output(output) if output else default_output(target.label)
+    name_orphans(out)
     dist = world()
     # Under torchrun every rank writes its own partition of one dataset (skiprof/_dataset.py).
     target_dir = out / f"rank={dist[0]}" if dist else out
     with building(target_dir, force, _inputs(target)) as staging:  # refuses before running anything: never clobber, never waste a run
         code, session = _record(target, staging, options, out)
+        stops: list[int] = []
         try:
-            meta = finish_capture(session, staging, progress, rank=dist[0] if dist else 0,
-                                  command=["skiprof", *sys.argv[1:]], torch_version=_torch_version(),
-                                  capture=_capture_meta(target, session, options, code),
-                                  calibration=host_calibration())
+            with _finishing(stops):
+                meta = finish_capture(session, staging, progress, rank=dist[0] if dist else 0,
+                                      command=["skiprof", *sys.argv[1:]], torch_version=_torch_version(),
+                                      capture=_capture_meta(target, session, options, code),
+                                      calibration=host_calibration())
         except (OSError, SkiprofError) as exc:
             raise _rescue(staging, target_dir, exc) from None
+        except KeyboardInterrupt:  # a second Ctrl-C (or SIGTERM/SIGHUP) while the folder was written
+            failed = _rescue(staging, target_dir, KeyboardInterrupt("interrupted while the trace folder was written"))
+            failed.exit_code = 128 + (stops[-1] if stops else 2)
+            raise failed from None
+        if stops:  # asked to stop once: the folder is complete, and the exit status says it was interrupted
+            code = 128 + stops[0]
     if dist:
         meta = merge_partitions(out, dist[1])
     return code, summarize(str(out), meta)
@@ -140,6 +151,36 @@ def _say_windows(log: WindowLog) -> None:
                   + f"; `skiprof report {kept[0].parent}` shows them over time")
     for line in log.errors:
         err.print(f"[yellow]{line}[/]")
+
+
+@contextmanager
+def _finishing(stops: list[int]) -> Iterator[None]:
+    """While the trace folder is written: the first Ctrl-C, SIGTERM or SIGHUP is noted and the work goes on (the
+    run is over; only its folder is left to write), a second stops it with KeyboardInterrupt, and the caller keeps
+    the raw trace. Signals the parent chose to ignore stay ignored."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_signal(signum: int, frame: Any) -> None:
+        stops.append(signum)
+        if len(stops) > 1:
+            raise KeyboardInterrupt
+        try:
+            os.write(2, b"skiprof: still writing the trace folder; press Ctrl-C again to stop and keep the raw trace\n")
+        except OSError:
+            pass
+
+    old = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+           if signal.getsignal(sig) is not signal.SIG_IGN}
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
 
 
 def _run_like_python(target: Target) -> int:

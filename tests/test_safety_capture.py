@@ -1,0 +1,139 @@
+"""Captures that survive ordinary process life: forks, SIGTERM/SIGHUP, Ctrl-C while the folder is written, os._exit."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import skiprof
+from conftest import ROOT
+
+
+def _start(tmp: Path, script: str, *args: str) -> subprocess.Popen[str]:
+    path = tmp / "s.py"
+    path.write_text(script)
+    env = dict(os.environ, PYTHONPATH=str(ROOT), NO_COLOR="1")
+    return subprocess.Popen([sys.executable, "-m", "skiprof", "trace", "-o", str(tmp / "out"), *args, str(path)],
+                            cwd=tmp, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _partials(tmp: Path) -> list[str]:
+    return [p.name for p in tmp.iterdir() if p.name.endswith(".partial")]
+
+
+def test_a_forked_child_that_exits_leaves_the_capture_to_the_parent(tmp_path: Path) -> None:
+    proc = _start(tmp_path, "import os, sys, torch\nx = torch.ones(8).sum()\npid = os.fork()\nif pid == 0:\n"
+                            "    print('child', flush=True)\n    sys.exit(0)\nos.waitpid(pid, 0)\ny = torch.ones(4) * 2\n"
+                            "print('parent', flush=True)\n")
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert sorted(out.split()) == ["child", "parent"]
+    t = skiprof.load(tmp_path / "out")
+    assert "aten::mul" in set(t.ops["name"])  # the parent's work after the fork is in its one folder
+    assert not _partials(tmp_path)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+def test_sigterm_or_sighup_during_the_script_saves_the_trace(tmp_path: Path, sig: signal.Signals) -> None:
+    proc = _start(tmp_path, "import time, torch\nx = torch.ones(8)\nprint('ready', flush=True)\n"
+                            "try:\n    while True:\n        x = x * 1.0001\n        time.sleep(0.001)\n"
+                            "finally:\n    print('cleanup ran', flush=True)\n")
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    time.sleep(0.3)
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + sig, err
+    assert "cleanup ran" in out
+    assert "aten::mul" in set(skiprof.load(tmp_path / "out").ops["name"])
+    assert not _partials(tmp_path)
+
+
+def test_a_script_handler_for_sigterm_is_kept(tmp_path: Path) -> None:
+    """A script that handles SIGTERM itself gets it, as under python."""
+    proc = _start(tmp_path, "import signal, time, sys, torch\nseen = []\nsignal.signal(signal.SIGTERM, lambda *a: seen.append(1))\n"
+                            "print('ready', flush=True)\nwhile not seen:\n    time.sleep(0.01)\ntorch.ones(3).sum()\n"
+                            "print('handled', flush=True)\n")
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0 and "handled" in out, err
+
+
+def test_os_exit_is_reported_and_the_raw_trace_kept(tmp_path: Path) -> None:
+    proc = _start(tmp_path, "import os, torch\ntorch.ones(8).sum()\nos._exit(3)\n")
+    _out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 3
+    assert "os._exit(3)" in err and "raw trace is kept at" in err, err
+    raw = Path(err.split("kept at ", 1)[1].split(":", 1)[0])
+    assert raw.is_file() and raw.stat().st_size > 0
+
+
+def test_a_second_ctrl_c_while_writing_keeps_the_raw_trace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The folder is being written when Ctrl-C comes twice: exit 130, and the raw trace is kept and named."""
+    import contextlib
+    import io
+
+    import skiprof.commands.trace as trace_mod
+    from skiprof.cli import main
+
+    def interrupted(*a: object, **k: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(trace_mod, "finish_capture", interrupted)
+    script = tmp_path / "s.py"
+    script.write_text("import torch\ntorch.ones(4).sum()\n")
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = main(["trace", "-o", str(tmp_path / "out"), "--no-report", str(script)])
+    assert code == 130, err.getvalue()
+    raw = tmp_path / "out.trace.json.gz"
+    assert raw.is_file() and str(raw) in err.getvalue() and "skiprof import" in err.getvalue()
+    assert not (tmp_path / "out").exists() and not _partials(tmp_path)
+
+
+def test_the_first_signal_while_writing_lets_the_folder_finish(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import contextlib
+    import io
+
+    import skiprof.commands.trace as trace_mod
+    from skiprof.cli import main
+
+    real = trace_mod.finish_capture
+
+    def with_a_signal(*a: object, **k: object) -> object:
+        os.kill(os.getpid(), signal.SIGINT)  # handled at once, on this (the main) thread
+        return real(*a, **k)
+
+    monkeypatch.setattr(trace_mod, "finish_capture", with_a_signal)
+    script = tmp_path / "s.py"
+    script.write_text("import torch\ntorch.ones(4).sum()\n")
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = main(["trace", "-o", str(tmp_path / "out"), "--no-report", str(script)])
+    assert code == 130
+    assert skiprof.load(tmp_path / "out").meta.ranks == [0]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_killed_capture_is_named_by_the_next_run(tmp_path: Path) -> None:
+    """SIGKILL while the profiler's raw trace sits in the staging folder: the next trace or import to the same
+    output says where it is and how to finish it; nothing removes it."""
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    staging = tmp_path / f".out.{dead.pid}.abc123.partial"
+    staging.mkdir()
+    (staging / "trace.json.gz").write_bytes(b"raw")
+    from conftest import run_cli
+    from kineto import linking_trace, write_trace
+
+    src = write_trace(tmp_path / "t.json", linking_trace())
+    r = run_cli("import", str(src), "-o", str(tmp_path / "out"))
+    assert r.returncode == 0, r.stderr
+    said = " ".join(r.stdout.split() + r.stderr.split())
+    assert f"raw trace is at {staging / 'trace.json.gz'}" in said and "skiprof import" in said
+    assert (staging / "trace.json.gz").read_bytes() == b"raw"
