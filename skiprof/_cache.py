@@ -1,8 +1,8 @@
 """``skiprof.load("trace.json.gz")``: a raw Kineto file (or a folder of per-rank files) imported
 once into a cache, then reused.
 
-The cache key is each file's resolved path, size and modification time, so an edited or replaced
-file is imported again. The cache lives in ``$SKIPROF_CACHE`` (default ``~/.cache/skiprof``).
+The cache key is each file's resolved path, size, modification and change times, inode, and a hash
+of its first and last 64 KiB, so an edited or replaced file is imported again. The cache lives in ``$SKIPROF_CACHE`` (default ``~/.cache/skiprof``).
 """
 from __future__ import annotations
 
@@ -22,9 +22,23 @@ def cache_dir() -> Path:
     return Path(base)
 
 
+#: Bytes of each file's head and tail that go into its cache key.
+_SAMPLE = 1 << 16
+
+
 def _key(paths: list[Path]) -> str:
-    text = "\1".join(f"{p.resolve()}\0{p.stat().st_size}\0{p.stat().st_mtime_ns}" for p in paths)
-    return hashlib.sha256(text.encode()).hexdigest()[:24]
+    """The cache key of a set of files: each one's path, size, times and inode, and a hash of its first and last
+    64 KiB, so that a file replaced by another of the same size and modification time is imported again."""
+    h = hashlib.sha256()
+    for p in paths:
+        st = p.stat()
+        h.update(f"{p.resolve()}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\0{st.st_ino}\1".encode())
+        with open(p, "rb") as fh:
+            h.update(fh.read(_SAMPLE))
+            if st.st_size > 2 * _SAMPLE:
+                fh.seek(-_SAMPLE, os.SEEK_END)
+                h.update(fh.read(_SAMPLE))
+    return h.hexdigest()[:24]
 
 
 def load_kineto(path: Path, on_import: Callable[[Path], None] | None = None) -> Trace:

@@ -137,3 +137,26 @@ def test_a_killed_capture_is_named_by_the_next_run(tmp_path: Path) -> None:
     said = " ".join(r.stdout.split() + r.stderr.split())
     assert f"raw trace is at {staging / 'trace.json.gz'}" in said and "skiprof import" in said
     assert (staging / "trace.json.gz").read_bytes() == b"raw"
+
+
+def test_steps_without_any_step_record_nothing_misleading(tmp_path: Path) -> None:
+    proc = _start(tmp_path, "import torch\nfor _ in range(3):\n    torch.ones(4).sum()\n", "--steps", "2")
+    _out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2 and "never called skiprof.step()" in " ".join(err.split()), err
+    assert not (tmp_path / "out").exists() and not _partials(tmp_path)
+
+
+def test_the_cache_sees_a_file_replaced_by_one_of_the_same_size_and_time(tmp_path: Path) -> None:
+    from kineto import linking_trace, write_trace
+    from skiprof._cache import load_kineto
+
+    events = linking_trace()
+    src = write_trace(tmp_path / "t.json", events)
+    first = load_kineto(src)
+    st = src.stat()
+    text = src.read_text().replace("gemm_kernel", "gemm_kerneX")  # same size
+    src.write_text(text)
+    os.utime(src, ns=(st.st_atime_ns, st.st_mtime_ns))
+    second = load_kineto(src)
+    assert second.path != first.path
+    assert "gemm_kerneX" in set(second.kernels["name"])

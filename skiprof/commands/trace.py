@@ -205,6 +205,9 @@ def _record(target: Target, staging: Path, options: CaptureOptions, out: Path) -
             release_script()  # after the profiler: teardown is not the script's work
     if session.export_error:
         raise CaptureFailed(f"{out}: {session.export_error}")
+    if options.steps and not session.step_calls:  # else the whole run would pass for the steps asked for
+        raise CaptureFailed(f"{out}: --steps {options.steps}: the script never called skiprof.step(), so no step was "
+                            "recorded; mark each iteration with skiprof.step(), or drop --steps to record the whole run")
     if not session.exported:
         why = ("the script ended before --delay elapsed" if options.delay
                else "the requested steps never ran (is skiprof.step() called?)" if options.steps
