@@ -312,7 +312,7 @@ def _check_columns(path: Path, name: str, tbl: Any, want: Sequence[str], schema:
     a numeric column holds no nulls: a table copied over another, retyped or emptied is one line naming it."""
     import pyarrow as pa
 
-    from ._schema import added_later, table
+    from ._schema import NULLABLE, added_later, table
 
     declared = {c.name: c for c in table(name).columns}
     have = set(tbl.column_names)
@@ -327,9 +327,16 @@ def _check_columns(path: Path, name: str, tbl: Any, want: Sequence[str], schema:
             got, expected = got.value_type, expected.value_type
         if got != expected:
             raise TraceFolderError(f"{path}: column {c!r} is {got}, expected {expected}")
-        if not pa.types.is_string(expected) and tbl.column(c).null_count:
+        if c not in NULLABLE and tbl.column(c).null_count:
             raise TraceFolderError(f"{path}: column {c!r} holds {tbl.column(c).null_count:,} nulls; "
                                    f"it is never null in a {name} table skiprof wrote")
+        if c == "dur" and tbl.num_rows:
+            import numpy as np
+
+            negative = int(sum(np.count_nonzero(chunk.to_numpy() < 0) for chunk in tbl.column(c).chunks))
+            if negative:  # skiprof writes durations of 0 or more: the table was changed after it was written
+                raise TraceFolderError(f"{path}: column 'dur' holds {negative:,} negative durations; "
+                                       f"a {name} table skiprof wrote never does")
 
 
 def check_table_file(path: Path, name: str) -> None:
@@ -345,16 +352,21 @@ def check_table_file(path: Path, name: str) -> None:
         schema = f.schema_arrow
     except (pa.ArrowException, OSError) as exc:
         raise TraceFolderError(f"{path}: not a readable Parquet table ({str(exc).splitlines()[0]})") from None
+    from ._schema import NULLABLE
+
     expected = arrow_schema(name)
     _check_columns(path, name, schema.empty_table(), expected.names, expected)
     for i, col in enumerate(schema.names):
-        if col not in expected.names or pa.types.is_string(expected.field(col).type):
+        if col not in expected.names:
             continue
-        nulls = sum((md.row_group(g).column(i).statistics.null_count or 0) if md.row_group(g).column(i).statistics else 0
-                    for g in range(md.num_row_groups))
-        if nulls:
+        stats = [md.row_group(g).column(i).statistics for g in range(md.num_row_groups)]
+        nulls = sum(st.null_count or 0 for st in stats if st is not None)
+        if nulls and col not in NULLABLE:
             raise TraceFolderError(f"{path}: column {col!r} holds {nulls:,} nulls; it is never null in a {name} table "
                                    "skiprof wrote")
+        if col == "dur" and any(st is not None and st.has_min_max and st.min < 0 for st in stats):
+            raise TraceFolderError(f"{path}: column 'dur' holds negative durations; a {name} table skiprof wrote "
+                                   "never does")
 
 
 def _schema_of(name: str, dictionary: bool) -> Any:
@@ -425,6 +437,8 @@ def load(path: str | os.PathLike[str], rank: int | None = None) -> Trace:
         raise TraceFolderError(f"{meta_path}: not valid JSON ({exc})") from None
     if meta.schema_version not in READABLE_VERSIONS:
         raise TraceFolderError(_unsupported(folder, meta.schema_version))
+    if meta.layout == "single" and len(meta.ranks) != 1:
+        raise TraceFolderError(f"{meta_path}: lists {len(meta.ranks)} ranks for a single-rank layout")
     if rank is not None and rank not in meta.ranks:
         raise TraceFolderError(f"{folder}: no rank {rank} (ranks: {', '.join(map(str, meta.ranks))})")
     return Trace(folder, meta, only_rank=rank if rank is not None and len(meta.ranks) > 1 else None)

@@ -9,7 +9,7 @@ from typing import Any
 
 import msgspec
 
-__all__ = ["SCHEMA_VERSION", "READABLE_VERSIONS", "Column", "Table", "TABLES", "table", "added_later", "arrow_schema", "VIEW_READS", "VIEW_TABLES", "REPORT_PREFETCH"]
+__all__ = ["SCHEMA_VERSION", "READABLE_VERSIONS", "Column", "Table", "TABLES", "table", "added_later", "NULLABLE", "arrow_schema", "VIEW_READS", "VIEW_TABLES", "REPORT_PREFETCH"]
 
 #: Bumped on any change a reader could notice (new/removed/renamed column, unit change).
 SCHEMA_VERSION = 3
@@ -185,6 +185,12 @@ ADDED_IN = {"metrics": 2, "memory": 3}
 def table(name: str) -> Table:
     """Look a table declaration up by name."""
     return TABLES[name]
+
+
+#: String columns that may hold nulls (absent shapes, a copy's direction, an unlinked kernel's launch and ops);
+#: every other column is never null in a table skiprof wrote.
+NULLABLE = frozenset({"input_dims", "process_group", "copy_kind", "host_mem", "orphan_reason", "launch_name", "op_name",
+                      "top_op_name"})
 
 
 def added_later(column: Column) -> bool:

@@ -29,6 +29,8 @@ def trace_files(inputs: list[Path]) -> list[Path]:
             if not found:
                 raise BadTraceError(p, "folder holds no .json or .json.gz trace files")
             out.extend(found)
+        elif p.exists() and not p.is_file():  # a FIFO or device would block the reader or never end
+            raise BadTraceError(p, "not a regular file (a Kineto trace is a .json or .json.gz file)")
         else:
             out.append(p)
     return out
