@@ -87,9 +87,13 @@ def _column_change(rng: random.Random, path: Path) -> str:
     import pyarrow.parquet as pq
 
     t = pq.read_table(path)
+    from skiprof._schema import NULLABLE
+
     how = rng.choice(["drop", "string", "null", "negative"])
-    # Negative values break an invariant only for durations: a negative ts or id (-1: absent) is valid data.
-    col = "dur" if how == "negative" and "dur" in t.column_names else rng.choice(t.column_names)
+    # Negative values break an invariant only for durations (a negative ts or id, -1 for absent, is valid data);
+    # nulls only in columns that are never null (a null copy direction is valid data too).
+    col = "dur" if how == "negative" and "dur" in t.column_names else \
+        rng.choice([c for c in t.column_names if c not in NULLABLE] if how == "null" else t.column_names)
     i = t.column_names.index(col)
     if how == "drop":
         _rewrite(path, lambda tb: tb.remove_column(i))

@@ -286,8 +286,9 @@ def _read_file(path: Path, name: str, columns: list[str] | None, dictionary: boo
     regular_file(path)
     try:
         tbl = read_parquet(path, want, strings)
-    except (pa.ArrowException, OSError) as exc:  # truncated, overwritten, not Parquet, a bad checksum: damaged
-        raise TraceFolderError(f"{path}: not a readable Parquet table ({str(exc).splitlines()[0]})") from None
+    except (pa.ArrowException, OSError, ValueError) as exc:  # truncated, overwritten, not Parquet, a bad checksum,
+        # a name that is no longer UTF-8: damaged
+        raise TraceFolderError(f"{path}: not a readable Parquet table ({(str(exc).splitlines() or [type(exc).__name__])[0]})") from None
     _check_columns(path, name, tbl, want, schema)
     have = set(tbl.column_names)
     for c in want:
@@ -350,8 +351,8 @@ def check_table_file(path: Path, name: str) -> None:
         f = pq.ParquetFile(path)
         md = f.metadata
         schema = f.schema_arrow
-    except (pa.ArrowException, OSError) as exc:
-        raise TraceFolderError(f"{path}: not a readable Parquet table ({str(exc).splitlines()[0]})") from None
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise TraceFolderError(f"{path}: not a readable Parquet table ({(str(exc).splitlines() or [type(exc).__name__])[0]})") from None
     from ._schema import NULLABLE
 
     expected = arrow_schema(name)

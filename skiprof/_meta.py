@@ -132,10 +132,18 @@ def encode_meta(meta: Meta) -> bytes:
     return msgspec.json.format(msgspec.json.encode(meta), indent=2) + b"\n"
 
 
+class _Written(msgspec.Struct):
+    """The keys of meta.json that have no default when read: a folder without them was damaged."""
+
+    schema_version: int
+    ranks: list[int]
+
+
 def decode_meta(data: bytes) -> Meta:
     """Decode and validate meta.json; raises msgspec errors on malformed or mistyped content, and
     msgspec.ValidationError on values no writer makes (no ranks, a rank twice or below 0)."""
     meta = msgspec.json.decode(data, type=Meta)
+    msgspec.json.decode(data, type=_Written)  # what every writer since the first has written must be there
     if not meta.ranks:
         raise msgspec.ValidationError("`ranks` is empty; a trace folder holds at least one rank")
     if len(set(meta.ranks)) != len(meta.ranks) or min(meta.ranks) < 0:

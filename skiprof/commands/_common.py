@@ -41,10 +41,10 @@ StepOpt = Annotated[Optional[int], typer.Option("--step", show_default=False,
                                                 help="Only this ProfilerStep / skiprof.step() number.")]
 RegionOpt = Annotated[Optional[str], typer.Option("--region", show_default=False,
                                                   help="Only time inside this region (skiprof.region or annotation name).")]
-TopOpt = Annotated[int, typer.Option("--top", min=1, help="Rows in the top kernels / ops tables.")]
+TopOpt = Annotated[int, typer.Option("--top", min=1, max=1_000_000, help="Rows in the top kernels / ops tables.")]
 NoReportOpt = Annotated[bool, typer.Option("--no-report", help="Do not print the summary.")]
 JobsOpt = Annotated[Optional[int], typer.Option(
-    "-j", "--jobs", min=1, show_default=False,
+    "-j", "--jobs", min=1, max=1024, show_default=False,
     help="Worker processes: ranks side by side, or the pieces of one large file (default: the number of cores).")]
 
 

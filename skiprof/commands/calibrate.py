@@ -17,7 +17,7 @@ HELP = ("Measure this host's floors: per-op dispatch cost through Python and thr
 
 
 def command(
-    repeats: Annotated[int, typer.Option("--repeats", help="Timed loops per figure (the spread is over these).", min=3)] = 7,
+    repeats: Annotated[int, typer.Option("--repeats", help="Timed loops per figure (the spread is over these).", max=1000, min=3)] = 7,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Measure and print, but do not save it for this host.")] = False,
     output: OutputOpt = None,

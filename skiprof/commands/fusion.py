@@ -18,8 +18,8 @@ def command(
     folder: FolderArg,
     max_len: Annotated[int, typer.Option("--max-len", help="Longest chain considered.", min=2, max=16)] = 4,
     threshold: Annotated[float, typer.Option("--threshold", help="Minimum proximity score, 0 to 1.", parser=finite(0.0, 1.0), metavar="SCORE")] = 0.8,
-    min_count: Annotated[int, typer.Option("--min-count", help="Minimum occurrences of a chain.", min=1)] = 2,
-    top: Annotated[int, typer.Option("--top", help="Chains shown.", min=1)] = 10,
+    min_count: Annotated[int, typer.Option("--min-count", help="Minimum occurrences of a chain.", min=1, max=10**9)] = 2,
+    top: Annotated[int, typer.Option("--top", help="Chains shown.", min=1, max=1_000_000)] = 10,
     step: StepOpt = None, region: RegionOpt = None, rank: RankOpt = None, fmt: FormatOpt = None,
     output: OutputOpt = None, force: ForceOpt = False,
 ) -> None:

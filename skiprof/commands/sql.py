@@ -64,7 +64,7 @@ def command(
                                                   help="terminal (default), csv, json or markdown.")] = None,
     output: OutputOpt = None,
     force: ForceOpt = False,
-    limit: Annotated[int, typer.Option("--limit", min=1, help="Rows shown in the terminal and markdown.")] = 50,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=10**9, help="Rows shown in the terminal and markdown.")] = 50,
 ) -> None:
     """``skiprof sql``: run one query over the folder's tables with DuckDB and print or write the result (help:
     HELP)."""
