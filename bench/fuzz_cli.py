@@ -19,22 +19,19 @@ there was any.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import multiprocessing
 import os
 import random
-import signal
 import subprocess
 import sys
 import tempfile
-import traceback
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench._fuzz import HUNG, cli, drive  # noqa: E402
 
 FLOATS = ["nan", "NaN", "inf", "-inf", "1e308", "-1e308", "-1", "0", "1e-300", "abc", "", "1e6", "0.5", "1e400"]
 INTS = ["-1", "0", "1", "3", str(2**70), str(-(2**70)), "99999999999999999999", "abc", "", "1e3", "1.5", "nan"]
@@ -51,14 +48,6 @@ BASE = {
     "signal": ["signal", "1"], "calibrate": ["calibrate", "--dry-run"], "trace": ["trace", "-o", "O", "S"],
     "sweep": ["sweep", "S", "--param", "n=1", "-o", "O"],
 }
-
-
-class Hang(Exception):
-    """A command ran past the per-case timeout."""
-
-
-def _on_alarm(signum: int, frame: Any) -> None:
-    raise Hang
 
 
 def _params(command: str) -> list[Any]:
@@ -117,32 +106,13 @@ def case_argv(rng: random.Random, command: str, tmp: Path) -> list[str]:
     return argv
 
 
-def _in_process(argv: list[str], timeout: int) -> tuple[int | None, str]:
-    from skiprof.cli import main
-
-    err = io.StringIO()
-    signal.signal(signal.SIGALRM, _on_alarm)
-    signal.alarm(timeout)
-    try:
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
-            code: int | None = main(argv)
-    except Hang:
-        code = -1
-    except BaseException:
-        err.write(traceback.format_exc())
-        code = None
-    finally:
-        signal.alarm(0)
-    return code, err.getvalue()
-
-
 def _subprocess(argv: list[str], timeout: int, tmp: Path) -> tuple[int | None, str]:
     env = dict(os.environ, PYTHONPATH=str(ROOT), NO_COLOR="1")
     try:
         r = subprocess.run([sys.executable, "-m", "skiprof", *argv], capture_output=True, text=True, timeout=timeout,
                            env=env, cwd=tmp, stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
-        return -1, ""
+        return HUNG, ""
     return r.returncode, r.stderr
 
 
@@ -157,11 +127,11 @@ def run_case(args: tuple[int, int, int, str]) -> tuple[str, str | None]:
         tmp = Path(t)
         _lay_out(tmp, Path(base))
         argv = case_argv(rng, command, tmp)
-        code, err = _subprocess(argv, timeout, tmp) if command in SUBPROCESS else _in_process(argv, timeout)
+        code, err = _subprocess(argv, timeout, tmp) if command in SUBPROCESS else cli(argv, timeout)[::2]
     problem = None
     if code is None or "Traceback" in err:
         problem = f"traceback\n{err[-2000:]}"
-    elif code == -1:
+    elif code == HUNG:
         problem = "hung (no answer within the timeout)"
     elif code == 3 or "internal error" in err:
         problem = f"internal error: {err[-500:]}"
@@ -201,23 +171,12 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=min(2, multiprocessing.cpu_count()))
     ap.add_argument("--timeout", type=int, default=60, help="Seconds one case may take before it counts as a hang.")
     a = ap.parse_args()
-    tally = {"answered": 0, "refused": 0, "failed": 0}
-    failures: list[str] = []
     with tempfile.TemporaryDirectory() as base:
         for var, sub in (("SKIPROF_CACHE", "cache"), ("SKIPROF_RUNTIME", "runtime")):
             os.environ[var] = str(Path(base) / sub)  # no process is armed: signal can signal nothing
         prepare(Path(base))
         jobs = [(a.seed, i, a.timeout, base) for i in range(a.cases)]
-        # Not multiprocessing.Pool: its workers are daemons, and an import of several files starts a pool of its own.
-        with ProcessPoolExecutor(a.workers, mp_context=multiprocessing.get_context("fork")) as pool:
-            for i, (outcome, problem) in enumerate(pool.map(run_case, jobs, chunksize=2), 1):
-                tally[outcome] += 1
-                if problem:
-                    failures.append(problem)
-                if i % 100 == 0:
-                    print(f"  {i}/{a.cases}: {tally}", file=sys.stderr, flush=True)
-    for f in failures:
-        print(f)
+        tally, failures = drive(run_case, jobs, a.cases, a.workers, ("answered", "refused", "failed"))
     print(f"{a.cases} cases (seed {a.seed}): {tally['answered']} answered, {tally['refused']} refused with one line "
           f"and exit 2, {tally['failed']} failed (tracebacks, hangs, internal errors, or more than one line)")
     return 1 if failures else 0

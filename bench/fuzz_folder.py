@@ -16,34 +16,24 @@ failure; exits 1 if there was any.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import json
 import multiprocessing
 import os
 import random
 import shutil
-import signal
 import sys
 import tempfile
-import traceback
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench._fuzz import cli, drive, problem  # noqa: E402
+
 SEEDS = ("hta_a100_simple_add_sync", "hta_cpu_only", "hta_a100_triton_culaunch", "tl_vllm_decode_cudagraph")
 TABLES = ("ops", "launches", "kernels", "regions", "counters", "metrics", "memory")
 ODD: list[Any] = [None, -1, 0, 2**70, "x", [], {}, 1.5, True, [0, 0], [-1], "single", "partitioned", 999]
-
-
-class Hang(Exception):
-    """A command ran past the per-command timeout."""
-
-
-def _on_alarm(signum: int, frame: Any) -> None:
-    raise Hang
 
 
 def commands(folder: Path, scratch: Path) -> list[list[str]]:
@@ -53,26 +43,6 @@ def commands(folder: Path, scratch: Path) -> list[list[str]]:
             ["fusion", f, "--format", "json"], ["whatif", f, "--launch-scale", "0.5", "--format", "json"],
             ["sql", f, "select count(*) as n, sum(dur) as d from kernels", "--format", "json"],
             ["export", f, "-o", str(scratch / "export.json"), "-f"]]
-
-
-def _cli(argv: list[str], timeout: int) -> tuple[int | None, str, str]:
-    """Run the CLI in-process under an alarm; code None means a traceback, -1 a hang."""
-    from skiprof.cli import main
-
-    out, err = io.StringIO(), io.StringIO()
-    signal.signal(signal.SIGALRM, _on_alarm)
-    signal.alarm(timeout)
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code: int | None = main(argv)
-    except Hang:
-        code = -1
-    except BaseException:
-        err.write(traceback.format_exc())
-        code = None
-    finally:
-        signal.alarm(0)
-    return code, out.getvalue(), err.getvalue()
 
 
 def _rewrite(path: Path, change: Any) -> None:
@@ -182,8 +152,8 @@ def run_case(args: tuple[int, int, int]) -> tuple[str, str | None]:
         what = damage(rng, folder)
         outcomes = []
         for cmd, want in zip(commands(folder, Path(tmp)), _WANT[name]):
-            code, out, err = _cli(cmd, timeout)
-            bad = _problem(cmd[0], code, err)
+            code, out, err = cli(cmd, timeout)
+            bad = problem(cmd[0], code, err)
             if bad is None and code == 0 and cmd[0] != "export" and _figures(out, folder) != want \
                     and "skipped" not in out.lower():
                 bad = f"{cmd[0]}: exit 0 with figures other than the original's"
@@ -191,18 +161,6 @@ def run_case(args: tuple[int, int, int]) -> tuple[str, str | None]:
                 return "failed", f"case {case} ({name}: {what})\n  {bad}"
             outcomes.append(code)
     return ("same" if all(c == 0 for c in outcomes) else "refused"), None
-
-
-def _problem(cmd: str, code: int | None, err: str) -> str | None:
-    if code is None:
-        return f"{cmd}: traceback\n{err[-2000:]}"
-    if code == -1:
-        return f"{cmd}: hung (no answer within the timeout)"
-    if code not in (0, 2):
-        return f"{cmd}: exit {code}: {err[-500:]}"
-    if code == 2 and len([ln for ln in err.splitlines() if ln.strip()]) != 1:
-        return f"{cmd}: exit 2 with {len(err.splitlines())} lines: {err[-500:]}"
-    return None
 
 
 _SEEDS: dict[str, Path] = {}
@@ -220,7 +178,7 @@ def prepare(base: Path) -> None:
     for name, src in found:
         run_import([src], base / name, force=False)
         _SEEDS[name] = base / name
-        _WANT[name] = [_figures(_cli(c, 120)[1], base / name) for c in commands(base / name, base)]
+        _WANT[name] = [_figures(cli(c, 120)[1], base / name) for c in commands(base / name, base)]
 
 
 def main() -> int:
@@ -230,21 +188,11 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=min(2, multiprocessing.cpu_count()))
     ap.add_argument("--timeout", type=int, default=30, help="Seconds one command may take before it counts as a hang.")
     a = ap.parse_args()
-    tally = {"same": 0, "refused": 0, "failed": 0}
-    failures: list[str] = []
     with tempfile.TemporaryDirectory() as base:
         os.environ["SKIPROF_CACHE"] = str(Path(base) / "cache")
         prepare(Path(base))
         jobs = [(a.seed, i, a.timeout) for i in range(a.cases)]
-        with multiprocessing.get_context("fork").Pool(a.workers) as pool:
-            for i, (outcome, problem) in enumerate(pool.imap_unordered(run_case, jobs, chunksize=4), 1):
-                tally[outcome] += 1
-                if problem:
-                    failures.append(problem)
-                if i % 100 == 0:
-                    print(f"  {i}/{a.cases}: {tally}", file=sys.stderr, flush=True)
-    for f in failures:
-        print(f)
+        tally, failures = drive(run_case, jobs, a.cases, a.workers, ("same", "refused", "failed"))
     print(f"{a.cases} cases (seed {a.seed}): {tally['same']} gave the original's figures, {tally['refused']} were "
           f"refused with one line and exit 2 by some command, {tally['failed']} failed (tracebacks, hangs, other exit "
           "codes, or changed figures at exit 0)")

@@ -14,9 +14,7 @@ half-written folder behind. Prints the tally and every failure; exits 1 if there
 from __future__ import annotations
 
 import argparse
-import contextlib
 import gzip
-import io
 import json
 import math
 import multiprocessing
@@ -24,12 +22,13 @@ import random
 import shutil
 import sys
 import tempfile
-import traceback
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench._fuzz import cli, drive, problem  # noqa: E402
 
 SMALL = ("hta_a100_alexnet", "hta_a100_simple_add_sync", "hta_a100_event_sync_multistream", "hta_a100_triton_culaunch",
          "hta_cpu_only", "hta_mi250_rocm_minitoy", "tl_vllm_decode_cudagraph", "tl_mi300_torch_compile_triton",
@@ -98,30 +97,6 @@ def mutate(rng: random.Random, doc: dict[str, Any]) -> tuple[Any, str]:
     return text[:pos] + bytes([rng.randrange(256)]) + text[pos + 1:], f"byte {pos} replaced"
 
 
-def _cli(argv: list[str]) -> tuple[int | None, str, str]:
-    """Run the CLI in-process; code None means an exception escaped (a traceback)."""
-    from skiprof.cli import main
-
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = main(argv)
-        except BaseException:
-            err.write(traceback.format_exc())
-            code = None
-    return code, out.getvalue(), err.getvalue()
-
-
-def _problem(cmd: str, code: int | None, err: str) -> str | None:
-    if code is None:
-        return f"{cmd}: traceback\n{err[-2000:]}"
-    if code not in (0, 2):
-        return f"{cmd}: exit {code}: {err[-500:]}"
-    if code == 2 and len([ln for ln in err.splitlines() if ln.strip()]) != 1:
-        return f"{cmd}: exit 2 with {len(err.splitlines())} lines: {err[-500:]}"
-    return None
-
-
 def run_case(args: tuple[int, int]) -> tuple[str, str | None]:
     """One case: mutate, write, import, analyze. Returns (outcome, problem or None)."""
     seed, case = args
@@ -133,8 +108,8 @@ def run_case(args: tuple[int, int]) -> tuple[str, str | None]:
         src = Path(tmp) / "t.json"
         src.write_bytes(mutated if isinstance(mutated, bytes) else json.dumps(mutated).encode())
         out = Path(tmp) / "out"
-        code, _, err = _cli(["import", str(src), "-o", str(out), "--no-report", "-j", "1"])
-        bad = _problem("import", code, err)
+        code, _, err = cli(["import", str(src), "-o", str(out), "--no-report", "-j", "1"])
+        bad = problem("import", code, err)
         leftovers = [p.name for p in Path(tmp).iterdir() if p.name not in ("t.json", "out")]
         if bad is None and leftovers:
             bad = f"import: left {leftovers}"
@@ -145,8 +120,8 @@ def run_case(args: tuple[int, int]) -> tuple[str, str | None]:
         if bad is None and code == 0:
             for cmd in (["report", str(out), "--format", "json"], ["whatif", str(out), "--launch-scale", "0.5"],
                         ["fusion", str(out)]):
-                c, _, e = _cli(cmd)
-                bad = _problem(cmd[0], c, e)
+                c, _, e = cli(cmd)
+                bad = problem(cmd[0], c, e)
                 if bad:
                     break
     return ("ok" if code == 0 else "refused") if bad is None else "failed", (f"{desc}\n  {bad}" if bad else None)
@@ -165,18 +140,8 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--workers", type=int, default=min(2, multiprocessing.cpu_count()))
     a = ap.parse_args()
-    tally: dict[str, int] = {"ok": 0, "refused": 0, "failed": 0}
-    failures: list[str] = []
     jobs = [(a.seed, i) for i in range(a.cases)]
-    with multiprocessing.get_context("fork").Pool(a.workers, initializer=_init) as pool:
-        for i, (outcome, problem) in enumerate(pool.imap_unordered(run_case, jobs, chunksize=4), 1):
-            tally[outcome] += 1
-            if problem:
-                failures.append(problem)
-            if i % 100 == 0:
-                print(f"  {i}/{a.cases}: {tally}", file=sys.stderr, flush=True)
-    for f in failures:
-        print(f)
+    tally, failures = drive(run_case, jobs, a.cases, a.workers, ("ok", "refused", "failed"), initializer=_init)
     print(f"{a.cases} cases (seed {a.seed}): {tally['ok']} imported cleanly, {tally['refused']} refused with one "
           f"line and exit 2, {tally['failed']} failed (tracebacks, other exit codes or partial folders)")
     return 1 if failures else 0

@@ -100,3 +100,34 @@ def assert_same_timeline(a: Any, b: Any, context: object) -> None:
     assert a.edge == b.edge, (context, "edge")
     assert (a.host_end, a.host_end_call, a.origin) == (b.host_end, b.host_end_call, b.origin), context
     assert (a.removed_calls, a.removed_acts) == (b.removed_calls, b.removed_acts), context
+
+
+@pytest.fixture(scope="module")
+def linked_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """tests/kineto.py's linking trace imported once per module, for tests that only read it (or copy it)."""
+    from kineto import linking_trace, write_trace
+
+    base = tmp_path_factory.mktemp("linked")
+    src = write_trace(base / "t.json", linking_trace())
+    r = run_cli("import", str(src), "-o", str(base / "A"), "--no-report")
+    assert r.returncode == 0, r.stderr
+    return base / "A"
+
+
+def mounted_tmpfs(mnt: Path, size: str) -> Any:
+    """A context manager: a tmpfs of ``size`` mounted at ``mnt`` (made here) inside a test's temporary folder;
+    the test is skipped where mounting is not allowed."""
+    import contextlib
+
+    @contextlib.contextmanager
+    def mounted() -> Any:
+        mnt.mkdir()
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mnt)], capture_output=True)
+        if r.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here ({r.stderr.decode().strip()})")
+        try:
+            yield mnt
+        finally:
+            subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+
+    return mounted()

@@ -11,22 +11,15 @@ from pathlib import Path
 import pytest
 
 import skiprof
-from conftest import ROOT, run_cli
+from conftest import ROOT, mounted_tmpfs, run_cli
 from kineto import linking_trace, write_trace
 
 
 @pytest.fixture
 def full_disk(tmp_path: Path) -> Iterator[Path]:
     """A 64 KiB tmpfs (needs root and mount; skipped elsewhere)."""
-    mnt = tmp_path / "full"
-    mnt.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mnt)], capture_output=True)
-    if r.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here ({r.stderr.decode().strip()})")
-    try:
+    with mounted_tmpfs(tmp_path / "full", "64k") as mnt:
         yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
 
 
 def _one_line(r: subprocess.CompletedProcess[str]) -> str:

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,6 +21,21 @@ def _start(tmp: Path, script: str, *args: str) -> subprocess.Popen[str]:
     env = dict(os.environ, PYTHONPATH=str(ROOT), NO_COLOR="1")
     return subprocess.Popen([sys.executable, "-m", "skiprof", "trace", "-o", str(tmp / "out"), *args, str(path)],
                             cwd=tmp, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _trace_in_process(tmp: Path) -> tuple[int, Any]:
+    """``skiprof trace`` of a two-line script in this process (so that a test can patch it): exit code, stderr."""
+    import contextlib
+    import io
+
+    from skiprof.cli import main
+
+    script = tmp / "s.py"
+    script.write_text("import torch\ntorch.ones(4).sum()\n")
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = main(["trace", "-o", str(tmp / "out"), "--no-report", str(script)])
+    return code, err
 
 
 def _partials(tmp: Path) -> list[str]:
@@ -75,21 +91,13 @@ def test_os_exit_is_reported_and_the_raw_trace_kept(tmp_path: Path) -> None:
 
 def test_a_second_ctrl_c_while_writing_keeps_the_raw_trace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The folder is being written when Ctrl-C comes twice: exit 130, and the raw trace is kept and named."""
-    import contextlib
-    import io
-
     import skiprof.commands.trace as trace_mod
-    from skiprof.cli import main
 
     def interrupted(*a: object, **k: object) -> None:
         raise KeyboardInterrupt
 
     monkeypatch.setattr(trace_mod, "finish_capture", interrupted)
-    script = tmp_path / "s.py"
-    script.write_text("import torch\ntorch.ones(4).sum()\n")
-    err = io.StringIO()
-    with contextlib.redirect_stderr(err):
-        code = main(["trace", "-o", str(tmp_path / "out"), "--no-report", str(script)])
+    code, err = _trace_in_process(tmp_path)
     assert code == 130, err.getvalue()
     raw = tmp_path / "out.trace.json.gz"
     assert raw.is_file() and str(raw) in err.getvalue() and "skiprof import" in err.getvalue()
@@ -97,11 +105,7 @@ def test_a_second_ctrl_c_while_writing_keeps_the_raw_trace(tmp_path: Path, monke
 
 
 def test_the_first_signal_while_writing_lets_the_folder_finish(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import contextlib
-    import io
-
     import skiprof.commands.trace as trace_mod
-    from skiprof.cli import main
 
     real = trace_mod.finish_capture
 
@@ -110,11 +114,7 @@ def test_the_first_signal_while_writing_lets_the_folder_finish(tmp_path: Path, m
         return real(*a, **k)
 
     monkeypatch.setattr(trace_mod, "finish_capture", with_a_signal)
-    script = tmp_path / "s.py"
-    script.write_text("import torch\ntorch.ones(4).sum()\n")
-    err = io.StringIO()
-    with contextlib.redirect_stderr(err):
-        code = main(["trace", "-o", str(tmp_path / "out"), "--no-report", str(script)])
+    code, _err = _trace_in_process(tmp_path)
     assert code == 130
     assert skiprof.load(tmp_path / "out").meta.ranks == [0]
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -11,7 +11,6 @@ import pyarrow.parquet as pq
 import pytest
 
 from conftest import run_cli
-from kineto import linking_trace, write_trace
 
 COMMANDS = [["report", "--format", "json"], ["advise", "--format", "json"], ["critical", "--format", "json"],
             ["fusion", "--format", "json"], ["whatif", "--launch-scale", "0.5", "--format", "json"],
@@ -19,11 +18,8 @@ COMMANDS = [["report", "--format", "json"], ["advise", "--format", "json"], ["cr
 
 
 @pytest.fixture(scope="module")
-def original(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    base = tmp_path_factory.mktemp("orig")
-    src = write_trace(base / "t.json", linking_trace())
-    assert run_cli("import", str(src), "-o", str(base / "A"), "--no-report").returncode == 0
-    return base / "A"
+def original(linked_folder: Path) -> Path:
+    return linked_folder
 
 
 @pytest.fixture

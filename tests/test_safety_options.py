@@ -7,15 +7,11 @@ from pathlib import Path
 import pytest
 
 from conftest import run_cli
-from kineto import linking_trace, write_trace
 
 
 @pytest.fixture(scope="module")
-def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    base = tmp_path_factory.mktemp("opts")
-    src = write_trace(base / "t.json", linking_trace())
-    assert run_cli("import", str(src), "-o", str(base / "A"), "--no-report").returncode == 0
-    return base / "A"
+def folder(linked_folder: Path) -> Path:
+    return linked_folder
 
 
 BAD = ["nan", "inf", "-inf", "1e308", "1e12", "-1", "NaN", "abc", ""]

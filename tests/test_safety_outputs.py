@@ -13,20 +13,16 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_cli
+from conftest import mounted_tmpfs, run_cli
 from kineto import linking_trace, write_trace
 from skiprof._errors import UsageError
 from skiprof._outputs import folder_output, replace_folder, umask
 
 
 @pytest.fixture(scope="module")
-def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def folder(linked_folder: Path) -> Path:
     """A small imported trace folder, shared by the tests that only read it."""
-    base = tmp_path_factory.mktemp("safety")
-    src = write_trace(base / "t.json", linking_trace())
-    r = run_cli("import", str(src), "-o", str(base / "A"), "--no-report")
-    assert r.returncode == 0, r.stderr
-    return base / "A"
+    return linked_folder
 
 
 def _node(tmp: Path, name: str, minor: int) -> Path:
@@ -135,15 +131,8 @@ def test_force_replaces_only_what_skiprof_wrote(tmp_path: Path) -> None:
 @pytest.fixture
 def mount_point(tmp_path: Path) -> Iterator[Path]:
     """A tmpfs mounted inside tmp (root only; skipped elsewhere)."""
-    mnt = tmp_path / "mnt"
-    mnt.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)], capture_output=True)
-    if r.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here ({r.stderr.decode().strip()})")
-    try:
+    with mounted_tmpfs(tmp_path / "mnt", "1m") as mnt:
         yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
 
 
 def test_a_mount_point_or_root_is_never_replaced(mount_point: Path, tmp_path: Path) -> None:
