@@ -43,6 +43,7 @@ def merge_partitions(out: Path, world_size: int) -> Meta:
             stats={k: v for m in metas for k, v in m.stats.items()},
             process_names={k: v for m in metas for k, v in m.process_names.items()},
             sources=[f"{p.name}/{s}" for p, m in zip(parts, metas) for s in m.sources],
+            files={f"{p.name}/{f}": crc for p, m in zip(parts, metas) for f, crc in m.files.items()},
             notes=[*first.notes] + ([] if len(metas) == world_size else
                                     [f"{len(metas)} of {world_size} ranks have finished writing"]),
         )

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import stat
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager
@@ -21,12 +20,13 @@ from typing import Any
 
 from ._cores import usable_cores
 from ._errors import OutputError, TraceFolderError
+from ._integrity import check_columns, footers, regular_file, verify_footer
 from ._meta import Meta, decode_meta, encode_meta
 from ._outputs import folder_output, replace_folder
 from ._schema import READABLE_VERSIONS, SCHEMA_VERSION, TABLES, arrow_schema
 
 __all__ = ["Trace", "load", "building", "write_meta", "write_rank", "TableWriter", "staging_folder", "commit_folder", "check_output",
-           "window_folders", "WINDOW_PREFIX", "regular_file", "check_table_file"]
+           "window_folders", "WINDOW_PREFIX"]
 
 META = "meta.json"
 #: Windows of ``skiprof trace --every/--on-signal`` are folders ``window=K`` of one run folder.
@@ -158,7 +158,7 @@ def write_meta(folder: Path, meta: Meta) -> Meta:
     """Write meta.json with the current schema version; returns what was written."""
     import msgspec
 
-    meta = msgspec.structs.replace(meta, schema_version=SCHEMA_VERSION)
+    meta = msgspec.structs.replace(meta, schema_version=SCHEMA_VERSION, files=footers(folder))
     (folder / META).write_bytes(encode_meta(meta))
     return meta
 
@@ -200,7 +200,8 @@ class Trace:
         def read_all() -> None:
             for (name, cols, _), future in jobs:
                 try:
-                    future.set_result(_read_table(self.path, name, list(cols) if cols else None, ranks, dictionary))
+                    future.set_result(_read_table(self.path, name, list(cols) if cols else None, ranks, dictionary,
+                                                  self.meta.files))
                 except BaseException as exc:  # raised where the table is asked for, as a direct read raises it
                     future.set_exception(exc)
 
@@ -229,8 +230,8 @@ class Trace:
             full = self._cache[key]
             return full.select(columns) if columns else full
         if columns or dictionary:
-            return _read_table(self.path, name, columns, self.ranks, dictionary)
-        self._cache[key] = _read_table(self.path, name, None, self.ranks)
+            return _read_table(self.path, name, columns, self.ranks, dictionary, self.meta.files)
+        self._cache[key] = _read_table(self.path, name, None, self.ranks, files=self.meta.files)
         return self._cache[key]
 
     def frame(self, name: str) -> Any:
@@ -273,7 +274,8 @@ class Trace:
         return [self.only_rank] if self.only_rank is not None else list(self.meta.ranks)
 
 
-def _read_file(path: Path, name: str, columns: list[str] | None, dictionary: bool = False) -> Any:
+def _read_file(path: Path, name: str, columns: list[str] | None, dictionary: bool = False,
+               checked: tuple[Path, Mapping[str, str]] | None = None) -> Any:
     """One Parquet file as the current schema (``dictionary``: string columns dictionary-encoded):
     columns an older version lacks come back as nulls."""
     import pyarrow as pa
@@ -284,90 +286,19 @@ def _read_file(path: Path, name: str, columns: list[str] | None, dictionary: boo
     want = columns or schema.names
     strings = [c for c in want if pa.types.is_dictionary(schema.field(c).type)]
     regular_file(path)
+    if checked is not None:  # (the folder, meta.json's files): the footer the Parquet reader will parse
+        verify_footer(path, *checked)
     try:
         tbl = read_parquet(path, want, strings)
     except (pa.ArrowException, OSError, ValueError) as exc:  # truncated, overwritten, not Parquet, a bad checksum,
         # a name that is no longer UTF-8: damaged
         raise TraceFolderError(f"{path}: not a readable Parquet table ({(str(exc).splitlines() or [type(exc).__name__])[0]})") from None
-    _check_columns(path, name, tbl, want, schema)
+    check_columns(path, name, tbl, want, schema)
     have = set(tbl.column_names)
     for c in want:
         if c not in have:
             tbl = tbl.append_column(schema.field(c), pa.nulls(tbl.num_rows, schema.field(c).type))
     return tbl.select(want)
-
-
-def regular_file(path: Path) -> None:
-    """Refuse anything but a regular file before opening it: a FIFO in a folder would block every reader
-    forever, and a device is never a table."""
-    try:
-        mode = path.stat().st_mode
-    except OSError as exc:
-        raise TraceFolderError(f"{path}: unreadable ({exc.strerror or exc})") from None
-    if not stat.S_ISREG(mode):
-        raise TraceFolderError(f"{path}: not a regular file (a trace folder holds only the files skiprof wrote)")
-
-
-def _check_columns(path: Path, name: str, tbl: Any, want: Sequence[str], schema: Any) -> None:
-    """Each column the schema declares is there (unless a later version added it), of its declared type, and
-    a numeric column holds no nulls: a table copied over another, retyped or emptied is one line naming it."""
-    import pyarrow as pa
-
-    from ._schema import NULLABLE, added_later, table
-
-    declared = {c.name: c for c in table(name).columns}
-    have = set(tbl.column_names)
-    for c in want:
-        expected = schema.field(c).type
-        if c not in have:
-            if not added_later(declared[c]):
-                raise TraceFolderError(f"{path}: column {c!r} is missing (is this the {name} table?)")
-            continue
-        got = tbl.schema.field(c).type
-        if pa.types.is_dictionary(expected) and pa.types.is_dictionary(got):
-            got, expected = got.value_type, expected.value_type
-        if got != expected:
-            raise TraceFolderError(f"{path}: column {c!r} is {got}, expected {expected}")
-        if c not in NULLABLE and tbl.column(c).null_count:
-            raise TraceFolderError(f"{path}: column {c!r} holds {tbl.column(c).null_count:,} nulls; "
-                                   f"it is never null in a {name} table skiprof wrote")
-        if c == "dur" and tbl.num_rows:
-            import numpy as np
-
-            negative = int(sum(np.count_nonzero(chunk.to_numpy() < 0) for chunk in tbl.column(c).chunks))
-            if negative:  # skiprof writes durations of 0 or more: the table was changed after it was written
-                raise TraceFolderError(f"{path}: column 'dur' holds {negative:,} negative durations; "
-                                       f"a {name} table skiprof wrote never does")
-
-
-def check_table_file(path: Path, name: str) -> None:
-    """The checks of a read (regular file, columns, types, no nulls where none belong) from the file's footer
-    alone: ``skiprof sql`` hands the file to DuckDB without reading it here."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    regular_file(path)
-    try:
-        f = pq.ParquetFile(path)
-        md = f.metadata
-        schema = f.schema_arrow
-    except (pa.ArrowException, OSError, ValueError) as exc:
-        raise TraceFolderError(f"{path}: not a readable Parquet table ({(str(exc).splitlines() or [type(exc).__name__])[0]})") from None
-    from ._schema import NULLABLE
-
-    expected = arrow_schema(name)
-    _check_columns(path, name, schema.empty_table(), expected.names, expected)
-    for i, col in enumerate(schema.names):
-        if col not in expected.names:
-            continue
-        stats = [md.row_group(g).column(i).statistics for g in range(md.num_row_groups)]
-        nulls = sum(st.null_count or 0 for st in stats if st is not None)
-        if nulls and col not in NULLABLE:
-            raise TraceFolderError(f"{path}: column {col!r} holds {nulls:,} nulls; it is never null in a {name} table "
-                                   "skiprof wrote")
-        if col == "dur" and any(st is not None and st.has_min_max and st.min < 0 for st in stats):
-            raise TraceFolderError(f"{path}: column 'dur' holds negative durations; a {name} table skiprof wrote "
-                                   "never does")
 
 
 def _schema_of(name: str, dictionary: bool) -> Any:
@@ -383,7 +314,7 @@ def _schema_of(name: str, dictionary: bool) -> Any:
 
 
 def _read_table(folder: Path, name: str, columns: list[str] | None = None, ranks: list[int] | None = None,
-                dictionary: bool = False) -> Any:
+                dictionary: bool = False, files: Mapping[str, str] | None = None) -> Any:
     """One table of a folder: its top-level file, or the partitions of ``ranks`` (default: every
     ``rank=N/`` present), as one Arrow table of the current schema (``dictionary``: string columns
     dictionary-encoded, one dictionary per file)."""
@@ -393,7 +324,7 @@ def _read_table(folder: Path, name: str, columns: list[str] | None = None, ranks
 
     single = folder / f"{name}.parquet"
     if single.exists():
-        return _read_file(single, name, columns, dictionary)
+        return _read_file(single, name, columns, dictionary, (folder, files or {}))
     if ranks is not None:  # meta.json's ranks: a partition it does not list is not part of the dataset
         listed = [folder / f"rank={r}" / f"{name}.parquet" for r in sorted(ranks)]
         parts = [p for p in listed if p.exists()]
@@ -410,7 +341,7 @@ def _read_table(folder: Path, name: str, columns: list[str] | None = None, ranks
         raise TraceFolderError(f"{folder}: table {name!r} is missing ({name}.parquet)")
     if columns:
         schema = pa.schema([schema.field(c) for c in columns])
-    return pa.concat_tables([_read_file(p, name, columns, dictionary) for p in parts]).cast(schema)
+    return pa.concat_tables([_read_file(p, name, columns, dictionary, (folder, files or {})) for p in parts]).cast(schema)
 
 
 def load(path: str | os.PathLike[str], rank: int | None = None) -> Trace:

@@ -121,6 +121,7 @@ class Meta(msgspec.Struct, kw_only=True):
     capture: Capture | None = None
     calibration: dict[str, Any] | None = None
     notes: list[str] = msgspec.field(default_factory=list)
+    files: dict[str, str] = msgspec.field(default_factory=dict)
 
     def rank_stats(self, rank: int) -> RankStats:
         """The stats of one rank (empty stats when the rank has none)."""
@@ -174,6 +175,7 @@ FIELD_DOCS: dict[str, str] = {
                + "; `window` (periodic and on-demand windows) holds " + ", ".join(f"`{f}`" for f in Window.__struct_fields__),
     "calibration": "this host's floors from `skiprof calibrate` when the capture ran on a calibrated host (docs/metrics.md, Host overhead)",
     "notes": "what the writer wants every reader to know",
+    "files": "CRC-32 of each table's Parquet footer, by its path in the folder; every read checks it (a changed or damaged table is refused)",
 }
 
 

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from ._errors import TraceFolderError, UsageError
-from ._folder import check_table_file, load
+from ._folder import load
+from ._integrity import check_table_file, regular_file, verify_footer
 from ._schema import ADDED_IN, TABLES, arrow_schema
 
 __all__ = ["connect", "query"]
@@ -44,6 +45,8 @@ def connect(folder: Path) -> Any:
         if not files and name not in ADDED_IN:
             raise TraceFolderError(f"{folder}: table {name!r} is missing ({name}.parquet)")
         for f in files:
+            regular_file(f)
+            verify_footer(f, folder, t.meta.files)  # before any Parquet code parses the footer
             check_table_file(f, name)  # what every command checks before it reads a table
         # A dataset with today's schema (ranks written by different skiprof versions may differ in columns),
         # its page checksums verified as every read verifies them.

@@ -21,7 +21,7 @@ SOURCES = {"skiprof": ROOT / "skiprof", "skiprof.analyzers": ROOT / "analyzers"}
 LAYERS = [
     ("skiprof._errors", "skiprof._cores", "skiprof._domain", "skiprof._schema", "skiprof._strings", "skiprof._arrow", "skiprof._meta",
      "skiprof._version", "skiprof._names", "skiprof._result", "skiprof._gcpace", "skiprof._libenv", "skiprof._outputs"),
-    ("skiprof._folder", "skiprof._ingest_summary", "skiprof._spread", "skiprof._dataset", "skiprof._sql"),
+    ("skiprof._folder", "skiprof._integrity", "skiprof._ingest_summary", "skiprof._spread", "skiprof._dataset", "skiprof._sql"),
     ("skiprof.capture", "skiprof.ingest", "skiprof._cache"),
     ("skiprof.analyzers",),
     ("skiprof.render",),
