@@ -79,7 +79,7 @@ def check_columns(path: Path, name: str, tbl: Any, want: Sequence[str], schema: 
     for c in want:
         expected = schema.field(c).type
         if c not in have:
-            if not added_later(declared[c]):
+            if not added_later(declared[c]) and c not in NULLABLE:  # nulls stand in for an optional column
                 raise TraceFolderError(f"{path}: column {c!r} is missing (is this the {name} table?)")
             continue
         got = tbl.schema.field(c).type

@@ -35,6 +35,7 @@ from typing import Any
 import pytest
 
 import skiprof
+from conftest import reseal
 from kineto import kernel, op, runtime, write_trace
 from skiprof.analyzers import boundness, breakdown, hta, kernels, launch, select
 from skiprof.commands.import_ import run_import
@@ -352,7 +353,7 @@ def test_report_reads_what_it_prefetched(tmp_path: Path) -> None:
     broken = skiprof.load(t.path)
     (t.path / "ops.parquet").write_bytes(b"not parquet")
     broken.prefetch({"ops": None})
-    with pytest.raises(skiprof.SkiprofError, match=r"ops\.parquet: not a readable Parquet table"):
+    with pytest.raises(skiprof.SkiprofError, match=r"ops\.parquet: its Parquet footer is not the one written"):
         broken.table("ops")
 
 
@@ -392,6 +393,7 @@ def test_launches_per_token_is_derived(tmp_path: Path) -> None:
     rt = type("R", (), {})()
     rt.rank, rt.tables = 0, {"metrics": metrics_table(0, [{"scenario": "moe", "name": "tokens", "value": 8.0, "unit": ""}])}
     write_rank(t.path, rt, partitioned=False)
+    reseal(t.path)
     m = scenario.recorded(select(skiprof.load(t.path)))
     assert m.values.tolist() == [["moe", "tokens", 8.0, ""], ["moe", "launches_per_token", 0.5, "launches/token"]]
 

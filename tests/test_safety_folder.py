@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import run_cli
+from conftest import reseal, run_cli
 
 COMMANDS = [["report", "--format", "json"], ["advise", "--format", "json"], ["critical", "--format", "json"],
             ["fusion", "--format", "json"], ["whatif", "--launch-scale", "0.5", "--format", "json"],
@@ -45,6 +45,8 @@ def _rewrite(path: Path, table: pa.Table) -> None:
 def test_a_table_copied_over_another_is_refused(copy: Path) -> None:
     shutil.copy(copy / "ops.parquet", copy / "kernels.parquet")
     _refused_everywhere(copy, "kernels.parquet")
+    reseal(copy)
+    _refused_everywhere(copy, "column")
 
 
 @pytest.mark.parametrize("how", ["drop", "nulls", "strings"])
@@ -58,6 +60,8 @@ def test_a_damaged_dur_column_is_refused(copy: Path, how: str) -> None:
     else:
         t = t.set_column(i, "dur", pa.array([str(v) for v in t["dur"].to_pylist()]))
     _rewrite(copy / "kernels.parquet", t)
+    _refused_everywhere(copy, "footer")  # the footer meta.json recorded is gone
+    reseal(copy)  # as if the one who changed it had updated meta.json too: the column checks still refuse it
     _refused_everywhere(copy, "'dur'")
     r = run_cli("export", str(copy), "-o", str(copy.parent / "x.json"))
     assert r.returncode == 2 and "'dur'" in r.stderr

@@ -193,6 +193,7 @@ def _without_non_finite(text: bytes | memoryview) -> bytes | None:
     found = False
 
     def swap(m: re.Match[bytes]) -> bytes:
+        """A string stays as it is; a bare NaN/Infinity becomes _SPOILED."""
         nonlocal found
         if m.group(1) is None:
             return m.group(0)
@@ -397,8 +398,11 @@ def _times(sub: list[Any], field: str, exact: bool) -> tuple[np.ndarray, np.ndar
         bad = np.zeros(len(vals), bool)
         for i, v in enumerate(vals):
             if isinstance(v, _ExactNs):
-                v = v.ns / 1000 if abs(v.ns) < _NS_LIMIT else math.inf
-            if isinstance(v, (int, float)) and not (isinstance(v, float) and math.isnan(v)):
+                if abs(v.ns) < _NS_LIMIT:
+                    ns[i] = v.ns  # exact: never through a float
+                else:
+                    ok[i], bad[i] = False, True
+            elif isinstance(v, (int, float)) and not (isinstance(v, float) and math.isnan(v)):
                 if abs(v) < _US_LIMIT:
                     ns[i] = round(v * 1000)
                 else:
