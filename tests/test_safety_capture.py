@@ -160,3 +160,13 @@ def test_the_cache_sees_a_file_replaced_by_one_of_the_same_size_and_time(tmp_pat
     second = load_kineto(src)
     assert second.path != first.path
     assert "gemm_kerneX" in set(second.kernels["name"])
+
+
+def test_an_executor_left_open_ends_as_under_python(tmp_path: Path) -> None:
+    """A ThreadPoolExecutor the script never shut down (torch.compile leaves one): python tells its idle workers
+    to exit before it joins threads, and so does skiprof (it used to wait for them for ever)."""
+    proc = _start(tmp_path, "from concurrent.futures import ThreadPoolExecutor\nimport torch\nex = ThreadPoolExecutor(2)\n"
+                            "print(ex.submit(lambda: torch.ones(3).sum().item()).result(), flush=True)\n")
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0 and out.strip() == "3.0", err
+    assert skiprof.load(tmp_path / "out").meta.ranks == [0]

@@ -298,8 +298,29 @@ def release_script() -> None:
     gc.collect()  # functions and their globals form cycles that only a collection frees
 
 
+def _stop_idle_executors() -> None:
+    """What python's shutdown does for concurrent.futures before it joins threads: each ThreadPoolExecutor's
+    workers are told to finish their queue and exit (their threads are not daemons, and an idle one would
+    otherwise wait for work for ever). The module's shutdown flag is set only while they leave: skiprof's own
+    writers use executors after the script."""
+    import concurrent.futures.thread as cft
+
+    queues = list(getattr(cft, "_threads_queues", {}).items())
+    if not queues or not hasattr(cft, "_shutdown"):
+        return
+    cft._shutdown = True
+    try:
+        for _, work in queues:
+            work.put(None)
+        for worker, _ in queues:
+            worker.join()
+    finally:
+        cft._shutdown = False
+
+
 def _join_threads() -> None:
     """Wait for every non-daemon thread the script left running (they may start more)."""
+    _stop_idle_executors()
     me = threading.current_thread()
     while True:
         alive = [t for t in threading.enumerate() if t is not me and not t.daemon and t.is_alive()]

@@ -33,6 +33,25 @@ NVML_FILE = "samples.json"
 _active: Session | None = None
 
 
+@contextmanager
+def without_inductor_import() -> Iterator[None]:
+    """While torch.profiler starts: its ``prepare_trace`` asks ``hasattr(torch, "_inductor")`` only to read
+    inductor's cudagraphs setting, and that question imports inductor and dynamo (1.4 s on this CPU host, and
+    modules the script never asked for). Where the script has not loaded inductor, its setting is the default
+    (off), which is what torch.profiler then uses; the lazy import stays available to the script after start."""
+    import torch
+
+    lazy = getattr(torch, "_lazy_modules", None)
+    if "torch._inductor" in sys.modules or not isinstance(lazy, set) or "_inductor" not in lazy:
+        yield
+        return
+    lazy.discard("_inductor")
+    try:
+        yield
+    finally:
+        lazy.add("_inductor")
+
+
 def active_session() -> Session | None:
     """The session recording now, if any."""
     return _active
@@ -134,7 +153,7 @@ class Session:
 
     def _begin(self) -> None:
         """Start the profiler and, with --duration, the timer that stops it."""
-        with _quiet_stderr():
+        with _quiet_stderr(), without_inductor_import():
             self._prof.start()
         # After start() returns: setting up the profiler itself can take a second.
         self.started_at_ns = time.time_ns()
@@ -162,7 +181,8 @@ class Session:
     def step(self) -> None:
         """Advance the profiler's step counter (skiprof.step())."""
         if self.recording:
-            self._prof.step()
+            with without_inductor_import():  # a schedule's first recorded step prepares the trace here
+                self._prof.step()
             self.step_calls += 1
             if self.options.steps is not None and self.exported:
                 self._end()  # the requested steps are saved; stop paying for the profiler

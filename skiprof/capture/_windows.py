@@ -434,10 +434,10 @@ def _warm_up(options: CaptureOptions) -> None:
     import torch
     from torch.profiler import ProfilerActivity, profile
 
-    from ._session import _quiet_stderr
+    from ._session import _quiet_stderr, without_inductor_import
 
     kinds = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if torch.cuda.is_available() else [])
-    with _quiet_stderr():
+    with _quiet_stderr(), without_inductor_import():
         prof = profile(activities=kinds, record_shapes=options.record_shapes)
         prof.start()
         prof.stop()
