@@ -54,8 +54,31 @@ def test_a_forked_child_that_exits_leaves_the_capture_to_the_parent(tmp_path: Pa
     assert not _partials(tmp_path)
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
-def test_sigterm_or_sighup_during_the_script_saves_the_trace(tmp_path: Path, sig: signal.Signals) -> None:
+def test_sighup_is_caught_like_sigterm_unless_ignored() -> None:
+    """Both become Terminated where their handler is the default one; an ignored one (nohup) stays ignored."""
+    from skiprof.capture import _runner
+
+    old = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        saved = _runner._catch_termination()
+        assert signal.getsignal(signal.SIGTERM) is _runner._terminate and signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+        _runner._restore_handlers(saved)
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
+        saved = _runner._catch_termination()
+        with pytest.raises(_runner.Terminated):
+            os.kill(os.getpid(), signal.SIGHUP)
+            time.sleep(1)  # the handler runs at the next bytecode
+        _runner._restore_handlers(saved)
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM])
+def test_sigterm_during_the_script_saves_the_trace(tmp_path: Path, sig: signal.Signals) -> None:
     proc = _start(tmp_path, "import time, torch\nx = torch.ones(8)\nprint('ready', flush=True)\n"
                             "try:\n    while True:\n        x = x * 1.0001\n        time.sleep(0.001)\n"
                             "finally:\n    print('cleanup ran', flush=True)\n")
