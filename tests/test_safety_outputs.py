@@ -62,10 +62,20 @@ def test_device_outputs_stay_devices(folder: Path, tmp_path: Path, minor: int) -
             assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, (cmd, r.stderr)
         assert _is_device(node), cmd
     src = write_trace(tmp_path / "t.json", linking_trace())
-    r = run_cli("import", str(src), "-o", str(node), "-f", "--no-report")
-    assert r.returncode == 2 and "device" in r.stderr, r.stderr
-    assert _is_device(node)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["nodeish", "t.json"]  # no staging or holder left
+    script = tmp_path / "s.py"
+    script.write_text("print('ran')\n")
+    sweep = tmp_path / "sw"
+    sweep.mkdir()
+    (sweep / "sweep.json").write_text('{"script": "s.py", "params": [["n", ["1"]]], "fixed_args": [], "runs": []}')
+    for cmd in (["import", str(src), "--no-report"], ["trace", str(script)], ["sweep", str(script), "--param", "n=1"]):
+        r = run_cli(*cmd[:1], "-o", str(node), "-f", *cmd[1:])
+        assert r.returncode == 2 and "device" in r.stderr and "ran" not in r.stdout, (cmd, r.stderr)  # before any work
+        assert _is_device(node), cmd
+    r = run_cli("transition", str(sweep), "-o", str(node), "-f")  # a stream output; the empty sweep is the error
+    assert r.returncode == 2 and "no successful runs" in r.stderr and _is_device(node), r.stderr
+    r = run_cli("calibrate", "--dry-run", "--repeats", "3", "--json", "-o", str(node), "-f")
+    assert r.returncode == (0 if minor == 3 else 2) and _is_device(node), r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["nodeish", "s.py", "sw", "t.json"]  # no staging or holder
 
 
 def test_fifo_output_is_a_stream(folder: Path, tmp_path: Path) -> None:
