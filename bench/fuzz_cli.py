@@ -19,12 +19,17 @@ there was any.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import multiprocessing
 import os
 import random
+import select
 import subprocess
 import sys
 import tempfile
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -127,7 +132,8 @@ def run_case(args: tuple[int, int, int, str]) -> tuple[str, str | None]:
         tmp = Path(t)
         _lay_out(tmp, Path(base))
         argv = case_argv(rng, command, tmp)
-        code, err = _subprocess(argv, timeout, tmp) if command in SUBPROCESS else cli(argv, timeout)[::2]
+        with _draining(tmp / "fifo"):  # a FIFO given as -o has a reader, as it would in real use
+            code, err = _subprocess(argv, timeout, tmp) if command in SUBPROCESS else cli(argv, timeout)[::2]
     problem = None
     if code is None or "Traceback" in err:
         problem = f"traceback\n{err[-2000:]}"
@@ -140,6 +146,28 @@ def run_case(args: tuple[int, int, int, str]) -> tuple[str, str | None]:
     if problem:
         return "failed", f"case {case}: skiprof {' '.join(repr(a) if len(a) < 80 else repr(a[:80]) + '...' for a in argv)}\n  {problem}"
     return ("answered" if code in (0, 1) or (command in SUBPROCESS and code not in (2,)) else "refused"), None
+
+
+@contextlib.contextmanager
+def _draining(fifo: Path) -> Iterator[None]:
+    """A reader on ``fifo`` for as long as the case runs (opened without waiting for a writer, and drained)."""
+    fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    stop = threading.Event()
+
+    def drain() -> None:
+        while not stop.is_set():
+            ready, _, _ = select.select([fd], [], [], 0.1)
+            if ready and not os.read(fd, 1 << 16):
+                time.sleep(0.05)  # the writer closed: nothing to read until the next one
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        reader.join()
+        os.close(fd)
 
 
 def _lay_out(tmp: Path, base: Path) -> None:

@@ -135,6 +135,7 @@ def write_file(data: str | bytes, out: Path, force: bool, inputs: Iterable[Path]
     raw = data.encode() if isinstance(data, str) else data
     if file_output(out, force, inputs):
         try:
+            _say_if_no_reader(out)
             with open(out, "wb") as fh:  # a device or pipe: what "write to /dev/stdout" means
                 fh.write(raw)
         except OSError as exc:
@@ -155,6 +156,21 @@ def write_file(data: str | bytes, out: Path, force: bool, inputs: Iterable[Path]
     finally:
         if tmp is not None:
             Path(tmp).unlink(missing_ok=True)
+
+
+def _say_if_no_reader(out: Path) -> None:
+    """A FIFO with no reader yet makes the writer wait, as ``echo > fifo`` does: say so once, so that the wait
+    is not taken for a hang."""
+    import errno
+    import sys
+
+    if not stat.S_ISFIFO(out.stat().st_mode):
+        return
+    try:
+        os.close(os.open(out, os.O_WRONLY | os.O_NONBLOCK))
+    except OSError as exc:
+        if exc.errno == errno.ENXIO:
+            print(f"skiprof: waiting for a reader on the FIFO {out}", file=sys.stderr, flush=True)
 
 
 def replace_folder(staging: Path, out: Path) -> None:
