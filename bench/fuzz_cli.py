@@ -10,7 +10,8 @@ folder, a FIFO, a regular file that is not a trace, ``/`` or a name with a newli
 inside the run's temporary folder (or ``/``, which must be refused). ``trace`` and ``sweep`` run a trivial
 script in a subprocess (they run user code); the other commands run in-process under an alarm.
 ``calibrate`` is fuzzed only with values its parser must refuse (a valid one measures for minutes).
-``signal`` runs with an empty runtime folder, so that no process is armed and nothing can be signalled.
+A case that names a Dask scheduler or engine also runs in a subprocess: a Dask client
+is only sound in a fresh process. ``signal`` runs with an empty runtime folder, so that no process is armed and nothing can be signalled.
 
 A case fails when a command raises (a traceback), hangs past the timeout, ends in skiprof's internal
 error (exit 3), or exits 2 with more than one line. Prints the tally and every failure; exits 1 if
@@ -133,7 +134,9 @@ def run_case(args: tuple[int, int, int, str]) -> tuple[str, str | None]:
         _lay_out(tmp, Path(base))
         argv = case_argv(rng, command, tmp)
         with _draining(tmp / "fifo"):  # a FIFO given as -o has a reader, as it would in real use
-            code, err = _subprocess(argv, timeout, tmp) if command in SUBPROCESS else cli(argv, timeout)[::2]
+            # Dask keeps an event loop and threads per process: a client is only sound in a fresh process, as users run it.
+            fresh = command in SUBPROCESS or "--scheduler" in argv or "--engine" in argv
+            code, err = _subprocess(argv, timeout, tmp) if fresh else cli(argv, timeout)[::2]
     problem = None
     if code is None or "Traceback" in err:
         problem = f"traceback\n{err[-2000:]}"
