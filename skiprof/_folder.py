@@ -341,7 +341,24 @@ def _read_table(folder: Path, name: str, columns: list[str] | None = None, ranks
         raise TraceFolderError(f"{folder}: table {name!r} is missing ({name}.parquet)")
     if columns:
         schema = pa.schema([schema.field(c) for c in columns])
-    return pa.concat_tables([_read_file(p, name, columns, dictionary, (folder, files or {})) for p in parts]).cast(schema)
+    tables = [_read_file(p, name, columns, dictionary, (folder, files or {})) for p in parts]
+    for part, tbl in zip(parts, tables):
+        _check_partition_rank(part, tbl)
+    return pa.concat_tables(tables).cast(schema)
+
+
+def _check_partition_rank(part: Path, tbl: Any) -> None:
+    """A ``rank=N/`` table's rows all say rank N (where the rank column was read): rows of another rank would be
+    counted twice, or under the wrong rank."""
+    import numpy as np
+
+    if "rank" not in tbl.column_names or not tbl.num_rows:
+        return
+    want = int(part.parent.name.split("=")[1])
+    col = tbl.column("rank")
+    wrong = sum(int(np.count_nonzero(chunk.to_numpy(zero_copy_only=False) != want)) for chunk in col.chunks)
+    if wrong:
+        raise TraceFolderError(f"{part}: {wrong:,} rows say another rank than {want}, the partition they sit in")
 
 
 def load(path: str | os.PathLike[str], rank: int | None = None) -> Trace:

@@ -119,3 +119,19 @@ def test_sql_is_read_only_and_checks_like_every_command(copy: Path) -> None:
     (copy / "kernels.parquet").write_bytes(b"PAR1 not really")
     r = run_cli("sql", str(copy), "select count(*) from kernels")
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def test_rows_of_another_rank_in_a_partition_are_refused(tmp_path: Path) -> None:
+    from kineto import linking_trace, write_trace
+
+    src = tmp_path / "ranks"
+    src.mkdir()
+    for rank in (0, 1):
+        write_trace(src / f"rank{rank}.json", linking_trace(), distributedInfo={"rank": rank, "world_size": 2})
+    assert run_cli("import", str(src), "-o", str(tmp_path / "run"), "--no-report").returncode == 0
+    part = tmp_path / "run" / "rank=1" / "kernels.parquet"
+    t = pq.read_table(part)
+    _rewrite(part, t.set_column(0, "rank", pa.array([0] * t.num_rows, pa.int32())))
+    reseal(tmp_path / "run")
+    r = run_cli("report", str(tmp_path / "run"), "--rank", "1", "--format", "json")
+    assert r.returncode == 2 and "another rank than 1" in r.stderr, r.stderr
