@@ -170,7 +170,7 @@ dist.broadcast(flag, 0)
 for step in range(4):
     x = torch.randn(32, 64)
     if rank == 2:
-        time.sleep(0.05)  # the injected straggler
+        time.sleep(0.2)  # the injected straggler: well above what four processes on two cores lose to scheduling
     loss = model(x).pow(2).mean()
     opt.zero_grad(); loss.backward(); opt.step()
     dist.all_reduce(flag)
