@@ -2,6 +2,7 @@
 loop that runs the cases in worker processes and tallies them."""
 from __future__ import annotations
 
+import argparse
 import contextlib
 import io
 import multiprocessing
@@ -58,6 +59,16 @@ def problem(cmd: str, code: int | None, err: str) -> str | None:
     if code == 2 and len([ln for ln in err.splitlines() if ln.strip()]) != 1:
         return f"{cmd}: exit 2 with {len(err.splitlines())} lines: {err[-500:]}"
     return None
+
+
+def arguments(doc: str | None, timeout: int, what: str) -> argparse.Namespace:
+    """The fuzzers' shared options: --cases, --seed, --workers and --timeout (seconds one ``what`` may take)."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--cases", type=int, default=200)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--workers", type=int, default=min(2, multiprocessing.cpu_count()))
+    ap.add_argument("--timeout", type=int, default=timeout, help=f"Seconds one {what} may take before it counts as a hang.")
+    return ap.parse_args()
 
 
 def drive(run_case: Callable[[Any], tuple[str, str | None]], jobs: Iterable[Any], total: int, workers: int,

@@ -19,9 +19,7 @@ there was any.
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
-import multiprocessing
 import os
 import random
 import select
@@ -37,7 +35,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench._fuzz import HUNG, cli, drive  # noqa: E402
+from bench._fuzz import HUNG, arguments, cli, drive  # noqa: E402
 
 FLOATS = ["nan", "NaN", "inf", "-inf", "1e308", "-1e308", "-1", "0", "1e-300", "abc", "", "1e6", "0.5", "1e400"]
 INTS = ["-1", "0", "1", "3", str(2**70), str(-(2**70)), "99999999999999999999", "abc", "", "1e3", "1.5", "nan"]
@@ -196,12 +194,7 @@ def prepare(base: Path) -> None:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--cases", type=int, default=200)
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--workers", type=int, default=min(2, multiprocessing.cpu_count()))
-    ap.add_argument("--timeout", type=int, default=60, help="Seconds one case may take before it counts as a hang.")
-    a = ap.parse_args()
+    a = arguments(__doc__, 60, "case")
     with tempfile.TemporaryDirectory() as base:
         for var, sub in (("SKIPROF_CACHE", "cache"), ("SKIPROF_RUNTIME", "runtime")):
             os.environ[var] = str(Path(base) / sub)  # no process is armed: signal can signal nothing

@@ -15,9 +15,7 @@ failure; exits 1 if there was any.
 """
 from __future__ import annotations
 
-import argparse
 import json
-import multiprocessing
 import os
 import random
 import shutil
@@ -29,7 +27,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench._fuzz import cli, drive, problem  # noqa: E402
+from bench._fuzz import arguments, cli, drive, problem  # noqa: E402
 
 SEEDS = ("hta_a100_simple_add_sync", "hta_cpu_only", "hta_a100_triton_culaunch", "tl_vllm_decode_cudagraph")
 TABLES = ("ops", "launches", "kernels", "regions", "counters", "metrics", "memory")
@@ -182,12 +180,7 @@ def prepare(base: Path) -> None:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--cases", type=int, default=200)
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--workers", type=int, default=min(2, multiprocessing.cpu_count()))
-    ap.add_argument("--timeout", type=int, default=30, help="Seconds one command may take before it counts as a hang.")
-    a = ap.parse_args()
+    a = arguments(__doc__, 30, "command")
     with tempfile.TemporaryDirectory() as base:
         os.environ["SKIPROF_CACHE"] = str(Path(base) / "cache")
         prepare(Path(base))

@@ -352,11 +352,13 @@ def _check_partition_rank(part: Path, tbl: Any) -> None:
     counted twice, or under the wrong rank."""
     import numpy as np
 
+    from ._arrow import to_numpy
+
     if "rank" not in tbl.column_names or not tbl.num_rows:
         return
     want = int(part.parent.name.split("=")[1])
     col = tbl.column("rank")
-    wrong = sum(int(np.count_nonzero(chunk.to_numpy(zero_copy_only=False) != want)) for chunk in col.chunks)
+    wrong = sum(int(np.count_nonzero(to_numpy(chunk, writable=False) != want)) for chunk in col.chunks)
     if wrong:
         raise TraceFolderError(f"{part}: {wrong:,} rows say another rank than {want}, the partition they sit in")
 

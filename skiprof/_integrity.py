@@ -93,7 +93,10 @@ def check_columns(path: Path, name: str, tbl: Any, want: Sequence[str], schema: 
         if c == "dur" and tbl.num_rows:
             import numpy as np
 
-            negative = int(sum(np.count_nonzero(chunk.to_numpy() < 0) for chunk in tbl.column(c).chunks))
+            from ._arrow import to_numpy
+
+            # Through the buffers (skiprof._arrow), not Array.to_numpy, which loads pandas in a report's process.
+            negative = int(sum(np.count_nonzero(to_numpy(chunk, writable=False) < 0) for chunk in tbl.column(c).chunks))
             if negative:  # skiprof writes durations of 0 or more: the table was changed after it was written
                 raise TraceFolderError(f"{path}: column 'dur' holds {negative:,} negative durations; "
                                        f"a {name} table skiprof wrote never does")

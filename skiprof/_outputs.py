@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ._errors import OutputError, OutputExistsError, UsageError
 
-__all__ = ["file_output", "folder_output", "write_file", "replace_folder", "umask", "is_ours", "OURS_MARKERS",
+__all__ = ["is_stream", "file_output", "folder_output", "write_file", "replace_folder", "umask", "is_ours", "OURS_MARKERS",
            "refuse_overlap"]
 
 #: A folder holding one of these was written by skiprof (a trace, a sweep, a windowed run's job file).
@@ -58,6 +58,11 @@ def _kind(path: Path) -> str:
     if stat.S_ISCHR(mode) or stat.S_ISFIFO(mode):
         return "stream"
     return "other"
+
+
+def is_stream(path: Path) -> bool:
+    """Whether ``path`` is a character device or a FIFO (``-o /dev/stdout``): written into as it is."""
+    return _kind(path) == "stream"
 
 
 def is_ours(folder: Path) -> bool:
@@ -100,9 +105,9 @@ def file_output(out: Path, force: bool, inputs: Iterable[Path] = ()) -> bool:
     """Check a file output before any work; True when it is a stream (a character device or FIFO) to
     write into as it is. Raises OutputExistsError or UsageError with the reason."""
     refuse_overlap(out, inputs)
-    kind = _kind(out)
-    if kind == "stream":
+    if is_stream(out):
         return True
+    kind = _kind(out)
     _refuse_special(out, "file")
     if kind == "dir":
         raise UsageError(f"{out}: a folder, not a file; name a file for -o")

@@ -19,6 +19,7 @@ import typer
 
 from .._errors import UsageError
 from .._folder import Trace, load
+from .._outputs import is_stream
 from ._common import FolderArg, ForceOpt, RankOpt, check_file, console, trace_folder, write_atomic
 
 __all__ = ["export_chrome", "command", "HELP", "ANNOTATION_CAT"]
@@ -164,7 +165,7 @@ def export_chrome(folder: Path, output: Path, *, force: bool = False, rank: int 
 
     inputs = [folder, *inputs]
     check_file(output, force, inputs)
-    if not output.name.endswith((".json", ".json.gz")) and not _is_stream(output):
+    if not output.name.endswith((".json", ".json.gz")) and not is_stream(output):
         raise UsageError(f"{output}: the output name must end in .json or .json.gz")
     t = load(folder)
     v = select(t, rank=rank)
@@ -190,14 +191,3 @@ def command(
     check_file(output, force, [folder])  # before any work, and before a Kineto file is imported
     n = export_chrome(trace_folder(folder), output, force=force, rank=rank, inputs=[folder])
     console(stderr=True).print(f"skiprof: wrote {output} ({n:,} events)", highlight=False)
-
-
-def _is_stream(path: Path) -> bool:
-    """Whether ``path`` is a device or pipe (``-o /dev/stdout``): written as it is, whatever its name."""
-    import stat
-
-    try:
-        mode = path.stat().st_mode
-    except OSError:
-        return False
-    return stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)
